@@ -1,0 +1,124 @@
+/**
+ * The sockit program: builds the commander tree and maps every failure to one
+ * line on stderr and an exit code. Never calls process.exit().
+ */
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { EXIT, SockitError, errnoName, oneLine } from '../engine/errors.js';
+import { Output, type CliIO } from './output.js';
+import type { CliContext, SignalSource } from './context.js';
+import { makeServeCommand } from './commands/serve.js';
+import { makeConnectCommand } from './commands/connect.js';
+import { makeSendCommand } from './commands/send.js';
+import { makeSendtoCommand } from './commands/sendto.js';
+import { makeRecvfromCommand } from './commands/recvfrom.js';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+/** The package version. */
+export const VERSION = pkg.version;
+
+/** Build the program for one run. */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command('sockit')
+    .description('A netcat-like socket tool: quick servers, pipes, probes and datagrams')
+    .version(VERSION, '-V, --version', 'print the version and exit')
+    .helpOption('-h, --help', 'show help')
+    .option('--no-color', 'never colour diagnostics (NO_COLOR is honoured too)')
+    .option('--debug', 'print stack traces of unexpected errors')
+    .addHelpCommand(false)
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => ctx.io.stdout.write(s),
+      writeErr: (s) => ctx.io.stderr.write(s),
+      outputError: (s, write) =>
+        write(`sockit: ${s.replace(/^error: /, '').replace(/\n+$/, '')}\n`),
+    })
+    .hook('preAction', (_cmd, action) => {
+      const opts = action.optsWithGlobals() as {
+        color?: boolean;
+        quiet?: boolean;
+        verbose?: boolean;
+      };
+      if (opts.color === false) ctx.out.color = false;
+    });
+  for (const make of [
+    makeServeCommand,
+    makeConnectCommand,
+    makeSendCommand,
+    makeSendtoCommand,
+    makeRecvfromCommand,
+  ]) {
+    const cmd = make(ctx);
+    cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
+    for (const sub of cmd.commands) sub.exitOverride().configureOutput(program.configureOutput());
+    program.addCommand(cmd);
+  }
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  sockit serve tcp 9999                 echo server on 127.0.0.1:9999
+  echo hello | sockit connect localhost 9999
+  sockit connect -z 127.0.0.1 20-25     which ports are open (exit 0 if any)
+  sockit sendto 127.0.0.1 9999 ping --wait 1
+
+Exit status: 0 success, 1 the network said no, 2 bad usage or input.`,
+  );
+  return program;
+}
+
+function processSignals(): SignalSource {
+  return {
+    on: (sig, fn) => process.on(sig, fn),
+    off: (sig, fn) => process.off(sig, fn),
+  };
+}
+
+/** Run sockit with `argv` (as in process.argv); resolves with the exit code. */
+export async function main(
+  argv: readonly string[],
+  io: CliIO = {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  },
+  signals: SignalSource = processSignals(),
+): Promise<number> {
+  const out = new Output(io);
+  const ctx: CliContext = { io, out, exitCode: EXIT.OK, signals };
+  const debug = argv.includes('--debug') || /\bsockit\b/.test(io.env.NODE_DEBUG ?? '');
+  try {
+    await out.prepareColor();
+    await buildProgram(ctx).parseAsync([...argv]);
+    return ctx.exitCode;
+  } catch (err) {
+    return reportError(err, out, debug);
+  }
+}
+
+/** One line for any failure, and its exit code. */
+export function reportError(err: unknown, out: Output, debug = false): number {
+  if (err instanceof CommanderError) {
+    // help and version keep commander's code; every other commander error is bad usage
+    if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code))
+      return err.exitCode;
+    return EXIT.USAGE;
+  }
+  if (err instanceof SockitError) {
+    out.error(err.message);
+    if (debug && err.stack) out.io.stderr.write(`${err.stack}\n`);
+    return err.exitCode;
+  }
+  const code = errnoName(err);
+  if (code && /^E[A-Z]+$/.test(code)) {
+    out.error(oneLine(err));
+    if (debug && err instanceof Error) out.io.stderr.write(`${err.stack}\n`);
+    return EXIT.FAILURE;
+  }
+  out.error(`internal error — ${oneLine(err)}${debug ? '' : ' (run with --debug for details)'}`);
+  if (debug && err instanceof Error) out.io.stderr.write(`${err.stack}\n`);
+  return EXIT.FAILURE;
+}

@@ -1,0 +1,112 @@
+/**
+ * The only place that decides colour and spinners, and the only module that
+ * imports chalk and ora (lazily: commands that print no colour never load them).
+ * Payload goes to `stdout`; every diagnostic goes to `stderr`.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+/** A spinner on stderr, or a silent stand-in. */
+export interface Spinner {
+  text(text: string): void;
+  stop(): void;
+}
+
+/** Streams and environment a command runs with (the process's, or test doubles). */
+export interface CliIO {
+  readonly stdin: Readable & { isTTY?: boolean };
+  readonly stdout: Writable & { isTTY?: boolean };
+  readonly stderr: Writable & { isTTY?: boolean };
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+type Paint = (text: string) => string;
+const plain: Paint = (t) => t;
+
+/**
+ * Colour on stderr: off when NO_COLOR is set and non-empty or `--no-color` was
+ * given; on when FORCE_COLOR is set (and not 0); otherwise on only for a TTY.
+ */
+export function useColor(io: CliIO, noColorFlag = false): boolean {
+  if (noColorFlag) return false;
+  const force = io.env.FORCE_COLOR;
+  if (force !== undefined && force !== '' && force !== '0' && force !== 'false') return true;
+  if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
+  if (force === '0' || force === 'false') return false;
+  return io.stderr.isTTY === true;
+}
+
+/** Diagnostics for one command: one line each, to stderr, coloured when allowed. */
+export class Output {
+  readonly io: CliIO;
+  /** Whether stderr gets colour. */
+  color: boolean;
+  /** Suppress informational lines (errors still print). */
+  quiet = false;
+  /** Print `--verbose` lines. */
+  verbose = false;
+  #chalk: { red: Paint; yellow: Paint; dim: Paint; green: Paint; bold: Paint } | undefined;
+
+  constructor(io: CliIO) {
+    this.io = io;
+    this.color = useColor(io);
+  }
+
+  /** Load chalk when colour is on (call once before printing coloured lines). */
+  async prepareColor(): Promise<void> {
+    if (!this.color || this.#chalk) return;
+    const { Chalk } = await import('chalk');
+    const c = new Chalk({ level: 1 });
+    this.#chalk = { red: c.red, yellow: c.yellow, dim: c.dim, green: c.green, bold: c.bold };
+  }
+
+  #paint(style: 'red' | 'yellow' | 'dim' | 'green' | 'bold'): Paint {
+    return this.color && this.#chalk ? this.#chalk[style] : plain;
+  }
+
+  /** An informational line (the banner, a summary); dropped with --quiet. */
+  info(line: string): void {
+    if (!this.quiet) this.io.stderr.write(`${line}\n`);
+  }
+
+  /** A line that prints even with --quiet (the listening banner). */
+  always(line: string): void {
+    this.io.stderr.write(`${line}\n`);
+  }
+
+  /** A --verbose line. */
+  detail(line: string): void {
+    if (this.verbose && !this.quiet) this.io.stderr.write(`${this.#paint('dim')(line)}\n`);
+  }
+
+  /** A warning line: `sockit: warning: …`. */
+  warn(message: string): void {
+    this.io.stderr.write(`${this.#paint('yellow')(`sockit: warning: ${message}`)}\n`);
+  }
+
+  /** The one-line error: `sockit: …`. */
+  error(message: string): void {
+    this.io.stderr.write(`${this.#paint('red')(`sockit: ${message}`)}\n`);
+  }
+
+  /** A spinner on a TTY stderr (never with --quiet); silent otherwise. Never reads stdin. */
+  async spinner(text: string): Promise<Spinner> {
+    if (this.quiet || this.io.stderr.isTTY !== true || this.io.env.CI)
+      return { text() {}, stop() {} };
+    const { default: ora } = await import('ora');
+    const s = ora({
+      text,
+      stream: this.io.stderr as NodeJS.WritableStream,
+      discardStdin: false,
+      color: 'cyan',
+      isEnabled: this.color,
+    }).start();
+    return {
+      text(t: string) {
+        s.text = t;
+      },
+      stop() {
+        s.stop();
+      },
+    };
+  }
+}

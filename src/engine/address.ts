@@ -1,0 +1,87 @@
+/**
+ * Socket addresses: the shapes the engine passes around, parsing and
+ * formatting of ports, hosts and unix paths, and the `scheme://` banner form.
+ */
+import { isIP } from 'node:net';
+import { Buffer } from 'node:buffer';
+import { UsageError } from './errors.js';
+
+/** An IPv4 or IPv6 endpoint. */
+export interface InetAddress {
+  readonly family: 'IPv4' | 'IPv6';
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A unix socket endpoint; `path` is empty for an unnamed (unbound) peer. */
+export interface UnixAddress {
+  readonly family: 'unix';
+  readonly path: string;
+}
+
+/** Any endpoint a server binds to or a request comes from. */
+export type SocketAddress = InetAddress | UnixAddress;
+
+/** Transports sockit speaks. */
+export type Transport = 'tcp' | 'udp' | 'unix' | 'unix-dgram';
+
+/** Longest unix socket path Linux accepts (sun_path is 108 bytes with the NUL). */
+export const UNIX_PATH_MAX = 107;
+
+/** Parse a port number (0-65535); throws a UsageError otherwise. */
+export function parsePort(value: string | number, what = 'port'): number {
+  const text = String(value).trim();
+  if (!/^\d+$/.test(text)) throw new UsageError(`invalid ${what} '${value}' — not a number`);
+  const port = Number(text);
+  if (port > 65535) throw new UsageError(`invalid ${what} '${value}' — out of range 0-65535`);
+  return port;
+}
+
+/** Strip the brackets of an IPv6 literal (`[::1]` → `::1`). */
+export function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+/** Check a unix socket path the way the kernel would, since Node 20 silently truncates. */
+export function checkUnixPath(path: string): string {
+  if (path === '') throw new UsageError('invalid unix socket path — empty');
+  if (path.includes('\0')) throw new UsageError('invalid unix socket path — contains a NUL byte');
+  const bytes = Buffer.byteLength(path);
+  if (bytes > UNIX_PATH_MAX) {
+    throw new UsageError(
+      `unix socket path too long — ${bytes} bytes, the limit is ${UNIX_PATH_MAX}: ${path}`,
+      'SOCKIT_ERR_PATH_TOO_LONG',
+    );
+  }
+  return path;
+}
+
+/** The family Node reports for a host literal, or undefined for a name. */
+export function familyOf(host: string): 'IPv4' | 'IPv6' | undefined {
+  const v = isIP(unbracket(host));
+  return v === 4 ? 'IPv4' : v === 6 ? 'IPv6' : undefined;
+}
+
+/** `127.0.0.1:80`, `[::1]:80` or the unix path. */
+export function formatEndpoint(addr: SocketAddress): string {
+  if (addr.family === 'unix') return addr.path || '(unnamed)';
+  return addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+}
+
+/** The banner form: `tcp://127.0.0.1:9999`, `udp://[::1]:53`, `unix:///tmp/s.sock`. */
+export function formatUrl(transport: Transport, addr: SocketAddress): string {
+  if (addr.family === 'unix')
+    return `${transport === 'unix-dgram' ? 'unixgram' : 'unix'}://${addr.path}`;
+  return `${transport}://${formatEndpoint(addr)}`;
+}
+
+/** Normalise an address from Node (`::ffff:1.2.3.4` stays as given; family from the literal). */
+export function inetAddress(address: string, port: number, family?: string | number): InetAddress {
+  const fam =
+    family === 'IPv6' || family === 6
+      ? 'IPv6'
+      : family === 'IPv4' || family === 4
+        ? 'IPv4'
+        : (familyOf(address) ?? 'IPv4');
+  return { family: fam, address, port };
+}

@@ -1,0 +1,195 @@
+/**
+ * Datagram servers: every datagram is a request, the reply goes to its sender,
+ * from any number of senders (Python's `UDPServer`, unconnected).
+ */
+import { createSocket, type Socket as DgramSocket } from 'node:dgram';
+import { once } from 'node:events';
+
+import type { InetAddress, SocketAddress, Transport } from './address.js';
+import { inetAddress, formatEndpoint, familyOf } from './address.js';
+import { BaseServer, type BaseServerOptions } from './base-server.js';
+import { NetworkError, errnoName } from './errors.js';
+import {
+  DatagramConnection,
+  StreamRequestHandler,
+  isSubclassOf,
+  runHandler,
+  type Datagram,
+  type HandlerClass,
+} from './request-handler.js';
+import type { AccessList } from './access.js';
+
+/** Datagrams held while no handler takes them; beyond this they are dropped, as a full kernel buffer would. */
+export const MAX_QUEUED_DATAGRAMS = 8192;
+
+/** Options for datagram servers. */
+export interface DatagramServerOptions extends BaseServerOptions {
+  /** Peer filter applied by the default `verifyRequest()` (inet only). */
+  accessList?: AccessList;
+}
+
+/**
+ * Base class of datagram servers. Handler classes may be
+ * {@link DatagramRequestHandler}s, or {@link StreamRequestHandler}s, which then see
+ * each datagram as a connection of its own.
+ */
+export abstract class DatagramServer extends BaseServer<Datagram> {
+  /** Peer filter for `verifyRequest()`. */
+  accessList: AccessList | undefined;
+  /** Datagrams dropped because too many were waiting. */
+  dropped = 0;
+  readonly #streamHandler: boolean;
+
+  constructor(
+    address: SocketAddress,
+    Handler: HandlerClass<Datagram>,
+    options: DatagramServerOptions = {},
+  ) {
+    super(address, Handler, options);
+    this.accessList = options.accessList;
+    this.#streamHandler = isSubclassOf(Handler, StreamRequestHandler);
+  }
+
+  /** Hand a received datagram to the server. Do not override. */
+  protected receive(datagram: Datagram): void {
+    if (this.pendingRequests >= MAX_QUEUED_DATAGRAMS) {
+      this.dropped += 1;
+      return;
+    }
+    this.enqueueRequest(datagram, datagram.clientAddress);
+  }
+
+  /** Checks the access list, when there is one. May be overridden. */
+  protected override verifyRequest(_request: Datagram, clientAddress: SocketAddress): boolean {
+    if (!this.accessList || clientAddress.family === 'unix') return true;
+    return this.accessList.check(clientAddress.address);
+  }
+
+  /** Runs datagram handlers as they are, stream handlers over a {@link DatagramConnection}. */
+  protected override finishRequest(
+    request: Datagram,
+    clientAddress: SocketAddress,
+  ): void | Promise<void> {
+    if (!this.#streamHandler || this.mode === 'threading')
+      return super.finishRequest(request, clientAddress);
+    const conn = new DatagramConnection(request);
+    const Handler = this.RequestHandlerClass as unknown as HandlerClass<DatagramConnection>;
+    const done = runHandler(new Handler(conn, clientAddress, this as never) as never);
+    const flush = (): Promise<void> => conn.flushReply().finally(() => conn.destroy());
+    return done ? done.then(flush) : flush();
+  }
+
+  protected shutdownRequest(): void {}
+
+  protected abortRequest(): void {}
+
+  protected requestBytes(request: Datagram): { bytesIn: number; bytesOut: number } {
+    return { bytesIn: request.data.length, bytesOut: request.bytesOut };
+  }
+}
+
+/** Options for UDP servers. */
+export interface UDPServerOptions extends DatagramServerOptions {
+  /** Let other sockets bind the same port (SO_REUSEADDR); off by default, as in Python. */
+  allowReuseAddress?: boolean;
+  /** On `::`, receive IPv6 only (no IPv4-mapped senders). */
+  ipv6Only?: boolean;
+  /** SO_RCVBUF in bytes: a larger buffer drops fewer datagrams under bursts. */
+  recvBufferSize?: number;
+}
+
+/** A UDP server (Python's `UDPServer`). Datagrams up to 65,507 bytes (IPv4) / 65,527 (IPv6). */
+export class UDPServer extends DatagramServer {
+  readonly transport: Transport = 'udp';
+  /** SO_REUSEADDR on the socket. */
+  readonly allowReuseAddress: boolean;
+  /** IPv6 only on `::`. */
+  readonly ipv6Only: boolean;
+  readonly #recvBufferSize: number | undefined;
+  /** The dgram socket once bound. */
+  socket: DgramSocket | undefined;
+
+  constructor(
+    serverAddress: { host: string; port: number },
+    Handler: HandlerClass<Datagram>,
+    options: UDPServerOptions = {},
+  ) {
+    super(inetAddress(serverAddress.host, serverAddress.port), Handler, options);
+    this.allowReuseAddress = options.allowReuseAddress ?? false;
+    this.ipv6Only = options.ipv6Only ?? false;
+    this.#recvBufferSize = options.recvBufferSize;
+  }
+
+  protected async serverBind(): Promise<SocketAddress> {
+    const want = this.serverAddress as InetAddress;
+    const type = familyOf(want.address) === 'IPv6' ? 'udp6' : 'udp4';
+    const socket = createSocket({
+      type,
+      reuseAddr: this.allowReuseAddress,
+      ipv6Only: this.ipv6Only,
+    });
+    this.socket = socket;
+    const bound = Promise.race([
+      once(socket, 'listening'),
+      once(socket, 'error').then(([err]) => {
+        throw err;
+      }),
+    ]);
+    socket.bind({ address: want.address, port: want.port, exclusive: true });
+    try {
+      await bound;
+    } catch (err) {
+      socket.close();
+      const code = errnoName(err) ?? 'EUNKNOWN';
+      throw new NetworkError(
+        `cannot bind ${formatEndpoint(want)} — ${code === 'EADDRINUSE' ? 'address in use' : code === 'EACCES' ? 'permission denied' : code} (${code})`,
+        err,
+        'SOCKIT_ERR_BIND',
+      );
+    }
+    if (this.#recvBufferSize) {
+      try {
+        socket.setRecvBufferSize(this.#recvBufferSize);
+      } catch {
+        // the kernel may cap it (net.core.rmem_max): keep the default
+      }
+    }
+    socket.on('error', (err) => this.handleError(err, this.serverAddress));
+    socket.on('message', (data, rinfo) => {
+      const clientAddress = inetAddress(rinfo.address, rinfo.port, rinfo.family);
+      this.receive(new UdpDatagram(socket, data, clientAddress));
+    });
+    const a = socket.address();
+    return inetAddress(a.address, a.port, a.family);
+  }
+
+  protected async closeListener(): Promise<void> {
+    const socket = this.socket;
+    if (!socket) return;
+    await new Promise<void>((resolve) => {
+      try {
+        socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    });
+  }
+}
+
+class UdpDatagram implements Datagram {
+  bytesOut = 0;
+  constructor(
+    readonly socket: DgramSocket,
+    readonly data: Buffer,
+    readonly clientAddress: InetAddress,
+  ) {}
+
+  reply(data: Uint8Array): Promise<void> {
+    this.bytesOut += data.length;
+    return new Promise((resolve, reject) => {
+      this.socket.send(data, this.clientAddress.port, this.clientAddress.address, (err) =>
+        err ? reject(err) : resolve(),
+      );
+    });
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * Stream servers: TCPServer and UnixStreamServer over `net.Server`, with
+ * half-close (`allowHalfOpen`), paused sockets while queued, a large backlog,
+ * a connection cap that refuses loudly and an idle timeout.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { once } from 'node:events';
+import type { SocketAddress, InetAddress, Transport } from './address.js';
+import { inetAddress, formatEndpoint } from './address.js';
+import { BaseServer, type BaseServerOptions } from './base-server.js';
+import { NetworkError, errnoName } from './errors.js';
+import type { HandlerClass, StreamRequest } from './request-handler.js';
+import type { AccessList } from './access.js';
+import {
+  checkBindablePath,
+  clearStaleSocket,
+  claimSocketFile,
+  releaseSocketFile,
+  withPrivateUmask,
+  type BoundPath,
+} from './unix-path.js';
+
+/** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
+export const DEFAULT_BACKLOG = 4096;
+
+/** How long a handled connection may linger for the peer's FIN before it is destroyed. */
+const LINGER_MS = 2000;
+
+/** Options for stream servers. */
+export interface StreamServerOptions extends BaseServerOptions {
+  /** Listen backlog (socketserver's `request_queue_size`). */
+  requestQueueSize?: number;
+  /** Refuse connections beyond this many open at once (each refusal emits `rejected`). */
+  maxConnections?: number;
+  /** Seconds of silence after which a connection is closed. */
+  idleTimeout?: number;
+  /** Peer filter applied by the default `verifyRequest()` (inet only). */
+  accessList?: AccessList;
+}
+
+/** Base class of TCP and unix stream servers. */
+export abstract class StreamServer extends BaseServer<StreamRequest> {
+  /** Listen backlog (`request_queue_size`). */
+  requestQueueSize: number;
+  /** Connection cap; undefined means none. */
+  maxConnections: number | undefined;
+  /** Idle timeout in seconds; undefined means none. */
+  idleTimeout: number | undefined;
+  /** Peer filter for `verifyRequest()`. */
+  accessList: AccessList | undefined;
+  /** The `net.Server` once bound. */
+  protected listener: Server | undefined;
+  readonly #sockets = new Set<Socket>();
+
+  constructor(
+    address: SocketAddress,
+    Handler: HandlerClass<StreamRequest>,
+    options: StreamServerOptions = {},
+  ) {
+    super(address, Handler, options);
+    this.requestQueueSize = options.requestQueueSize ?? DEFAULT_BACKLOG;
+    this.maxConnections = options.maxConnections;
+    this.idleTimeout = options.idleTimeout;
+    this.accessList = options.accessList;
+  }
+
+  /** Connections open right now (served, queued or lingering). */
+  get connections(): number {
+    return this.#sockets.size;
+  }
+
+  /** The `listen()` arguments for this transport. */
+  protected abstract listenOptions(): {
+    host?: string;
+    port?: number;
+    path?: string;
+    ipv6Only?: boolean;
+  };
+
+  /** Peer address of an accepted socket. */
+  protected abstract peerAddress(socket: Socket): SocketAddress;
+
+  /** Create the `net.Server` and listen. May be overridden. */
+  protected async serverBind(): Promise<SocketAddress> {
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) =>
+      this.#accept(s),
+    );
+    this.listener = server;
+    const opts = { ...this.listenOptions(), backlog: this.requestQueueSize, exclusive: false };
+    const done = Promise.race([
+      once(server, 'listening'),
+      once(server, 'error').then(([err]) => {
+        throw err;
+      }),
+    ]);
+    this.doListen(server, opts);
+    try {
+      await done;
+    } catch (err) {
+      throw this.bindError(err);
+    }
+    server.on('error', (err) => this.handleError(err, this.serverAddress));
+    return this.boundAddress(server);
+  }
+
+  /** Call `server.listen()`; unix servers wrap it in a private umask. May be overridden. */
+  protected doListen(server: Server, opts: object): void {
+    server.listen(opts);
+  }
+
+  /** The real bound address after listen. */
+  protected abstract boundAddress(server: Server): SocketAddress;
+
+  /** Turn a bind failure into a one-line NetworkError. */
+  protected bindError(err: unknown): NetworkError {
+    const code = errnoName(err) ?? 'EUNKNOWN';
+    const where = formatEndpoint(this.serverAddress);
+    const why: Record<string, string> = {
+      EADDRINUSE: 'address in use',
+      EACCES: 'permission denied',
+      EADDRNOTAVAIL: 'address not available on this machine',
+      ENOENT: 'no such directory',
+      ENOTDIR: 'a path component is not a directory',
+    };
+    return new NetworkError(
+      `cannot listen on ${where} — ${why[code] ?? code} (${code})`,
+      err,
+      'SOCKIT_ERR_BIND',
+    );
+  }
+
+  #accept(socket: Socket): void {
+    const addr = this.peerAddress(socket);
+    if (this.maxConnections !== undefined && this.#sockets.size >= this.maxConnections) {
+      this.stats.rejected += 1;
+      this.emit('rejected', addr, 'max-conns');
+      socket.destroy();
+      return;
+    }
+    this.#sockets.add(socket);
+    socket.once('close', () => {
+      this.#sockets.delete(socket);
+      this.dequeueRequest(socket);
+    });
+    // A socket error after the handler is done (a late RST) must not crash anything.
+    socket.on('error', noop);
+    if (this.idleTimeout !== undefined && this.idleTimeout > 0) {
+      socket.setTimeout(this.idleTimeout * 1000, () => {
+        this.emit('idleTimeout', addr);
+        socket.destroy();
+      });
+    }
+    this.enqueueRequest(socket, addr);
+  }
+
+  /** Checks the access list, when there is one. May be overridden. */
+  protected override verifyRequest(_request: StreamRequest, clientAddress: SocketAddress): boolean {
+    if (!this.accessList || clientAddress.family === 'unix') return true;
+    return this.accessList.check(clientAddress.address);
+  }
+
+  /**
+   * Half-close after the handler: flush, send FIN, then wait (briefly) for the
+   * peer's FIN, discarding what it still sends, before closing. May be overridden.
+   */
+  protected shutdownRequest(socket: StreamRequest): void {
+    if (socket.destroyed) return;
+    if (!socket.writableEnded) socket.end();
+    if (socket.readableEnded) return; // both sides done: the socket closes itself
+    socket.resume(); // discard what the peer still sends
+    const linger = (): void => {
+      const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+      timer.unref();
+      socket.once('close', () => clearTimeout(timer));
+    };
+    if (socket.writableFinished) linger();
+    else socket.once('finish', linger);
+  }
+
+  /** Close at once. */
+  protected abortRequest(socket: StreamRequest): void {
+    socket.destroy();
+  }
+
+  /** Destroy every open connection. */
+  protected override abortAll(): void {
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  protected requestBytes(socket: StreamRequest): { bytesIn: number; bytesOut: number } {
+    const s = socket as Partial<Socket>;
+    return { bytesIn: s.bytesRead ?? 0, bytesOut: s.bytesWritten ?? 0 };
+  }
+
+  protected async closeListener(): Promise<void> {
+    // close() stops accepting at once; its callback would wait for every connection,
+    // which the base class drains (and, after the grace period, destroys) itself.
+    if (this.listener?.listening) this.listener.close();
+  }
+}
+
+function noop(): void {}
+
+/** Options for TCP servers. */
+export interface TCPServerOptions extends StreamServerOptions {
+  /** Accept IPv6 only on `::` (no IPv4-mapped peers). */
+  ipv6Only?: boolean;
+}
+
+/**
+ * A TCP server (Python's `TCPServer`). Node always sets SO_REUSEADDR on TCP
+ * listeners, so `allowReuseAddress` is informational here.
+ */
+export class TCPServer extends StreamServer {
+  readonly transport: Transport = 'tcp';
+  /** Node sets SO_REUSEADDR on every TCP listener; this cannot be turned off. */
+  readonly allowReuseAddress = true;
+  /** Accept IPv6 only on `::`. */
+  readonly ipv6Only: boolean;
+
+  constructor(
+    serverAddress: { host: string; port: number },
+    Handler: HandlerClass<StreamRequest>,
+    options: TCPServerOptions = {},
+  ) {
+    super(inetAddress(serverAddress.host, serverAddress.port), Handler, options);
+    this.ipv6Only = options.ipv6Only ?? false;
+  }
+
+  protected listenOptions() {
+    const a = this.serverAddress as InetAddress;
+    return { host: a.address, port: a.port, ipv6Only: this.ipv6Only };
+  }
+
+  protected boundAddress(server: Server): SocketAddress {
+    const a = server.address();
+    if (a === null || typeof a === 'string') return this.serverAddress;
+    return inetAddress(a.address, a.port, a.family);
+  }
+
+  protected peerAddress(socket: Socket): SocketAddress {
+    return inetAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0, socket.remoteFamily);
+  }
+}
+
+/** Options for unix stream servers. */
+export interface UnixServerOptions extends StreamServerOptions {
+  /** File mode of the socket (default 0600). */
+  socketMode?: number;
+}
+
+/**
+ * A unix stream server (Python's `UnixStreamServer`). A stale socket file is
+ * replaced, a live server's never; the file is created 0600 (or `socketMode`)
+ * and removed on `serverClose()`.
+ */
+export class UnixStreamServer extends StreamServer {
+  readonly transport: Transport = 'unix';
+  /** Socket file mode. */
+  readonly socketMode: number | undefined;
+  #bound: BoundPath | undefined;
+
+  constructor(path: string, Handler: HandlerClass<StreamRequest>, options: UnixServerOptions = {}) {
+    super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
+    this.socketMode = options.socketMode;
+  }
+
+  protected listenOptions() {
+    return { path: (this.serverAddress as { path: string }).path };
+  }
+
+  protected override async serverBind(): Promise<SocketAddress> {
+    await clearStaleSocket(this.listenOptions().path);
+    const address = await super.serverBind();
+    this.#bound = await claimSocketFile(this.listenOptions().path, this.socketMode);
+    return address;
+  }
+
+  protected override doListen(server: Server, opts: object): void {
+    withPrivateUmask(() => server.listen(opts));
+  }
+
+  protected boundAddress(): SocketAddress {
+    return this.serverAddress;
+  }
+
+  protected peerAddress(): SocketAddress {
+    return { family: 'unix', path: '' };
+  }
+
+  protected override async serverCleanup(): Promise<void> {
+    await releaseSocketFile(this.#bound);
+  }
+}

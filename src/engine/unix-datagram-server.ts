@@ -1,0 +1,94 @@
+/**
+ * UnixDatagramServer: a real AF_UNIX SOCK_DGRAM socket through the `unix-dgram`
+ * addon (Node has none of its own). Replies go to the sender's bound path;
+ * a sender that did not bind a path cannot be answered.
+ */
+import { Buffer } from 'node:buffer';
+import type { SocketAddress, Transport, UnixAddress } from './address.js';
+import { DatagramServer, type DatagramServerOptions } from './datagram-server.js';
+import { NetworkError, errnoName } from './errors.js';
+import type { Datagram, HandlerClass } from './request-handler.js';
+import { UnixDgramSocket } from './unix-dgram.js';
+import {
+  checkBindablePath,
+  clearStaleSocket,
+  claimSocketFile,
+  releaseSocketFile,
+  withPrivateUmask,
+  type BoundPath,
+} from './unix-path.js';
+import { debug } from './debug.js';
+
+/** Options for unix datagram servers. */
+export interface UnixDatagramServerOptions extends DatagramServerOptions {
+  /** File mode of the socket (default 0600). */
+  socketMode?: number;
+}
+
+/** A unix datagram server (Python's `UnixDatagramServer`). */
+export class UnixDatagramServer extends DatagramServer {
+  readonly transport: Transport = 'unix-dgram';
+  /** Socket file mode. */
+  readonly socketMode: number | undefined;
+  /** The socket once bound. */
+  socket: UnixDgramSocket | undefined;
+  #bound: BoundPath | undefined;
+
+  constructor(
+    path: string,
+    Handler: HandlerClass<Datagram>,
+    options: UnixDatagramServerOptions = {},
+  ) {
+    super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
+    this.socketMode = options.socketMode;
+  }
+
+  protected async serverBind(): Promise<SocketAddress> {
+    const path = (this.serverAddress as UnixAddress).path;
+    await clearStaleSocket(path);
+    const socket = new UnixDgramSocket();
+    try {
+      withPrivateUmask(() => socket.bind(path));
+    } catch (err) {
+      socket.close();
+      const code = errnoName(err) ?? 'EUNKNOWN';
+      throw new NetworkError(`cannot bind unixgram://${path} — ${code}`, err, 'SOCKIT_ERR_BIND');
+    }
+    this.socket = socket;
+    this.#bound = await claimSocketFile(path, this.socketMode);
+    socket.on('error', (err) => this.handleError(err, this.serverAddress));
+    socket.on('message', (data: Buffer, from: string) => {
+      this.receive(new UnixDatagram(socket, data, { family: 'unix', path: from }));
+    });
+    return this.serverAddress;
+  }
+
+  protected async closeListener(): Promise<void> {
+    this.socket?.close();
+  }
+
+  protected override async serverCleanup(): Promise<void> {
+    await releaseSocketFile(this.#bound);
+  }
+}
+
+class UnixDatagram implements Datagram {
+  bytesOut = 0;
+  constructor(
+    readonly socket: UnixDgramSocket,
+    readonly data: Buffer,
+    readonly clientAddress: UnixAddress,
+  ) {}
+
+  reply(data: Uint8Array): Promise<void> {
+    if (!this.clientAddress.path) {
+      debug('unix datagram from an unbound sender: reply dropped');
+      return Promise.resolve();
+    }
+    this.bytesOut += data.length;
+    return this.socket.send(
+      Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      this.clientAddress.path,
+    );
+  }
+}

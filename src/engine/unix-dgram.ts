@@ -1,0 +1,107 @@
+/**
+ * A small, safe wrapper over the `unix-dgram` native addon: Node has no AF_UNIX
+ * SOCK_DGRAM socket of its own. The addon is loaded lazily (only unix datagram
+ * users pay for it), closing twice is harmless (the addon would crash), and
+ * datagrams are sent with sendto(2) to a path.
+ *
+ * This is the engine's one import outside `node:*`, and it is a lazy `require`.
+ */
+import { createRequire } from 'node:module';
+import { EventEmitter } from 'node:events';
+import type { Buffer } from 'node:buffer';
+import { UnsupportedError } from './errors.js';
+
+interface AddonSocket extends EventEmitter {
+  bind(path: string): void;
+  connect(path: string): void;
+  send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error) => void): void;
+  send(buf: Buffer, cb: (err?: Error) => void): void;
+  close(): void;
+}
+
+interface Addon {
+  createSocket(
+    type: 'unix_dgram',
+    listener?: (msg: Buffer, rinfo: { path?: string }) => void,
+  ): AddonSocket;
+}
+
+let addon: Addon | undefined;
+
+function load(): Addon {
+  if (addon) return addon;
+  try {
+    addon = createRequire(import.meta.url)('unix-dgram') as Addon;
+  } catch (err) {
+    throw new UnsupportedError(
+      `unix datagram sockets need the 'unix-dgram' addon, which did not load — ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  return addon;
+}
+
+/** Largest datagram the addon receives whole (it cuts longer ones silently). */
+export const UNIX_DGRAM_MAX = 65536;
+
+/** An AF_UNIX datagram socket. Events: `message` (data, senderPath), `error`. */
+export class UnixDgramSocket extends EventEmitter {
+  readonly #sock: AddonSocket;
+  #closed = false;
+
+  constructor() {
+    super();
+    this.#sock = load().createSocket('unix_dgram');
+    this.#sock.on('message', (msg: Buffer, rinfo: { path?: string }) =>
+      this.emit('message', msg, rinfo.path ?? ''),
+    );
+    this.#sock.on('error', (err: Error) => this.emit('error', err));
+  }
+
+  /** Bind to a path; throws the system error (EADDRINUSE, ENOENT…). */
+  bind(path: string): void {
+    let failure: Error | undefined;
+    const onError = (err: Error): void => {
+      failure = err;
+    };
+    this.#sock.once('error', onError);
+    this.#sock.bind(path);
+    this.#sock.removeListener('error', onError);
+    if (failure) throw failure;
+  }
+
+  /** Connect to a path (send() then needs no destination); throws the system error. */
+  connect(path: string): void {
+    let failure: Error | undefined;
+    const onError = (err: Error): void => {
+      failure = err;
+    };
+    this.#sock.once('error', onError);
+    this.#sock.connect(path);
+    this.#sock.removeListener('error', onError);
+    if (failure) throw failure;
+  }
+
+  /** Send one datagram to `path`. */
+  send(data: Buffer, path: string): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('socket is closed'));
+    return new Promise((resolve, reject) => {
+      this.#sock.send(data, 0, data.length, path, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** Close; a second call does nothing. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#sock.close();
+    } catch {
+      // already closed by the addon
+    }
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}

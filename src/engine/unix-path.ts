@@ -1,0 +1,101 @@
+/**
+ * Unix socket files: the checks before binding (stale socket replaced, live one
+ * never taken over, non-sockets and symlinks never touched) and removal on close.
+ */
+import { lstat, unlink, chmod } from 'node:fs/promises';
+import { connect } from 'node:net';
+import type { Stats } from 'node:fs';
+import { checkUnixPath } from './address.js';
+import { NetworkError, UnsupportedError, errnoName } from './errors.js';
+
+/** Refuse abstract names: Node pads them to 108 bytes, so other programs cannot reach them. */
+export function checkBindablePath(path: string): string {
+  if (path.startsWith('@') || path.startsWith('\0')) {
+    throw new UnsupportedError(
+      `abstract unix socket names are not supported — Node pads '${path}' to 108 bytes, so Python, socat and nc could not reach it; use a path`,
+    );
+  }
+  return checkUnixPath(path);
+}
+
+function inUse(path: string, why: string, cause?: unknown): NetworkError {
+  const err = new NetworkError(
+    `address in use — unix://${path}: ${why}`,
+    cause,
+    'SOCKIT_ERR_ADDRESS_IN_USE',
+  );
+  return err;
+}
+
+/** What `connect()` on the path says: undefined when something answered. */
+function probe(path: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = connect(path);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(undefined);
+    });
+    s.once('error', (err) => resolve(errnoName(err) ?? 'EUNKNOWN'));
+  });
+}
+
+/**
+ * Make `path` free to bind: nothing there, or a stale socket that nobody answers
+ * on (then unlinked). A live socket, a regular file, a directory or a symlink is
+ * left alone and reported as "address in use".
+ */
+export async function clearStaleSocket(path: string): Promise<void> {
+  let st: Stats;
+  try {
+    st = await lstat(path);
+  } catch (err) {
+    if (errnoName(err) === 'ENOENT') return;
+    throw new NetworkError(`cannot use unix://${path} — ${errnoName(err) ?? String(err)}`, err);
+  }
+  if (st.isSymbolicLink())
+    throw inUse(path, 'it is a symbolic link, which sockit never follows or replaces');
+  if (!st.isSocket())
+    throw inUse(path, 'a file that is not a socket is there, and sockit never deletes it');
+  const answer = await probe(path);
+  if (answer === undefined) throw inUse(path, 'a server is listening on it');
+  if (answer === 'EPROTOTYPE') throw inUse(path, 'a datagram socket is bound to it');
+  if (answer !== 'ECONNREFUSED') throw inUse(path, `connect said ${answer}`);
+  await unlink(path).catch((err: unknown) => {
+    if (errnoName(err) !== 'ENOENT') throw err;
+  });
+}
+
+/** Identity of the socket file we bound, so we only ever unlink our own. */
+export interface BoundPath {
+  readonly path: string;
+  readonly ino: number;
+  readonly dev: number;
+}
+
+/** Record the bound socket file and apply its mode. */
+export async function claimSocketFile(path: string, mode: number | undefined): Promise<BoundPath> {
+  if (mode !== undefined) await chmod(path, mode);
+  const st = await lstat(path);
+  return { path, ino: st.ino, dev: st.dev };
+}
+
+/** Unlink the socket file if it is still the one we bound. */
+export async function releaseSocketFile(bound: BoundPath | undefined): Promise<void> {
+  if (!bound) return;
+  try {
+    const st = await lstat(bound.path);
+    if (st.isSocket() && st.ino === bound.ino && st.dev === bound.dev) await unlink(bound.path);
+  } catch {
+    // gone already: nothing to release
+  }
+}
+
+/** Run `bind` with a umask that makes the socket file 0600 from the first instant. */
+export function withPrivateUmask<T>(bind: () => T): T {
+  const old = process.umask(0o177);
+  try {
+    return bind();
+  } finally {
+    process.umask(old);
+  }
+}

@@ -1,0 +1,52 @@
+import { Buffer } from 'node:buffer';
+import { isMainThread, threadId } from 'node:worker_threads';
+import { DatagramRequestHandler, StreamRequestHandler } from '../engine/request-handler.js';
+
+/**
+ * The name of the thread or process running this code, as Python would print
+ * `threading.current_thread().name`: `Thread-<id>` in a worker thread,
+ * `Process-<id>` in a forked worker, `MainThread` otherwise.
+ */
+export function workerName(): string {
+  if (!isMainThread) return `Thread-${threadId}`;
+  const forked = process.env.SOCKIT_WORKER_ID;
+  return forked ? `Process-${forked}` : 'MainThread';
+}
+
+/** Prefix every line of `data` with `name: `, carrying line state across chunks. */
+export class LinePrefixer {
+  #atLineStart = true;
+  constructor(readonly prefix: Buffer) {}
+  apply(data: Buffer): Buffer {
+    const parts: Buffer[] = [];
+    let start = 0;
+    while (start < data.length) {
+      if (this.#atLineStart) parts.push(this.prefix);
+      const nl = data.indexOf(10, start);
+      const end = nl < 0 ? data.length : nl + 1;
+      parts.push(data.subarray(start, end));
+      this.#atLineStart = nl >= 0;
+      start = end;
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+/**
+ * Echo with every line prefixed by the worker's name (`Thread-2: hello`), the
+ * seeds' ThreadedTCPRequestHandler. Meant for `--mode threading`, where the work
+ * runs on the worker pool.
+ */
+export class ThreadedEchoHandler extends StreamRequestHandler {
+  override async handle(): Promise<void> {
+    const prefixer = new LinePrefixer(Buffer.from(`${workerName()}: `));
+    for await (const chunk of this.rfile) await this.write(prefixer.apply(chunk as Buffer));
+  }
+}
+
+/** The datagram form: `Thread-2: <datagram>`. */
+export class ThreadedEchoDatagramHandler extends DatagramRequestHandler {
+  override finish(): Promise<void> {
+    return this.request.reply(Buffer.concat([Buffer.from(`${workerName()}: `), this.packet]));
+  }
+}

@@ -1,0 +1,5 @@
+/**
+ * sockit as a library: the socketserver-style engine, the built-in handlers and
+ * the client functions the CLI uses. Nothing here imports the CLI.
+ */
+export * from './engine/index.js';
