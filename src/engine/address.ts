@@ -68,10 +68,9 @@ export function formatEndpoint(addr: SocketAddress): string {
   return addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
 }
 
-/** The banner form: `tcp://127.0.0.1:9999`, `udp://[::1]:53`, `unix:///tmp/s.sock`. */
+/** The banner form: `tcp://127.0.0.1:9999`, `udp://[::1]:53`, `unix:///tmp/s.sock` (stream or datagram). */
 export function formatUrl(transport: Transport, addr: SocketAddress): string {
-  if (addr.family === 'unix')
-    return `${transport === 'unix-dgram' ? 'unixgram' : 'unix'}://${addr.path}`;
+  if (addr.family === 'unix') return `unix://${addr.path}`;
   return `${transport}://${formatEndpoint(addr)}`;
 }
 

@@ -1,0 +1,67 @@
+/**
+ * Argument parsers shared by the subcommands. Each throws commander's
+ * InvalidArgumentError, which the CLI reports as one line with exit 2.
+ */
+import { InvalidArgumentError } from 'commander';
+import { isIP } from 'node:net';
+import { parsePort, unbracket } from '../engine/address.js';
+import { SockitError } from '../engine/errors.js';
+
+function wrap<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof SockitError)
+      throw new InvalidArgumentError(err.message.replace(/^invalid \S+ '[^']*' — /, ''));
+    throw err;
+  }
+}
+
+/** A port 0-65535. */
+export function portArg(value: string): number {
+  return wrap(() => parsePort(value));
+}
+
+/** A whole number ≥ min. */
+export function countArg(min = 1): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value.trim()) || Number(value) < min) {
+      throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+    }
+    return Number(value);
+  };
+}
+
+/**
+ * A duration in seconds: `5`, `1.5`, `250ms`, `2s`, `1m`. Returns seconds.
+ */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration such as 5, 1.5, 250ms, 2s or 1m');
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const seconds = unit === 'ms' ? n / 1000 : unit === 'm' ? n * 60 : unit === 'h' ? n * 3600 : n;
+  if (!Number.isFinite(seconds) || seconds > 2_000_000)
+    throw new InvalidArgumentError('duration out of range');
+  return seconds;
+}
+
+/** A host name or an IP literal (IPv6 may be bracketed). Returns it unbracketed. */
+export function hostArg(value: string): string {
+  const host = unbracket(value.trim());
+  if (host === '') throw new InvalidArgumentError('empty host');
+  if (isIP(host)) return host;
+  // RFC 1123 host names: letters, digits, hyphens and dots, labels of 1-63 characters
+  if (
+    host.length > 253 ||
+    !/^(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*\.?$/.test(host)
+  ) {
+    throw new InvalidArgumentError('not an IP address or host name');
+  }
+  return host;
+}
+
+/** Collect repeated option values (`--allow a --allow b` or `--allow a b`). */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
