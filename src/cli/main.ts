@@ -12,6 +12,7 @@ import { makeConnectCommand } from './commands/connect.js';
 import { makeSendCommand } from './commands/send.js';
 import { makeSendtoCommand } from './commands/sendto.js';
 import { makeRecvfromCommand } from './commands/recvfrom.js';
+import { makeCompletionCommand } from './commands/completion.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -43,12 +44,14 @@ export function buildProgram(ctx: CliContext): Command {
       };
       if (opts.color === false) ctx.out.color = false;
     });
+  const completion = (c: CliContext): Command => makeCompletionCommand(c, () => program);
   for (const make of [
     makeServeCommand,
     makeConnectCommand,
     makeSendCommand,
     makeSendtoCommand,
     makeRecvfromCommand,
+    completion,
   ]) {
     const cmd = make(ctx);
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
