@@ -1,7 +1,115 @@
 import { Command } from 'commander';
+import { Buffer } from 'node:buffer';
 import type { CliContext } from '../context.js';
+import { EXIT, NetworkError, UsageError } from '../../engine/errors.js';
+import { countArg, hostArg, parseDuration, portArg } from '../options.js';
+import { datagramJson, hexLine, interruptOn, senderText } from '../client-output.js';
 
-/** `sockit recvfrom` (not yet implemented). */
-export function makeRecvfromCommand(_ctx: CliContext): Command {
-  return new Command('recvfrom').description('(not yet implemented)');
+/** Options of `sockit recvfrom`. */
+interface RecvfromCliOptions {
+  host: string;
+  unix?: string;
+  count?: number;
+  timeout?: number;
+  echo?: boolean;
+  reply?: string;
+  hex?: boolean;
+  json?: boolean;
+  verbose?: boolean;
+}
+
+/** Default port of `recvfrom`, as for `serve`. */
+const DEFAULT_PORT = 9999;
+
+/** `sockit recvfrom`: print datagrams as they arrive. */
+export function makeRecvfromCommand(ctx: CliContext): Command {
+  return new Command('recvfrom')
+    .description('bind a UDP port (or unix datagram path) and print each datagram as it arrives')
+    .argument('[port]', `UDP port to bind (default ${DEFAULT_PORT}; 0 = any free port)`, portArg)
+    .option('-H, --host <address>', 'address to bind', hostArg, '127.0.0.1')
+    .option('--unix <path>', 'bind a unix datagram socket at this path')
+    .option('-c, --count <n>', 'exit 0 after n datagrams', countArg(1))
+    .option(
+      '-w, --timeout <duration>',
+      'stop after this long: exit 1 if nothing came',
+      parseDuration,
+    )
+    .option('--echo', 'send each datagram back to its sender')
+    .option('--reply <text>', 'answer each sender with this text')
+    .option('--hex', 'print each datagram as one line of hex')
+    .option('--json', 'print {"from","port","bytes","data","encoding"} per datagram')
+    .option('-v, --verbose', 'one line per datagram on stderr (sender, size)')
+    .addHelpText(
+      'after',
+      `
+The line "listening on udp://HOST:PORT" (or unix://PATH) goes to stderr once bound.
+
+Examples:
+  sockit recvfrom 0 --count 1                   any free port, exit after one datagram
+  sockit recvfrom 5514 --json | jq .data
+  sockit recvfrom --unix /tmp/dgram.sock --echo
+
+Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage.`,
+    )
+    .action(async (port: number | undefined, opts: RecvfromCliOptions) => {
+      const { io, out } = ctx;
+      out.verbose = opts.verbose === true;
+      if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
+      if (opts.echo && opts.reply !== undefined)
+        throw new UsageError('--echo and --reply exclude each other');
+      if (opts.unix !== undefined && port !== undefined)
+        throw new UsageError(`with --unix, give no port (got ${port})`);
+      const { recvfrom } = await import('../../clients/datagram-client.js');
+      const { formatUrl } = await import('../../engine/address.js');
+      const interrupt = interruptOn(ctx);
+      let stdoutClosed = false;
+      const onStdoutError = (): void => {
+        stdoutClosed = true;
+        interrupt.abort();
+      };
+      io.stdout.on('error', onStdoutError);
+      try {
+        const r = await recvfrom(
+          opts.unix !== undefined
+            ? { path: opts.unix }
+            : { host: opts.host, port: port ?? DEFAULT_PORT },
+          {
+            count: opts.count,
+            timeout: opts.timeout,
+            echo: opts.echo,
+            reply: opts.reply !== undefined ? Buffer.from(opts.reply) : undefined,
+            signal: interrupt.signal,
+            onListening: (a) => out.always(`listening on ${formatUrl('udp', a)}`),
+            onDatagram: (d) => {
+              out.detail(`${d.data.length} bytes from ${senderText(d.from)}`);
+              if (stdoutClosed) return;
+              if (opts.json) io.stdout.write(datagramJson(d.data, d.from));
+              else if (opts.hex) io.stdout.write(hexLine(d.data));
+              else io.stdout.write(d.data);
+            },
+          },
+        );
+        if (stdoutClosed) {
+          ctx.exitCode = EXIT.OK;
+          return;
+        }
+        if (interrupt.exitCode() !== undefined) {
+          ctx.exitCode = interrupt.exitCode()!;
+          return;
+        }
+        if (r.reason === 'timeout' && r.received === 0) {
+          const cause = Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
+          throw new NetworkError(
+            `no datagram within ${opts.timeout}s`,
+            cause,
+            'SOCKIT_ERR_NO_REPLY',
+          );
+        }
+        ctx.exitCode = EXIT.OK;
+      } finally {
+        interrupt.dispose();
+        io.stdout.off('error', onStdoutError);
+        io.stdout.on('error', () => undefined);
+      }
+    });
 }

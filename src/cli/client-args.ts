@@ -1,0 +1,83 @@
+/**
+ * Argument handling shared by the client commands: targets (`host port` or
+ * `--unix path`), ports given as numbers or service names, and `-4`/`-6`.
+ * Everything here throws a UsageError (exit 2) on bad input. Kept free of the
+ * client modules so that a command's start-up loads only what it uses.
+ */
+import { Option } from 'commander';
+import { UsageError } from '../engine/errors.js';
+import { checkUnixPath } from '../engine/address.js';
+import { hostArg } from './options.js';
+
+/** A target as the commands see it. */
+export type CliTarget = { host: string; port: number } | { path: string };
+
+/** `-4` / `-6` as an IP family. */
+export function familyOf(opts: { ipv4?: boolean; ipv6?: boolean }): 4 | 6 | undefined {
+  if (opts.ipv4 && opts.ipv6) throw new UsageError('-4 and -6 exclude each other');
+  return opts.ipv4 ? 4 : opts.ipv6 ? 6 : undefined;
+}
+
+/** The `-4` and `-6` options. */
+export function familyOptions(): Option[] {
+  return [
+    new Option('-4, --ipv4', 'use IPv4 addresses only'),
+    new Option('-6, --ipv6', 'use IPv6 addresses only'),
+  ];
+}
+
+/**
+ * A destination port 1-65535, or a service name (`http` → 80, from
+ * /etc/services or a built-in table). The lookup module is only loaded for a name.
+ */
+export async function destinationPort(
+  value: string,
+  proto: 'tcp' | 'udp' = 'tcp',
+): Promise<number> {
+  const text = value.trim();
+  if (/^\d+$/.test(text)) {
+    const port = Number(text);
+    if (port < 1 || port > 65535) {
+      throw new UsageError(`invalid port '${value}' — out of range 1-65535`);
+    }
+    return port;
+  }
+  const { lookupService } = await import('../clients/ports.js');
+  const port = lookupService(text, proto);
+  if (port === undefined || port === 0) {
+    throw new UsageError(`invalid port '${value}' — not a number or a known ${proto} service`);
+  }
+  return port;
+}
+
+/** A host checked with the shared parser, as a UsageError. */
+export function checkedHost(value: string): string {
+  try {
+    return hostArg(value);
+  } catch (err) {
+    throw new UsageError(`invalid host '${value}' — ${(err as Error).message}`);
+  }
+}
+
+/**
+ * The target of a client command: `--unix <path>`, or `<host> <port>`.
+ * `rest` gets the positional arguments left over (messages).
+ */
+export async function clientTarget(
+  unix: string | undefined,
+  positional: readonly (string | undefined)[],
+  proto: 'tcp' | 'udp' = 'tcp',
+): Promise<{ target: CliTarget; rest: string[] }> {
+  const args = positional.filter((a): a is string => a !== undefined);
+  if (unix !== undefined) {
+    try {
+      return { target: { path: checkUnixPath(unix) }, rest: args };
+    } catch (err) {
+      throw err instanceof UsageError ? err : new UsageError(String(err));
+    }
+  }
+  const [host, port, ...rest] = args;
+  if (host === undefined) throw new UsageError('missing <host> (or --unix <path>)');
+  if (port === undefined) throw new UsageError(`missing <port> after host '${host}'`);
+  return { target: { host: checkedHost(host), port: await destinationPort(port, proto) }, rest };
+}

@@ -1,0 +1,159 @@
+/**
+ * One TCP connection attempt that reports an errno name instead of throwing:
+ * the core of `connect_ex`. Probes make tens of thousands of these, so the
+ * attempt is kept small: when Node's own TCP handle binding is available (the
+ * one `net.Socket` is built on) it is used directly, with no stream, no Error
+ * object and no DNS step; otherwise `net.connect` does the same job, about
+ * twice as slowly. Both paths give the same answers.
+ */
+import { connect as netConnect } from 'node:net';
+import { getSystemErrorName } from 'node:util';
+import { errnoName } from '../engine/errors.js';
+
+/** The outcome of one attempt. */
+export interface AttemptResult {
+  /** `'0'` when the connection was established, else the errno name (`ECONNREFUSED`). */
+  readonly code: string;
+  /** Local address of the established connection. */
+  readonly localAddress?: string;
+  /** Local port of the established connection (to spot a self-connect). */
+  readonly localPort?: number;
+}
+
+/** Where and how to attempt. */
+export interface AttemptOptions {
+  readonly address: string;
+  readonly family: 4 | 6;
+  readonly port: number;
+  /** Give up after this many milliseconds (the result is then ETIMEDOUT). */
+  readonly timeoutMs: number;
+  /** Source address to bind first. */
+  readonly localAddress?: string;
+  /** Source port to bind first. */
+  readonly localPort?: number;
+  /** Use `net.connect` even when the fast path is available. */
+  readonly useNet?: boolean;
+}
+
+interface TcpHandle {
+  connect(req: ConnectReq, address: string, port: number): number;
+  connect6(req: ConnectReq, address: string, port: number): number;
+  getsockname(out: { address?: string; port?: number }): number;
+  close(cb?: () => void): void;
+}
+
+interface ConnectReq {
+  oncomplete: (status: number) => void;
+  address: string;
+  port: number;
+}
+
+interface TcpBinding {
+  TCP: new (type: number) => TcpHandle;
+  TCPConnectWrap: new () => ConnectReq;
+  constants: { SOCKET: number };
+}
+
+let binding: TcpBinding | null | undefined;
+
+/** Node's TCP handle binding, or null when this Node does not offer it in the known shape. */
+function tcpBinding(): TcpBinding | null {
+  if (binding !== undefined) return binding;
+  binding = null;
+  try {
+    const get = (process as unknown as { binding?: (name: string) => unknown }).binding;
+    const b =
+      typeof get === 'function' ? (get.call(process, 'tcp_wrap') as Partial<TcpBinding>) : {};
+    if (
+      typeof b.TCP === 'function' &&
+      typeof b.TCPConnectWrap === 'function' &&
+      typeof b.constants?.SOCKET === 'number' &&
+      typeof b.TCP.prototype.connect === 'function' &&
+      typeof b.TCP.prototype.connect6 === 'function' &&
+      typeof b.TCP.prototype.getsockname === 'function'
+    ) {
+      binding = b as TcpBinding;
+    }
+  } catch {
+    binding = null;
+  }
+  return binding;
+}
+
+function errName(status: number): string {
+  try {
+    return getSystemErrorName(status);
+  } catch {
+    return `E${-status}`;
+  }
+}
+
+function fastAttempt(b: TcpBinding, o: AttemptOptions): Promise<AttemptResult> {
+  return new Promise((resolve) => {
+    const handle = new b.TCP(b.constants.SOCKET);
+    let settled = false;
+    const settle = (r: AttemptResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      handle.close();
+      resolve(r);
+    };
+    const timer = setTimeout(() => settle({ code: 'ETIMEDOUT' }), o.timeoutMs);
+    const req = new b.TCPConnectWrap();
+    req.address = o.address;
+    req.port = o.port;
+    req.oncomplete = (status: number) => {
+      if (settled) return;
+      if (status !== 0) return settle({ code: errName(status) });
+      const local: { address?: string; port?: number } = {};
+      handle.getsockname(local);
+      settle({ code: '0', localAddress: local.address, localPort: local.port });
+    };
+    let err: number;
+    try {
+      err =
+        o.family === 6
+          ? handle.connect6(req, o.address, o.port)
+          : handle.connect(req, o.address, o.port);
+    } catch {
+      err = -22; // EINVAL: the binding refused the arguments
+    }
+    if (err !== 0) settle({ code: errName(err) });
+  });
+}
+
+function netAttempt(o: AttemptOptions): Promise<AttemptResult> {
+  return new Promise((resolve) => {
+    const socket = netConnect({
+      host: o.address,
+      port: o.port,
+      family: o.family,
+      localAddress: o.localAddress,
+      localPort: o.localPort,
+    });
+    let settled = false;
+    const settle = (r: AttemptResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    const timer = setTimeout(() => settle({ code: 'ETIMEDOUT' }), o.timeoutMs);
+    socket.once('connect', () =>
+      settle({ code: '0', localAddress: socket.localAddress, localPort: socket.localPort }),
+    );
+    socket.on('error', (err) => settle({ code: errnoName(err) ?? 'EIO' }));
+  });
+}
+
+/**
+ * Attempt one TCP connection to an IP address and close it at once. Never
+ * rejects: the result carries `'0'` or the errno name, like Python's
+ * `connect_ex`. A timeout gives `ETIMEDOUT`.
+ */
+export function tcpAttempt(o: AttemptOptions): Promise<AttemptResult> {
+  const b = o.useNet || o.localAddress || o.localPort ? null : tcpBinding();
+  return b ? fastAttempt(b, o) : netAttempt(o);
+}
