@@ -286,11 +286,22 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /**
    * Stop listening, drop requests nobody took, let running requests finish (at most
    * `graceMs`, then destroy them) and release the address. Idempotent: later calls
-   * get the same promise. May be extended through `serverCleanup()`.
+   * get the same promise; a later call with `graceMs: 0` ends the grace period at
+   * once. May be extended through `serverCleanup()`.
    */
   serverClose(options: { graceMs?: number } = {}): Promise<void> {
+    // a later call with graceMs 0 cuts a running grace period short (a second Ctrl-C)
+    if (this.#closing && options.graceMs === 0) this.#endGrace();
     this.#closing ??= this.#close(options.graceMs ?? Infinity);
     return this.#closing;
+  }
+
+  #graceOver = false;
+  #onGraceOver: (() => void) | undefined;
+
+  #endGrace(): void {
+    this.#graceOver = true;
+    this.#onGraceOver?.();
   }
 
   async #close(graceMs: number): Promise<void> {
@@ -303,11 +314,14 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (wasListening) await this.closeListener();
     if (this.#active.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      const grace = Number.isFinite(graceMs)
-        ? new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, graceMs))))
-        : new Promise<void>(() => undefined);
+      const grace = new Promise<void>((resolve) => {
+        this.#onGraceOver = resolve;
+        if (this.#graceOver) resolve();
+        else if (Number.isFinite(graceMs)) timer = setTimeout(resolve, Math.max(0, graceMs));
+      });
       await Promise.race([Promise.allSettled([...this.#active]), grace]);
       if (timer) clearTimeout(timer);
+      this.#onGraceOver = undefined;
       if (this.#active.size > 0) {
         this.abortAll();
         await Promise.allSettled([...this.#active]);

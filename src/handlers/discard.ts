@@ -5,7 +5,8 @@ import { finished } from 'node:stream/promises';
 export class DiscardHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {
     this.rfile.resume();
-    await finished(this.rfile);
+    // only the reading side: the writing side stays open until the server ends it
+    await finished(this.rfile, { writable: false });
   }
 }
 

@@ -1,0 +1,250 @@
+/**
+ * `sockit serve` options, black-box: --once/--max-requests/--timeout, --max-conns,
+ * --idle-timeout, --allow/--deny, --backlog, --reuse-address, --ipv6-only, the
+ * sequential mode and the -v / -q / --json outputs.
+ */
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { Buffer } from 'node:buffer';
+import type { Socket as UdpSocket } from 'node:dgram';
+import { exchange } from '../helpers/loopback.js';
+import { run } from '../helpers/cli.js';
+import { dial, serve, stop, stopAll, udpAsk, udpClient, untilClosed } from './serve-helpers.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  await stopAll();
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function udp(): Promise<UdpSocket> {
+  const s = await udpClient();
+  cleanups.push(() => s.close());
+  return s;
+}
+
+function jsonEvents(stderr: string): Record<string, unknown>[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('--once, --max-requests and --timeout', () => {
+  test('--once serves one client and exits 0', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--once', '-e', 'upper']);
+    expect((await exchange({ port: s.port }, 'one')).toString()).toBe('ONE');
+    expect(await s.exited).toBe(0);
+    expect(s.stdout().length).toBe(0);
+  });
+
+  test('--max-requests 3 on udp answers three datagrams and exits 0', async () => {
+    const s = await serve(['serve', 'udp', '0', '--max-requests', '3']);
+    const c = await udp();
+    for (const m of ['a', 'b', 'c']) expect((await udpAsk(c, s.port, m)).toString()).toBe(m);
+    expect(await s.exited).toBe(0);
+  });
+
+  test('--max-requests 2 on tcp: two clients, then exit 0', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--max-requests', '2']);
+    expect((await exchange({ port: s.port }, '1')).toString()).toBe('1');
+    expect((await exchange({ port: s.port }, '2')).toString()).toBe('2');
+    expect(await s.exited).toBe(0);
+  });
+
+  test('--once --timeout gives up with exit 1 when nobody comes', async () => {
+    const r = await run(['serve', 'tcp', '0', '--once', '--timeout', '200ms']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^listening on tcp:\/\/127\.0\.0\.1:\d+\nsockit: no request within 0\.2s\n$/,
+    );
+    expect(r.stdout.length).toBe(0);
+  });
+
+  test('--timeout without --once warns that it does nothing', async () => {
+    const s = await serve(['serve', 'udp', '0', '--timeout', '1']);
+    expect(s.stderr()).toContain('sockit: warning: --timeout applies to --once and --max-requests');
+  });
+});
+
+describe('connection limits', () => {
+  test('--max-conns refuses extra clients with a stderr line', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--max-conns', '1']);
+    const first = await dial({ port: s.port });
+    const firstReply = untilClosed(first);
+    const served = once(first, 'data');
+    first.write('x');
+    await served; // the first client is being served
+    const second = await dial({ port: s.port });
+    const refused = await untilClosed(second);
+    expect(refused.length).toBe(0);
+    await s.waitFor(/sockit: refused 127\.0\.0\.1:\d+ — too many connections \(--max-conns 1\)/);
+    first.end();
+    expect((await firstReply).toString()).toBe('x');
+    expect(await stop(s)).toBe(0);
+    expect(s.stderr()).toMatch(/stopped: 1 connection, 1 refused, 0 errors/);
+  });
+
+  test('--idle-timeout closes a silent client', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--idle-timeout', '250ms', '-v']);
+    const sock = await dial({ port: s.port });
+    const started = Date.now();
+    expect((await untilClosed(sock)).length).toBe(0);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    await s.waitFor(/closed idle connection from 127\.0\.0\.1:\d+/);
+  });
+
+  test('--backlog sets the listen queue (ss shows it as Send-Q)', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--backlog', '7']);
+    let table: string;
+    try {
+      table = execFileSync('ss', ['-ltnH', `sport = :${s.port}`], { encoding: 'utf8' });
+    } catch {
+      return; // no ss here: the option was still accepted and the server listens
+    }
+    expect(table.trim().split(/\s+/)[2]).toBe('7');
+    expect((await exchange({ port: s.port }, 'ok')).toString()).toBe('ok');
+  });
+});
+
+describe('--allow and --deny', () => {
+  test('--deny refuses a peer (counted, and said with -v)', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--deny', '127.0.0.0/8', '-v']);
+    const sock = await dial({ port: s.port });
+    expect((await untilClosed(sock)).length).toBe(0);
+    await s.waitFor(/refused 127\.0\.0\.1:\d+ — not allowed by --allow\/--deny/);
+    expect(await stop(s)).toBe(0);
+    expect(s.stderr()).toMatch(/stopped: 0 connections, 1 refused/);
+  });
+
+  test('--allow lets only the listed networks in; deny wins', async () => {
+    const other = await serve(['serve', 'tcp', '0', '--allow', '10.0.0.0/8']);
+    expect((await untilClosed(await dial({ port: other.port }))).length).toBe(0);
+    const ok = await serve(['serve', 'tcp', '0', '--allow', '10.0.0.0/8,127.0.0.1']);
+    expect((await exchange({ port: ok.port }, 'in')).toString()).toBe('in');
+    const both = await serve(['serve', 'tcp', '0', '--allow', '127.0.0.1', '--deny', '127.0.0.1']);
+    expect((await untilClosed(await dial({ port: both.port }))).length).toBe(0);
+  });
+
+  test('on ::, an IPv4-mapped peer is matched as IPv4; IPv6 CIDRs match IPv6 peers', async () => {
+    const s = await serve(['serve', 'tcp', '0', '-H', '::', '--deny', '127.0.0.0/8']);
+    expect((await untilClosed(await dial({ port: s.port, host: '127.0.0.1' }))).length).toBe(0);
+    expect((await exchange({ port: s.port, host: '::1' }, 'v6')).toString()).toBe('v6');
+    const six = await serve(['serve', 'tcp', '0', '-H', '::1', '--deny', '::1/128']);
+    expect((await untilClosed(await dial({ port: six.port, host: '::1' }))).length).toBe(0);
+  });
+
+  test('udp: a denied datagram gets no reply; an allowed one does', async () => {
+    const s = await serve(['serve', 'udp', '0', '--allow', '10.0.0.0/8', '--json']);
+    const c = await udp();
+    c.send('nope', s.port, '127.0.0.1');
+    await s.waitFor(/"event":"rejected","peer":"127\.0\.0\.1:\d+","reason":"access"/);
+    const ok = await serve(['serve', 'udp', '0', '--allow', '127.0.0.1/32']);
+    expect((await udpAsk(c, ok.port, 'yes')).toString()).toBe('yes');
+  });
+});
+
+describe('address reuse', () => {
+  test('udp --reuse-address lets two servers share a port; without it the second fails', async () => {
+    const a = await serve(['serve', 'udp', '0', '--reuse-address']);
+    const b = await serve(['serve', 'udp', String(a.port), '--reuse-address']);
+    expect(b.port).toBe(a.port);
+    const c = await serve(['serve', 'udp', '0']);
+    const r = await run(['serve', 'udp', String(c.port)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      `sockit: cannot bind 127.0.0.1:${c.port} — address in use (EADDRINUSE)\n`,
+    );
+  });
+
+  test('tcp --no-reuse-address warns that Node always sets SO_REUSEADDR', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--no-reuse-address']);
+    expect(s.stderr()).toContain(
+      'sockit: warning: --no-reuse-address has no effect on tcp — Node always sets SO_REUSEADDR',
+    );
+  });
+});
+
+describe('concurrency flags', () => {
+  test('sequential: a second client waits until the first is done, then is served', async () => {
+    const s = await serve(['serve', 'tcp', '0', '-m', 'sequential', '--json']);
+    const a = await dial({ port: s.port });
+    const peerA = `127.0.0.1:${a.localPort}`;
+    const aReply = untilClosed(a);
+    const served = once(a, 'data');
+    a.write('a1');
+    await served; // a is being served
+    const b = await dial({ port: s.port });
+    const peerB = `127.0.0.1:${b.localPort}`;
+    let aEnded = false;
+    const bFirstData = new Promise<boolean>((resolve) => b.once('data', () => resolve(aEnded)));
+    const bReply = untilClosed(b);
+    b.end('b');
+    // one more round trip on a: it still has the server to itself
+    const echoed = once(a, 'data');
+    a.write('a2');
+    await echoed;
+    aEnded = true;
+    a.end();
+    expect((await aReply).toString()).toBe('a1a2');
+    expect(await bFirstData).toBe(true); // b got nothing before a ended
+    expect((await bReply).toString()).toBe('b');
+    // the server's own log: b's handler started only after a's had finished
+    await s.waitFor(/"event":"close"[^\n]*\n[^]*"event":"close"/);
+    const events = jsonEvents(s.stderr()).map((e) => `${e.event} ${e.peer ?? ''}`);
+    expect(events.slice(1)).toEqual([
+      `connection ${peerA}`,
+      `close ${peerA}`,
+      `connection ${peerB}`,
+      `close ${peerB}`,
+    ]);
+  });
+
+  test('--workers without threading or forking warns', async () => {
+    const s = await serve(['serve', 'tcp', '0', '-w', '2']);
+    expect(s.stderr()).toContain(
+      'sockit: warning: --workers has no effect with --mode async (only threading and forking use a pool)',
+    );
+    expect((await exchange({ port: s.port }, 'w')).toString()).toBe('w');
+  });
+});
+
+describe('-v, -q and --json', () => {
+  test('-v prints one line per connection with byte counts', async () => {
+    const s = await serve(['serve', 'tcp', '0', '-v']);
+    await exchange({ port: s.port }, 'hello');
+    await s.waitFor(/connection from 127\.0\.0\.1:\d+: 5 bytes in, 5 bytes out, [\d.]+ ms\n/);
+    const u = await serve(['serve', 'udp', '0', '-v']);
+    const c = await udp();
+    await udpAsk(c, u.port, 'abc');
+    await u.waitFor(/datagram from 127\.0\.0\.1:\d+: 3 bytes in, 3 bytes out/);
+  });
+
+  test('-q keeps the banner and drops the summary', async () => {
+    const s = await serve(['serve', 'tcp', '0', '-q']);
+    await exchange({ port: s.port }, 'q');
+    expect(await stop(s, 'SIGINT')).toBe(0);
+    expect(s.stderr()).toBe(`listening on tcp://127.0.0.1:${s.port}\n`);
+  });
+
+  test('--json writes NDJSON events: listening, connection, close, summary', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--json', '-e', 'upper']);
+    await exchange({ port: s.port }, 'json');
+    await s.waitFor(/"event":"close"/);
+    expect(await stop(s)).toBe(0);
+    const events = jsonEvents(s.stderr());
+    expect(events.map((e) => e.event)).toEqual(['listening', 'connection', 'close', 'summary']);
+    expect(events[0]).toMatchObject({
+      url: `tcp://127.0.0.1:${s.port}`,
+      transport: 'tcp',
+      handler: 'upper',
+      mode: 'async',
+    });
+    expect(events[2]).toMatchObject({ bytesIn: 4, bytesOut: 4 });
+    expect(events[2]!.peer).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(typeof events[2]!.ms).toBe('number');
+    expect(events[3]).toMatchObject({ signal: 'SIGTERM', requests: 1, bytesIn: 4, bytesOut: 4 });
+    expect(s.stdout()).toEqual(Buffer.alloc(0));
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * What `sockit serve` says on stderr about its server: the `-v` lines, the
+ * `--json` NDJSON events and the summary. Listeners that format per-request
+ * lines are attached only when `-v` or `--json` asks for them.
+ */
+import type { BaseServer, RequestEndInfo, ServerStats } from '../engine/base-server.js';
+import { formatEndpoint, type SocketAddress } from '../engine/address.js';
+import { oneLine } from '../engine/errors.js';
+import type { Output } from './output.js';
+
+/** How a serve run reports. */
+export interface ServeLogOptions {
+  /** NDJSON events instead of text lines. */
+  readonly json: boolean;
+  /** One line per connection / datagram. */
+  readonly verbose: boolean;
+  /** The handler as the user named it (`echo`, `./my-handler.js`). */
+  readonly handlerName: string;
+  /** Datagram server: requests are datagrams, not connections. */
+  readonly datagram: boolean;
+  /** The `--max-conns` value, for the refusal line. */
+  readonly maxConns?: number;
+}
+
+/** One NDJSON event on stderr: `{"event":…,…}`. */
+export function writeEvent(out: Output, event: string, fields: Record<string, unknown> = {}): void {
+  out.io.stderr.write(`${JSON.stringify({ event, ...fields })}\n`);
+}
+
+function ms(durationMs: number): number {
+  return Math.round(durationMs * 10) / 10;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+/**
+ * The reporter of one serve run: diagnostics in text or NDJSON, per `--json`.
+ */
+export class ServeLog {
+  readonly #out: Output;
+  readonly #opts: ServeLogOptions;
+
+  constructor(out: Output, opts: ServeLogOptions) {
+    this.#out = out;
+    this.#opts = opts;
+  }
+
+  /** The `listening on …` banner (printed even with --quiet), or the `listening` event. */
+  listening(url: string, fields: Record<string, unknown>): void {
+    if (this.#opts.json) writeEvent(this.#out, 'listening', { url, ...fields });
+    else this.#out.always(`listening on ${url}`);
+  }
+
+  /** A `sockit: warning: …` line, or a `warning` event. */
+  warn(message: string): void {
+    if (this.#opts.json) writeEvent(this.#out, 'warning', { message });
+    else this.#out.warn(message);
+  }
+
+  /** A `sockit: …` error line that does not end the run's output, or an `error` event. */
+  error(message: string, fields: Record<string, unknown> = {}): void {
+    if (this.#opts.json) writeEvent(this.#out, 'error', { message, ...fields });
+    else this.#out.error(message);
+  }
+
+  /** An informational line (dropped with --quiet), or an event. */
+  info(line: string, event: string, fields: Record<string, unknown>): void {
+    if (this.#out.quiet) return;
+    if (this.#opts.json) writeEvent(this.#out, event, fields);
+    else this.#out.info(line);
+  }
+
+  /** The one-line summary after a stop (unless --quiet). */
+  summary(stats: ServerStats, signal: string): void {
+    const what = this.#opts.datagram ? 'datagram' : 'connection';
+    const line = [
+      `stopped: ${plural(stats.requests, what)}`,
+      `${stats.rejected} refused`,
+      plural(stats.errors, 'error'),
+      `${stats.bytesIn} bytes in`,
+      `${stats.bytesOut} bytes out`,
+    ].join(', ');
+    this.info(line, 'summary', { signal, ...stats });
+  }
+
+  /** Attach the listeners this run needs. */
+  attach(server: BaseServer<unknown>): void {
+    const { json, verbose, handlerName } = this.#opts;
+    const out = this.#out;
+    // A failing handler: always one line (the engine's default would name the class).
+    server.on('requestError', (err: unknown, addr: SocketAddress) => {
+      const peer = formatEndpoint(addr);
+      if (json) writeEvent(out, 'error', { peer, handler: handlerName, message: oneLine(err) });
+      else out.error(`handler '${handlerName}' failed for ${peer}: ${oneLine(err)}`);
+    });
+    // Refusals: --max-conns always says so; access-list refusals only with -v / --json.
+    server.on('rejected', (addr: SocketAddress, reason: string) => {
+      const peer = formatEndpoint(addr);
+      const maxConns = reason === 'max-conns';
+      if (json) {
+        writeEvent(out, 'rejected', { peer, reason: maxConns ? 'max-conns' : 'access' });
+      } else if (maxConns) {
+        out.error(`refused ${peer} — too many connections (--max-conns ${this.#opts.maxConns})`);
+      } else if (verbose) {
+        out.detail(`refused ${peer} — not allowed by --allow/--deny`);
+      }
+    });
+    if (!json && !verbose) return;
+    if (json) this.#attachJson(server);
+    else this.#attachVerbose(server);
+  }
+
+  #attachJson(server: BaseServer<unknown>): void {
+    const out = this.#out;
+    const datagram = this.#opts.datagram;
+    if (!datagram) {
+      server.on('request', (addr: SocketAddress) =>
+        writeEvent(out, 'connection', { peer: formatEndpoint(addr) }),
+      );
+    }
+    server.on('requestEnd', (info: RequestEndInfo) => {
+      writeEvent(out, datagram ? 'request' : 'close', {
+        peer: formatEndpoint(info.clientAddress),
+        bytesIn: info.bytesIn,
+        bytesOut: info.bytesOut,
+        ms: ms(info.durationMs),
+        ...(info.error === undefined ? {} : { error: oneLine(info.error) }),
+      });
+    });
+    server.on('idleTimeout', (addr: SocketAddress) =>
+      writeEvent(out, 'idle-timeout', { peer: formatEndpoint(addr) }),
+    );
+  }
+
+  #attachVerbose(server: BaseServer<unknown>): void {
+    const out = this.#out;
+    const what = this.#opts.datagram ? 'datagram from' : 'connection from';
+    server.on('requestEnd', (info: RequestEndInfo) => {
+      out.detail(
+        `${what} ${formatEndpoint(info.clientAddress)}: ${info.bytesIn} bytes in, ${info.bytesOut} bytes out, ${ms(info.durationMs)} ms${info.error === undefined ? '' : ', failed'}`,
+      );
+    });
+    server.on('idleTimeout', (addr: SocketAddress) =>
+      out.detail(`closed idle connection from ${formatEndpoint(addr)} (--idle-timeout)`),
+    );
+  }
+}

@@ -1,0 +1,305 @@
+/**
+ * The work behind `sockit serve tcp|udp|unix`: pick the handler, build the
+ * server, bind, print the banner, serve (for ever or n requests), and stop
+ * gracefully on SIGINT/SIGTERM. Loaded lazily by `commands/serve.ts`.
+ */
+import { lookup } from 'node:dns/promises';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
+import { AccessList } from '../engine/access.js';
+import { checkUnixPath, familyOf, formatUrl, unbracket } from '../engine/address.js';
+import type { BaseServer, ConcurrencyMode, HandlerModule } from '../engine/base-server.js';
+import { EXIT, UsageError, errnoName, oneLine } from '../engine/errors.js';
+import type { Datagram, HandlerClass, StreamRequest } from '../engine/request-handler.js';
+import type { AnyHandlerClass } from '../handlers/loader.js';
+import { TCPServer, UnixStreamServer } from '../engine/stream-server.js';
+import { UDPServer } from '../engine/datagram-server.js';
+import { UnixDatagramServer } from '../engine/unix-datagram-server.js';
+import { findHandler, HANDLER_NAMES } from '../handlers/registry.js';
+import type { CliContext } from './context.js';
+import { ServeLog } from './serve-log.js';
+import { onStopSignals, type StopSignal } from './serve-signals.js';
+
+/** The transports `sockit serve` has subcommands for. */
+export type ServeTransport = 'tcp' | 'udp' | 'unix';
+
+/** Options of `sockit serve …` as commander parses them (each subcommand has a subset). */
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  handler: string;
+  mode: ConcurrencyMode;
+  workers?: number;
+  once?: boolean;
+  maxRequests?: number;
+  maxConns?: number;
+  idleTimeout?: number;
+  timeout?: number;
+  allow?: string[];
+  deny?: string[];
+  backlog?: number;
+  reuseAddress?: boolean;
+  ipv6Only?: boolean;
+  socketMode?: number;
+  datagram?: boolean;
+  drainTimeout: number;
+  verbose?: boolean;
+  quiet?: boolean;
+  json?: boolean;
+}
+
+/** Where to listen: a port (tcp, udp) or a socket path (unix). */
+export type ServeTarget = { readonly port?: number } | { readonly path: string };
+
+/** The port when none is given, as in the seeds' examples. */
+export const DEFAULT_PORT = 9999;
+
+/** Seconds open requests get to finish after SIGINT/SIGTERM. */
+export const DEFAULT_DRAIN_SECONDS = 5;
+
+interface ResolvedHandler {
+  readonly Handler: AnyHandlerClass;
+  readonly module: HandlerModule;
+}
+
+/** Built-in by name, or a module file; checked against the transport. */
+async function resolveHandler(spec: string, datagram: boolean): Promise<ResolvedHandler> {
+  const builtin = findHandler(spec);
+  if (builtin) {
+    return datagram
+      ? { Handler: builtin.datagram, module: builtin.datagramModule }
+      : { Handler: builtin.stream, module: builtin.streamModule };
+  }
+  const { isHandlerPath, loadHandlerModule, checkHandlerTransport } =
+    await import('../handlers/loader.js');
+  if (!isHandlerPath(spec)) {
+    throw new UsageError(
+      `unknown handler '${spec}' — expected one of ${HANDLER_NAMES.join(', ')}, or a module file such as ./my-handler.js`,
+      'SOCKIT_ERR_UNKNOWN_HANDLER',
+    );
+  }
+  const loaded = await loadHandlerModule(spec, process.cwd());
+  checkHandlerTransport(loaded, datagram);
+  return { Handler: loaded.Handler, module: loaded.module };
+}
+
+/** An IP literal as is; a host name resolved once (so the banner and UDP family are right). */
+async function resolveHost(host: string): Promise<string> {
+  const bare = unbracket(host);
+  if (isIP(bare)) return bare;
+  try {
+    return (await lookup(bare)).address;
+  } catch (err) {
+    throw new UsageError(
+      `bad host '${host}' — it does not resolve (${errnoName(err) ?? oneLine(err)})`,
+      'SOCKIT_ERR_BAD_HOST',
+    );
+  }
+}
+
+/** The directory of a unix socket path must exist: say so plainly (exit 2). */
+async function checkSocketDirectory(path: string): Promise<void> {
+  const dir = dirname(path);
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) {
+      throw new UsageError(
+        `cannot listen on unix://${path} — ${dir} is not a directory`,
+        'SOCKIT_ERR_NO_DIRECTORY',
+      );
+    }
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    if (errnoName(err) === 'ENOENT' || errnoName(err) === 'ENOTDIR') {
+      throw new UsageError(
+        `cannot listen on unix://${path} — directory ${dir} does not exist`,
+        'SOCKIT_ERR_NO_DIRECTORY',
+      );
+    }
+    // EACCES and the like: let bind report what the system says
+  }
+}
+
+function seconds(s: number): string {
+  return `${s}s`;
+}
+
+/** Usage mistakes that are not parse errors, and warnings for options that do nothing here. */
+function checkCombinations(
+  transport: ServeTransport,
+  opts: ServeOptions,
+  warn: (message: string) => void,
+): void {
+  const pooled = opts.mode === 'threading' || opts.mode === 'forking';
+  if (opts.workers !== undefined && !pooled) {
+    warn(
+      `--workers has no effect with --mode ${opts.mode} (only threading and forking use a pool)`,
+    );
+  }
+  if (opts.timeout !== undefined && !opts.once && opts.maxRequests === undefined) {
+    warn(
+      '--timeout applies to --once and --max-requests only (use --idle-timeout for idle clients)',
+    );
+  }
+  if (transport === 'unix' && opts.datagram) {
+    for (const [flag, value] of [
+      ['--max-conns', opts.maxConns],
+      ['--idle-timeout', opts.idleTimeout],
+      ['--backlog', opts.backlog],
+    ] as const) {
+      if (value !== undefined) {
+        throw new UsageError(`${flag} applies to stream sockets — not to unix --datagram`);
+      }
+    }
+  }
+  if (transport === 'tcp' && opts.reuseAddress === false) {
+    warn(
+      '--no-reuse-address has no effect on tcp — Node always sets SO_REUSEADDR on TCP listeners',
+    );
+  }
+  if (opts.ipv6Only && opts.host !== undefined && familyOf(opts.host) !== 'IPv6') {
+    warn('--ipv6-only only matters on an IPv6 address such as -H ::');
+  }
+}
+
+/** Run `sockit serve <transport>` until it is done; leaves the exit code in `ctx.exitCode`. */
+export async function runServe(
+  ctx: CliContext,
+  transport: ServeTransport,
+  target: ServeTarget,
+  opts: ServeOptions,
+): Promise<void> {
+  const out = ctx.out;
+  out.quiet = opts.quiet === true;
+  out.verbose = opts.verbose === true;
+  const datagram = transport === 'udp' || (transport === 'unix' && opts.datagram === true);
+  const log = new ServeLog(out, {
+    json: opts.json === true,
+    verbose: opts.verbose === true,
+    handlerName: opts.handler,
+    datagram,
+    maxConns: opts.maxConns,
+  });
+
+  checkCombinations(transport, opts, (m) => log.warn(m));
+  const path = 'path' in target ? checkUnixPath(target.path) : undefined;
+  const { Handler, module } = await resolveHandler(opts.handler, datagram);
+  const accessList =
+    opts.allow?.length || opts.deny?.length ? new AccessList(opts.allow, opts.deny) : undefined;
+  const pooled = opts.mode === 'threading' || opts.mode === 'forking';
+  const base = {
+    mode: opts.mode,
+    workers: pooled ? (opts.workers ?? availableParallelism()) : opts.workers,
+    handlerModule: module,
+    timeout: opts.timeout ?? null,
+    log: (line: string) => ctx.io.stderr.write(`${line}\n`),
+  };
+  const stream = {
+    ...base,
+    requestQueueSize: opts.backlog,
+    maxConnections: opts.maxConns,
+    idleTimeout: opts.idleTimeout,
+  };
+
+  const dgramHandler = Handler as HandlerClass<Datagram>;
+  const streamHandler = Handler as HandlerClass<StreamRequest>;
+  let server: UnixDatagramServer | UnixStreamServer | UDPServer | TCPServer;
+  if (path !== undefined) {
+    await checkSocketDirectory(path);
+    const socketMode = opts.socketMode;
+    server = datagram
+      ? new UnixDatagramServer(path, dgramHandler, { ...base, socketMode })
+      : new UnixStreamServer(path, streamHandler, { ...stream, socketMode });
+  } else {
+    const host = await resolveHost(opts.host ?? '127.0.0.1');
+    const port = (target as { port?: number }).port ?? DEFAULT_PORT;
+    const ipv6Only = opts.ipv6Only === true;
+    server =
+      transport === 'udp'
+        ? new UDPServer({ host, port }, dgramHandler, {
+            ...base,
+            accessList,
+            allowReuseAddress: opts.reuseAddress === true,
+            ipv6Only,
+          })
+        : new TCPServer({ host, port }, streamHandler, { ...stream, accessList, ipv6Only });
+  }
+  const any = server as unknown as BaseServer<unknown>;
+  log.attach(any);
+  await serve(ctx, any, log, opts);
+}
+
+/** Bind, banner, serve, and stop on a signal. */
+async function serve(
+  ctx: CliContext,
+  server: BaseServer<unknown>,
+  log: ServeLog,
+  opts: ServeOptions,
+): Promise<void> {
+  const graceMs = opts.drainTimeout * 1000;
+  let stopping: StopSignal | undefined;
+  let forced: StopSignal | undefined;
+  let forcedNow!: () => void;
+  const forcedStop = new Promise<void>((resolve) => (forcedNow = resolve));
+
+  const removeSignals = onStopSignals(
+    ctx.signals,
+    (signal) => {
+      stopping = signal;
+      const open = server.activeRequests;
+      if (open > 0) {
+        const again = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGINT';
+        log.info(
+          `stopping: waiting up to ${seconds(opts.drainTimeout)} for ${open} open ${open === 1 ? 'request' : 'requests'} (${again} again to stop now)`,
+          'stopping',
+          { signal, open, drainMs: graceMs },
+        );
+      }
+      void server.serverClose({ graceMs }).catch(() => undefined);
+    },
+    (signal) => {
+      forced = signal;
+      removeSignals();
+      void server.serverClose({ graceMs: 0 }).catch(() => undefined);
+      forcedNow();
+    },
+  );
+
+  let timedOut = false;
+  server.on('timeout', () => (timedOut = true));
+  try {
+    try {
+      const address = await server.listen();
+      if (!stopping) {
+        log.listening(formatUrl(server.transport, address), {
+          transport: server.transport,
+          handler: opts.handler,
+          mode: server.mode,
+          pid: process.pid,
+        });
+      }
+      const count = opts.once ? 1 : opts.maxRequests;
+      if (count !== undefined) {
+        for (let i = 0; i < count && !stopping && !timedOut; i++) await server.handleRequest();
+      } else if (!stopping) {
+        await server.serveForever();
+      }
+    } catch (err) {
+      if (!stopping) throw err;
+    }
+    await Promise.race([server.serverClose({ graceMs }), forcedStop]);
+  } finally {
+    removeSignals();
+  }
+
+  if (forced) {
+    ctx.exitCode = forced === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
+  } else if (timedOut && !stopping) {
+    log.error(`no request within ${seconds(opts.timeout ?? 0)}`, { reason: 'timeout' });
+    ctx.exitCode = EXIT.FAILURE;
+  } else if (stopping) {
+    log.summary(server.stats, stopping);
+  }
+}
