@@ -70,9 +70,13 @@ export class BaseRequestHandler<Req = unknown> {
  * was written to `wfile` goes back to the sender as one datagram.
  */
 export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
-  /** Readable side: the bytes the peer sends. */
+  /**
+   * Readable side: the bytes the peer sends. Reading it to the end with
+   * `for await` leaves the connection open for the reply (a plain socket would be
+   * destroyed when the loop ends); the server closes it after `finish()`.
+   */
   get rfile(): Readable {
-    return this.request;
+    return keepOpenAfterIteration(this.request);
   }
 
   /** Writable side: bytes written here go to the peer. */
@@ -91,6 +95,25 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
       this.request.write(data, (err) => (err ? reject(err) : resolve()));
     });
   }
+}
+
+const keptOpen = new WeakSet<Readable>();
+
+/**
+ * Make `for await (… of stream)` stop without destroying the stream: Node's
+ * default iterator destroys it at the end, which kills a socket's writable side
+ * before the handler has replied.
+ */
+function keepOpenAfterIteration(stream: Readable): Readable {
+  if (!keptOpen.has(stream) && typeof stream.iterator === 'function') {
+    keptOpen.add(stream);
+    Object.defineProperty(stream, Symbol.asyncIterator, {
+      configurable: true,
+      writable: true,
+      value: () => stream.iterator({ destroyOnReturn: false }),
+    });
+  }
+  return stream;
 }
 
 /**

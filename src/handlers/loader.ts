@@ -113,20 +113,22 @@ export async function loadHandlerModule(spec: string, cwd: string): Promise<Load
     ns = (await import(url)) as Record<string, unknown>;
   } catch (err) {
     throw new UsageError(
-      `cannot load handler module '${spec}' — ${describeLoadError(err, url)}`,
+      `cannot load handler module '${spec}' — ${describeLoadError(err, spec)}`,
       'SOCKIT_ERR_HANDLER_MODULE',
     );
   }
   return classifyHandlerExport(ns, spec, url);
 }
 
-/** `SyntaxError: Unexpected token '}' (line 3)`: the error's name, message and, when known, line. */
-function describeLoadError(err: unknown, url: string): string {
+/**
+ * `SyntaxError: Unexpected token '}'`: the error's name and message. Node 20 keeps
+ * the location of an ES module syntax error to itself, so point at `node --check`.
+ */
+function describeLoadError(err: unknown, spec: string): string {
   if (!(err instanceof Error)) return oneLine(err);
   const head = err.name && err.name !== 'Error' ? `${err.name}: ` : '';
-  const where = err.stack?.split('\n', 1)[0] ?? '';
-  const line = where.startsWith(`${url}:`) ? /:(\d+)$/.exec(where)?.[1] : undefined;
-  return `${head}${oneLine(err)}${line ? ` (line ${line})` : ''}`;
+  const hint = err.name === 'SyntaxError' ? ` (node --check ${spec} shows where)` : '';
+  return `${head}${oneLine(err)}${hint}`;
 }
 
 function isClass(fn: unknown): boolean {

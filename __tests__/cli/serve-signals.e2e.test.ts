@@ -1,0 +1,88 @@
+/**
+ * `sockit serve` and signals, black-box: SIGINT/SIGTERM stop accepting, let open
+ * requests finish (bounded by --drain-timeout), remove the unix socket, print a
+ * summary and exit 0; a second SIGINT stops at once with 130.
+ */
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { exchange, tempSocketPath } from '../helpers/loopback.js';
+import { dial, serve, stopAll, untilClosed } from './serve-helpers.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  await stopAll();
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+describe('stopping sockit serve', () => {
+  test('SIGTERM: refuse new clients, finish the open one, summary, exit 0', async () => {
+    const s = await serve(['serve', 'tcp', '0', '-e', 'upper']);
+    const open = await dial({ port: s.port });
+    const reply = untilClosed(open);
+    const served = once(open, 'data');
+    open.write('first ');
+    await served;
+    s.child.kill('SIGTERM');
+    await s.waitFor(/stopping: waiting up to 5s for 1 open request \(SIGINT again to stop now\)/);
+    await expect(exchange({ port: s.port }, 'late')).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
+    open.end('second');
+    expect((await reply).toString()).toBe('FIRST SECOND');
+    expect(await s.exited).toBe(0);
+    expect(s.stderr()).toMatch(
+      /\nstopped: 1 connection, 0 refused, 0 errors, 12 bytes in, 12 bytes out\n$/,
+    );
+    expect(s.stdout().length).toBe(0);
+  });
+
+  test('a second SIGINT stops at once with exit 130', async () => {
+    const s = await serve(['serve', 'tcp', '0']);
+    const open = await dial({ port: s.port });
+    const closed = untilClosed(open);
+    const served = once(open, 'data');
+    open.write('x');
+    await served;
+    s.child.kill('SIGINT');
+    await s.waitFor(/stopping: .*\(Ctrl-C again to stop now\)/);
+    s.child.kill('SIGINT');
+    expect(await s.exited).toBe(130);
+    await closed; // the open client was cut
+    expect(s.stderr()).not.toMatch(/stopped:/);
+  });
+
+  test('--drain-timeout bounds the wait for open requests', async () => {
+    const s = await serve(['serve', 'tcp', '0', '--drain-timeout', '300ms']);
+    const open = await dial({ port: s.port });
+    const closed = untilClosed(open);
+    const served = once(open, 'data');
+    open.write('x');
+    await served;
+    const t0 = Date.now();
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(250);
+    expect((await closed).toString()).toBe('x');
+    expect(s.stderr()).toMatch(/stopped: 1 connection/);
+  });
+
+  test('SIGINT with nothing open: exit 0 at once, unix socket file removed', async () => {
+    const t = tempSocketPath();
+    cleanups.push(t.cleanup);
+    const s = await serve(['serve', 'unix', t.path]);
+    expect(existsSync(t.path)).toBe(true);
+    s.child.kill('SIGINT');
+    expect(await s.exited).toBe(0);
+    expect(existsSync(t.path)).toBe(false);
+    expect(s.stderr()).not.toMatch(/stopping:/);
+    expect(s.stderr()).toMatch(/stopped: 0 connections/);
+  });
+
+  test('--once: a signal while waiting for the request ends it with exit 0', async () => {
+    const s = await serve(['serve', 'udp', '0', '--once', '-q']);
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    expect(s.stderr()).toBe(`listening on udp://127.0.0.1:${s.port}\n`);
+  });
+});
