@@ -43,8 +43,14 @@ export class AccessList {
   readonly #allow = new BlockList();
   readonly #deny = new BlockList();
   readonly #hasAllow: boolean;
+  /** The allow rules as given (forked workers rebuild the list from them). */
+  readonly allow: readonly string[];
+  /** The deny rules as given. */
+  readonly deny: readonly string[];
 
   constructor(allow: readonly string[] = [], deny: readonly string[] = []) {
+    this.allow = [...allow];
+    this.deny = [...deny];
     for (const c of allow.map(parseCidr)) this.#allow.addSubnet(c.address, c.prefix, c.family);
     for (const c of deny.map(parseCidr)) this.#deny.addSubnet(c.address, c.prefix, c.family);
     this.#hasAllow = allow.length > 0;

@@ -82,8 +82,10 @@ export interface ConcurrencyStrategy<Req> {
   finishRequest?(request: Req, clientAddress: SocketAddress): Promise<void>;
   /** Bind in worker processes instead of here; resolves with the shared bound address. */
   listen?(): Promise<SocketAddress>;
-  /** Stop workers. */
-  close(): Promise<void>;
+  /** Stop workers; those still busy after `graceMs` are stopped by force. */
+  close(graceMs?: number): Promise<void>;
+  /** The grace period of `serverClose()` was cut short: workers stop what still runs. */
+  endGrace?(): void;
 }
 
 interface Pending<Req> {
@@ -227,19 +229,34 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
    * `pollInterval` seconds. Binds first if needed. Do not override.
    */
   async serveForever(pollInterval = 0.5): Promise<void> {
-    await this.#ensureListening();
     if (this.#serving) throw new UsageError('serveForever() is already running');
-    let stop!: () => void;
-    const done = new Promise<void>((resolve) => (stop = resolve));
-    this.#serving = { stop, done };
-    const timer = setInterval(() => this.#serviceActions(), Math.max(1, pollInterval * 1000));
-    timer.unref();
-    this.#pump();
+    // Registered before binding, so that a shutdown() called right away is not lost;
+    // `done` resolves once serveForever() has returned.
+    let stopping = false;
+    let wake!: () => void;
+    const stopped = new Promise<void>((resolve) => (wake = resolve));
+    let returned!: () => void;
+    const done = new Promise<void>((resolve) => (returned = resolve));
+    const stop = (): void => {
+      stopping = true;
+      wake();
+    };
+    const serving = { stop, done };
+    this.#serving = serving;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await done;
+      await this.#ensureListening();
+      if (stopping) return;
+      timer = setInterval(() => this.#serviceActions(), Math.max(1, pollInterval * 1000));
+      timer.unref();
+      this.#pump();
+      await stopped;
+    } catch (err) {
+      if (!stopping) throw err; // closed before it started serving: a plain return
     } finally {
       clearInterval(timer);
-      this.#serving = undefined;
+      if (this.#serving === serving) this.#serving = undefined;
+      returned();
     }
   }
 
@@ -302,6 +319,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   #endGrace(): void {
     this.#graceOver = true;
     this.#onGraceOver?.();
+    this.#strategy?.endGrace?.();
   }
 
   async #close(graceMs: number): Promise<void> {
@@ -327,7 +345,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
         await Promise.allSettled([...this.#active]);
       }
     }
-    await this.#strategy?.close();
+    await this.#strategy?.close(graceMs);
     await this.serverCleanup();
     this.#state = 'closed';
     this.emit('close');
@@ -433,7 +451,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   #failed(err: unknown, request: Req, clientAddress: SocketAddress): void {
-    if (isPeerError(err)) {
+    if (this.isPeerFailure(err, request)) {
       debug('request from %s ended: %s', formatEndpoint(clientAddress), oneLine(err));
     } else {
       this.stats.errors += 1;
@@ -535,6 +553,15 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
         `sockit: handler '${name}' failed for ${formatEndpoint(clientAddress)}: ${oneLine(err)}`,
       );
     }
+  }
+
+  /**
+   * Did this request fail because the peer went away (a reset, a broken pipe) rather
+   * than because the handler failed? Such failures end the request without
+   * `handleError()`. May be overridden.
+   */
+  protected isPeerFailure(err: unknown, _request: Req): boolean {
+    return isPeerError(err);
   }
 
   /** Called by `handleRequest()` when `timeout` passes with no request. May be overridden. */

@@ -135,7 +135,8 @@ export class UDPServer extends DatagramServer {
         throw err;
       }),
     ]);
-    socket.bind({ address: want.address, port: want.port, exclusive: true });
+    // A forked worker shares the socket its cluster primary binds (exclusive: false).
+    socket.bind({ address: want.address, port: want.port, exclusive: this.mode !== 'forking' });
     try {
       await bound;
     } catch (err) {
