@@ -27,6 +27,7 @@ import {
 } from '../engine/unix-path.js';
 import {
   describeTarget,
+  errorCode,
   isPathTarget,
   messageOf,
   resolveHost,
@@ -198,11 +199,11 @@ async function openEndpoint(
 }
 
 function sendError(err: unknown, remote: string): NetworkError {
-  const code = errnoName(err);
+  const code = errorCode(err);
   if (code === 'ECONNREFUSED' || code === 'ENOENT') {
     return new NetworkError(
       `${remote} refused the datagram — nothing is listening there (${code})`,
-      err,
+      errnoName(err) ? err : Object.assign(new Error(code), { code }),
       'SOCKIT_ERR_REFUSED',
     );
   }
@@ -300,7 +301,7 @@ export async function sendto(
         try {
           await ep.send(p);
         } catch (err) {
-          if (errnoName(err) === 'EMSGSIZE')
+          if (errorCode(err) === 'EMSGSIZE')
             throw msgSizeError(p.length, ep.maxPayload, ep.limitText);
           throw sendError(err, ep.remote);
         }
@@ -419,7 +420,7 @@ async function bindUnixDgram(path: string): Promise<Listener> {
   } catch (err) {
     socket.close();
     throw new NetworkError(
-      `cannot bind unix://${path} — ${errnoName(err) ?? messageOf(err)}`,
+      `cannot bind unix://${path} — ${errorCode(err) ?? messageOf(err)}`,
       err,
       'SOCKIT_ERR_BIND',
     );

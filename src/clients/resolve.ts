@@ -5,6 +5,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { constants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { NetworkError, UsageError, errnoName } from '../engine/errors.js';
 import { unbracket } from '../engine/address.js';
 
@@ -106,6 +107,25 @@ export function messageOf(err: unknown): string {
       ? String((err as { message: unknown }).message)
       : String(err);
   return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * The errno name of a system error (`ECONNREFUSED`), also when a native addon
+ * reports it as a negative number (`code: -2` → `ENOENT`).
+ */
+export function errorCode(err: unknown): string | undefined {
+  const named = errnoName(err);
+  if (named) return named;
+  if (typeof err !== 'object' || err === null) return undefined;
+  const n = (err as { code?: unknown; errno?: unknown }).code ?? (err as { errno?: unknown }).errno;
+  if (typeof n === 'number' && n < 0) {
+    try {
+      return getSystemErrorName(n);
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /** The positive errno number of an errno name (`ECONNREFUSED` → 111), 0 for `'0'`. */
