@@ -25,9 +25,12 @@ describe('stopping sockit serve', () => {
     await served;
     s.child.kill('SIGTERM');
     await s.waitFor(/stopping: waiting up to 5s for 1 open request \(SIGINT again to stop now\)/);
-    await expect(exchange({ port: s.port }, 'late')).rejects.toMatchObject({
-      code: 'ECONNREFUSED',
-    });
+    // not served: refused, or (if the kernel had queued it already) cut without a reply
+    const late = await exchange({ port: s.port }, 'late').then(
+      (reply) => reply.toString(),
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    expect(['ECONNREFUSED', 'ECONNRESET', '']).toContain(late);
     open.end('second');
     expect((await reply).toString()).toBe('FIRST SECOND');
     expect(await s.exited).toBe(0);

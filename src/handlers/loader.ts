@@ -48,8 +48,8 @@ let registered = false;
  */
 export function registerSockitSpecifier(): void {
   if (registered) return;
-  registered = true;
   register(`data:text/javascript,${encodeURIComponent(sockitResolveHook())}`);
+  registered = true;
 }
 
 /** What a handler module default-exports, as the servers use it. */
@@ -80,11 +80,24 @@ export function isHandlerPath(spec: string): boolean {
   return /[/\\]/.test(spec) || spec.startsWith('.') || /\.[cm]?js$/i.test(spec);
 }
 
+/** Options of {@link loadHandlerModule}. */
+export interface LoadHandlerOptions {
+  /**
+   * Register the resolve hook for `'sockit'` first (default true). Pass false when
+   * something else already resolves it, or where hooks cannot be registered.
+   */
+  readonly sockitHook?: boolean;
+}
+
 /**
  * Import the handler module at `spec` (resolved against `cwd`) and check its
  * default export. Every problem is a UsageError of one line.
  */
-export async function loadHandlerModule(spec: string, cwd: string): Promise<LoadedHandler> {
+export async function loadHandlerModule(
+  spec: string,
+  cwd: string,
+  options: LoadHandlerOptions = {},
+): Promise<LoadedHandler> {
   const ext = extname(spec).toLowerCase();
   if (ext !== '.js' && ext !== '.mjs') {
     throw new UsageError(
@@ -106,7 +119,7 @@ export async function loadHandlerModule(spec: string, cwd: string): Promise<Load
   if (!st.isFile()) {
     throw new UsageError(`handler module '${spec}' is not a file`, 'SOCKIT_ERR_HANDLER_MODULE');
   }
-  registerSockitSpecifier();
+  if (options.sockitHook !== false) registerSockitSpecifier();
   const url = pathToFileURL(file).href;
   let ns: Record<string, unknown>;
   try {

@@ -1,0 +1,289 @@
+/**
+ * The built-in handlers on real loopback servers (in-process): echo, upper-case,
+ * lower, threaded-echo, discard (RFC 863), daytime (RFC 867), chargen (RFC 864,
+ * bounded by backpressure), each on stream and datagram servers; and the registry.
+ */
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { Duplex } from 'node:stream';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Buffer } from 'node:buffer';
+import { TCPServer } from '../../src/engine/stream-server.js';
+import { UDPServer } from '../../src/engine/datagram-server.js';
+import type { RequestEndInfo } from '../../src/engine/base-server.js';
+import type { HandlerClass, StreamRequest, Datagram } from '../../src/engine/request-handler.js';
+import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
+import {
+  LowerCaseDatagramHandler,
+  LowerCaseHandler,
+  UpperCaseDatagramHandler,
+  UpperCaseHandler,
+  mapBytes,
+} from '../../src/handlers/case.js';
+import {
+  LinePrefixer,
+  ThreadedEchoDatagramHandler,
+  ThreadedEchoHandler,
+  workerName,
+} from '../../src/handlers/threaded-echo.js';
+import { DiscardDatagramHandler, DiscardHandler } from '../../src/handlers/discard.js';
+import { DaytimeDatagramHandler, DaytimeHandler, daytime } from '../../src/handlers/daytime.js';
+import { ChargenDatagramHandler, ChargenHandler, chargenLine } from '../../src/handlers/chargen.js';
+import { HANDLERS, HANDLER_NAMES, findHandler } from '../../src/handlers/registry.js';
+import { collect, exchange } from '../helpers/loopback.js';
+import { dial } from '../cli/serve-helpers.js';
+
+const closers: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const fn of closers.splice(0).reverse()) await fn();
+});
+
+async function tcp(Handler: unknown): Promise<{ server: TCPServer; port: number }> {
+  const server = new TCPServer(
+    { host: '127.0.0.1', port: 0 },
+    Handler as HandlerClass<StreamRequest>,
+  );
+  closers.push(() => server.serverClose({ graceMs: 0 }));
+  const address = await server.listen();
+  void server.serveForever();
+  return { server, port: (address as { port: number }).port };
+}
+
+async function udp(Handler: unknown): Promise<{ server: UDPServer; port: number }> {
+  const server = new UDPServer({ host: '127.0.0.1', port: 0 }, Handler as HandlerClass<Datagram>);
+  closers.push(() => server.serverClose({ graceMs: 0 }));
+  const address = await server.listen();
+  void server.serveForever();
+  return { server, port: (address as { port: number }).port };
+}
+
+async function client(): Promise<UdpSocket> {
+  const socket = createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  closers.push(() => socket.close());
+  return socket;
+}
+
+async function ask(socket: UdpSocket, port: number, data: Uint8Array | string): Promise<Buffer> {
+  const reply = once(socket, 'message');
+  socket.send(data, port, '127.0.0.1');
+  return ((await reply) as [Buffer])[0];
+}
+
+const ALL_BYTES = Buffer.from(Array.from({ length: 256 * 8 }, (_, i) => i % 256));
+const upperOf = (b: Buffer): Buffer =>
+  Buffer.from(b.map((c) => (c >= 97 && c <= 122 ? c - 32 : c)));
+const lowerOf = (b: Buffer): Buffer => Buffer.from(b.map((c) => (c >= 65 && c <= 90 ? c + 32 : c)));
+
+describe('echo', () => {
+  test('stream: every byte back, unchanged; an empty request gets an empty reply', async () => {
+    const { port } = await tcp(EchoHandler);
+    expect(await exchange({ port }, ALL_BYTES)).toEqual(ALL_BYTES);
+    expect(await exchange({ port }, '')).toEqual(Buffer.alloc(0));
+  });
+
+  test('datagram: each datagram back to its sender, including an empty one', async () => {
+    const { port } = await udp(EchoDatagramHandler);
+    const c = await client();
+    expect(await ask(c, port, ALL_BYTES)).toEqual(ALL_BYTES);
+    expect(await ask(c, port, Buffer.alloc(0))).toEqual(Buffer.alloc(0));
+  });
+});
+
+describe('upper-case and lower', () => {
+  test('mapBytes changes only ASCII letters', () => {
+    const upper = mapBytes(
+      Buffer.from(ALL_BYTES),
+      new Uint8Array(256).map((_, i) => (i >= 97 && i <= 122 ? i - 32 : i)),
+    );
+    expect(upper).toEqual(upperOf(ALL_BYTES));
+  });
+
+  test('stream: multi-byte UTF-8 split across writes comes through intact', async () => {
+    const { port } = await tcp(UpperCaseHandler);
+    const text = Buffer.from('größe ✓ straße');
+    const sock = await dial({ port });
+    const reply = collect(sock);
+    for (let i = 0; i < text.length; i++) {
+      // one byte per write: every multi-byte sequence is split
+      await new Promise<void>((resolve) => sock.write(text.subarray(i, i + 1), () => resolve()));
+    }
+    sock.end();
+    expect((await reply).toString()).toBe('GRößE ✓ STRAßE');
+    expect(await exchange({ port }, ALL_BYTES)).toEqual(upperOf(ALL_BYTES));
+    const lower = await tcp(LowerCaseHandler);
+    expect(await exchange({ port: lower.port }, ALL_BYTES)).toEqual(lowerOf(ALL_BYTES));
+  });
+
+  test('datagram variants', async () => {
+    const up = await udp(UpperCaseDatagramHandler);
+    const down = await udp(LowerCaseDatagramHandler);
+    const c = await client();
+    expect(await ask(c, up.port, ALL_BYTES)).toEqual(upperOf(ALL_BYTES));
+    expect(await ask(c, down.port, ALL_BYTES)).toEqual(lowerOf(ALL_BYTES));
+  });
+});
+
+describe('threaded-echo', () => {
+  test('workerName is MainThread here, Process-<id> in a forked worker', () => {
+    expect(workerName()).toBe('MainThread');
+    process.env.SOCKIT_WORKER_ID = '3';
+    try {
+      expect(workerName()).toBe('Process-3');
+    } finally {
+      delete process.env.SOCKIT_WORKER_ID;
+    }
+  });
+
+  test('LinePrefixer prefixes each line once, across chunk boundaries', () => {
+    const p = new LinePrefixer(Buffer.from('T: '));
+    const out = ['hel', 'lo\nwor', 'ld\n', '\nend'].map((s) => p.apply(Buffer.from(s)).toString());
+    expect(out.join('')).toBe('T: hello\nT: world\nT: \nT: end');
+  });
+
+  test('stream and datagram replies carry the worker name', async () => {
+    const { port } = await tcp(ThreadedEchoHandler);
+    expect((await exchange({ port }, 'a\nb\n')).toString()).toBe('MainThread: a\nMainThread: b\n');
+    const u = await udp(ThreadedEchoDatagramHandler);
+    expect((await ask(await client(), u.port, 'hi')).toString()).toBe('MainThread: hi');
+  });
+});
+
+describe('discard (RFC 863)', () => {
+  test('stream: reads everything, sends nothing, ends when the client does', async () => {
+    const { server, port } = await tcp(DiscardHandler);
+    const ended = once(server, 'requestEnd') as Promise<[RequestEndInfo]>;
+    expect(await exchange({ port }, ALL_BYTES)).toEqual(Buffer.alloc(0));
+    const [info] = await ended;
+    expect(info).toMatchObject({ bytesIn: ALL_BYTES.length, bytesOut: 0 });
+  });
+
+  test('datagram: no reply at all', async () => {
+    const { server, port } = await udp(DiscardDatagramHandler);
+    const ended = once(server, 'requestEnd') as Promise<[RequestEndInfo]>;
+    (await client()).send('drop me', port, '127.0.0.1');
+    const [info] = await ended;
+    expect(info).toMatchObject({ bytesIn: 7, bytesOut: 0 });
+  });
+});
+
+describe('daytime (RFC 867)', () => {
+  test('the line format, in UTC and English', () => {
+    expect(daytime(new Date('2026-11-23T15:04:05Z'))).toBe(
+      'Monday, November 23, 2026 15:04:05 UTC\r\n',
+    );
+    expect(daytime(new Date('2025-01-05T00:00:09.999Z'))).toBe(
+      'Sunday, January 5, 2025 00:00:09 UTC\r\n',
+    );
+  });
+
+  test('stream sends the line and closes; datagram answers any datagram', async () => {
+    const { port } = await tcp(DaytimeHandler);
+    const sock = await dial({ port });
+    const line = (await collect(sock)).toString();
+    expect(line).toMatch(/^[A-Z][a-z]+day, [A-Z][a-z]+ \d+, \d{4} \d\d:\d\d:\d\d UTC\r\n$/);
+    const u = await udp(DaytimeDatagramHandler);
+    expect((await ask(await client(), u.port, '')).toString()).toMatch(/ UTC\r\n$/);
+  });
+});
+
+describe('chargen (RFC 864)', () => {
+  const PRINTABLE = Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join('');
+
+  test('line n is 72 characters from offset n mod 95, then CRLF', () => {
+    expect(chargenLine(0).toString()).toBe(`${PRINTABLE.slice(0, 72)}\r\n`);
+    expect(chargenLine(30).toString()).toBe(`${PRINTABLE.slice(30)}${PRINTABLE.slice(0, 7)}\r\n`);
+    expect(chargenLine(95)).toEqual(chargenLine(0));
+  });
+
+  test('stream: the pattern flows while the client reads; a client leaving ends it', async () => {
+    const { server, port } = await tcp(ChargenHandler);
+    const ended = once(server, 'requestEnd');
+    const sock = await dial({ port });
+    const chunks: Buffer[] = [];
+    let got = 0;
+    for await (const c of sock) {
+      chunks.push(c as Buffer);
+      got += (c as Buffer).length;
+      if (got >= 74 * 300) break; // leaves the loop and destroys the socket
+    }
+    const lines = Buffer.concat(chunks).toString('latin1').split('\r\n').slice(0, 300);
+    lines.forEach((line, n) => expect(line).toBe(chargenLine(n).subarray(0, 72).toString()));
+    await ended; // the handler noticed and returned
+  });
+
+  test('stream: backpressure bounds what the handler writes', async () => {
+    // a connection whose writes are only acknowledged when the test says so
+    const held: (() => void)[] = [];
+    let written = 0;
+    const conn = new Duplex({
+      highWaterMark: 16 * 1024,
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        held.push(() => cb());
+      },
+    });
+    const handler = new ChargenHandler(
+      conn,
+      { family: 'IPv4', address: '127.0.0.1', port: 1 },
+      {} as never,
+    );
+    const done = handler.handle();
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    await settle();
+    const before = written + conn.writableLength;
+    expect(conn.writableLength).toBeGreaterThan(0);
+    await settle();
+    expect(written + conn.writableLength).toBe(before); // parked on 'drain', not writing on
+    expect(before).toBeLessThan(64 * 1024);
+    // acknowledge every write until the buffer drains: then the handler writes on
+    for (let i = 0; i < 20 && written + conn.writableLength <= before; i++) {
+      while (held.length > 0) held.shift()!();
+      await settle();
+    }
+    expect(written + conn.writableLength).toBeGreaterThan(before);
+    conn.destroy();
+    while (held.length > 0) held.shift()!();
+    await done;
+  });
+
+  test('datagram: one line per datagram, advancing through the pattern', async () => {
+    const { port } = await udp(ChargenDatagramHandler);
+    const c = await client();
+    const a = (await ask(c, port, 'x')).toString();
+    const b = (await ask(c, port, 'x')).toString();
+    expect(a).toHaveLength(74);
+    expect(a.endsWith('\r\n')).toBe(true);
+    const start = PRINTABLE.indexOf(a[0]!);
+    expect(b[0]).toBe(PRINTABLE[(start + 1) % 95]);
+  });
+});
+
+describe('registry', () => {
+  test('every name and alias resolves; names are unique', () => {
+    for (const name of HANDLER_NAMES) expect(findHandler(name)).toBeDefined();
+    expect(findHandler('upper')).toBe(findHandler('upper-case'));
+    expect(findHandler('nope')).toBeUndefined();
+    expect(new Set(HANDLERS.map((h) => h.name)).size).toBe(HANDLERS.length);
+  });
+
+  test.each(HANDLERS.map((h) => [h.name, h]))(
+    '%s: the worker module exports the same classes',
+    async (_name, h) => {
+      for (const [mod, cls] of [
+        [h.streamModule, h.stream],
+        [h.datagramModule, h.datagram],
+      ] as const) {
+        // the registry points at compiled .js files; here the .ts source stands in
+        const file = fileURLToPath(mod.url).replace(/\.js$/, '.ts');
+        expect(existsSync(file)).toBe(true);
+        const ns = (await import(file)) as Record<string, unknown>;
+        expect(ns[mod.exportName!]).toBe(cls);
+      }
+    },
+  );
+});
