@@ -8,7 +8,12 @@
 import cluster from 'node:cluster';
 import type { SocketAddress } from './address.js';
 import { AccessList } from './access.js';
-import type { BaseServer, ConcurrencyStrategy, ServerStats } from './base-server.js';
+import type {
+  BaseServer,
+  ConcurrencyStrategy,
+  RequestEndInfo,
+  ServerStats,
+} from './base-server.js';
 import { StreamServer, TCPServer, UnixStreamServer } from './stream-server.js';
 import { UDPServer } from './datagram-server.js';
 import type { Datagram, HandlerClass, StreamRequest } from './request-handler.js';
@@ -172,14 +177,7 @@ async function main(): Promise<void> {
   const server = build(config, Handler);
   reporter.server = server;
   server.on('request', (clientAddress: SocketAddress) => reporter.push(['request', clientAddress]));
-  server.on('requestEnd', (info: { clientAddress: SocketAddress; error?: unknown } & object) => {
-    const { error, ...rest } = info as {
-      clientAddress: SocketAddress;
-      bytesIn: number;
-      bytesOut: number;
-      durationMs: number;
-      error?: unknown;
-    };
+  server.on('requestEnd', ({ error, ...rest }: RequestEndInfo) => {
     reporter.push(['requestEnd', error === undefined ? rest : { ...rest, error: toWire(error) }]);
   });
   server.on('rejected', (clientAddress: SocketAddress, reason: string) =>
