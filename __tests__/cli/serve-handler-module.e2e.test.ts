@@ -135,7 +135,7 @@ describe('bad handler modules: exit 2 and one line', () => {
     [
       'class that is no handler',
       fixture('plain-class.mjs'),
-      `sockit: handler module '${fixture('plain-class.mjs')}' — class NotAHandler does not extend StreamRequestHandler, DatagramRequestHandler or BaseRequestHandler from 'sockit'`,
+      `sockit: handler module '${fixture('plain-class.mjs')}' — class NotAHandler does not extend sockit's StreamRequestHandler, DatagramRequestHandler or BaseRequestHandler`,
     ],
     [
       'module that throws on import',

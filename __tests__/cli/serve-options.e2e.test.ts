@@ -145,6 +145,38 @@ describe('--allow and --deny', () => {
   });
 });
 
+describe('hosts', () => {
+  test('a host name is resolved once; the banner shows the address', async () => {
+    const s = await serve(['serve', 'tcp', '0', '-H', 'localhost']);
+    expect(s.url).toMatch(/^tcp:\/\/(127\.0\.0\.1|\[::1\]):\d+$/);
+    const host = s.url.includes('[::1]') ? '::1' : '127.0.0.1';
+    expect((await exchange({ port: s.port, host }, 'lh')).toString()).toBe('lh');
+  });
+
+  test('udp --ipv6-only on :: hears IPv6 senders only', async () => {
+    const s = await serve([
+      'serve',
+      'udp',
+      '0',
+      '-H',
+      '::',
+      '--ipv6-only',
+      '--max-requests',
+      '1',
+      '--json',
+    ]);
+    const v4 = await udp();
+    v4.send('four', s.port, '127.0.0.1');
+    const v6 = await udpClient('udp6');
+    cleanups.push(() => v6.close());
+    expect((await udpAsk(v6, s.port, 'six', '::1')).toString()).toBe('six');
+    expect(await s.exited).toBe(0);
+    const requests = jsonEvents(s.stderr()).filter((e) => e.event === 'request');
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.peer).toMatch(/^\[::1\]:\d+$/);
+  });
+});
+
 describe('address reuse', () => {
   test('udp --reuse-address lets two servers share a port; without it the second fails', async () => {
     const a = await serve(['serve', 'udp', '0', '--reuse-address']);
@@ -199,6 +231,28 @@ describe('concurrency flags', () => {
       `connection ${peerB}`,
       `close ${peerB}`,
     ]);
+  });
+
+  test('threading and forking reach the engine: the worker names show', async () => {
+    const t = await serve([
+      'serve',
+      'tcp',
+      '0',
+      '-e',
+      'threaded-echo',
+      '-m',
+      'threading',
+      '-w',
+      '2',
+    ]);
+    expect((await exchange({ port: t.port }, 'hello\n')).toString()).toMatch(
+      /^Thread-\d+: hello\n$/,
+    );
+    const f = await serve(['serve', 'tcp', '0', '-e', 'threaded-echo', '-m', 'forking', '-w', '2']);
+    expect((await exchange({ port: f.port }, 'hello\n')).toString()).toMatch(
+      /^Process-\d+: hello\n$/,
+    );
+    expect(await stop(f)).toBe(0);
   });
 
   test('--workers without threading or forking warns', async () => {

@@ -271,7 +271,7 @@ describe('registry', () => {
     expect(new Set(HANDLERS.map((h) => h.name)).size).toBe(HANDLERS.length);
   });
 
-  test.each(HANDLERS.map((h) => [h.name, h]))(
+  test.each(HANDLERS.map((h) => [h.name, h] as const))(
     '%s: the worker module exports the same classes',
     async (_name, h) => {
       for (const [mod, cls] of [

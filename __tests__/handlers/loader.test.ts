@@ -71,7 +71,7 @@ describe('classifyHandlerExport', () => {
     [{ default: 42 }, /the default export is a number, not a handler class or a function/],
     [{ default: { handle() {} } }, /the default export is an object/],
     [{ default: null }, /the default export is null/],
-    [{ default: class Foo {} }, /class Foo does not extend StreamRequestHandler/],
+    [{ default: class Foo {} }, /class Foo does not extend sockit's StreamRequestHandler/],
   ])('%p is refused', (ns, message) => {
     expect(() => classifyHandlerExport(ns as Record<string, unknown>, './x.js', URL_)).toThrow(
       message,

@@ -3,7 +3,7 @@
  * and nothing else, is imported; its default export must be a handler class built
  * on the engine's base classes or a plain `(data, info) => reply` function.
  *
- * User modules usually `import { StreamRequestHandler } from 'sockit'` while
+ * User modules usually import StreamRequestHandler from the bare specifier 'sockit' while
  * sitting outside this package; a tiny resolve hook maps that bare specifier to
  * this package's own index, so the classes they extend are the very classes the
  * servers check against.
@@ -42,7 +42,7 @@ export function sockitResolveHook(indexUrl = SOCKIT_INDEX_URL): string {
 let registered = false;
 
 /**
- * Make bare `import … from 'sockit'` resolve to this package's index from any file,
+ * Make imports of the bare specifier 'sockit' resolve to this package's index from any file,
  * wherever it sits. Idempotent. Hooks do not reach worker threads on Node 20, so a
  * worker that imports user modules calls this too.
  */
@@ -184,7 +184,7 @@ export function classifyHandlerExport(
   if (isClass(value)) {
     const name = (value as { name?: string }).name || '(anonymous)';
     throw new UsageError(
-      `handler module '${display}' — class ${name} does not extend StreamRequestHandler, DatagramRequestHandler or BaseRequestHandler from 'sockit'`,
+      `handler module '${display}' — class ${name} does not extend sockit's StreamRequestHandler, DatagramRequestHandler or BaseRequestHandler`,
       'SOCKIT_ERR_HANDLER_MODULE',
     );
   }

@@ -198,6 +198,7 @@ function unixCommand(ctx: CliContext): Command {
 export function makeServeCommand(ctx: CliContext): Command {
   return new Command('serve')
     .description('run a server: tcp, udp or unix, with a built-in or your own handler')
+    .addHelpCommand(false)
     .addCommand(inetCommand(ctx, 'tcp'))
     .addCommand(inetCommand(ctx, 'udp'))
     .addCommand(unixCommand(ctx))
