@@ -368,6 +368,23 @@ describe('connect -z: probes', () => {
     expect(r.code).toBe(0);
   });
 
+  test('a scan large enough to run on worker threads: every port once, in order', async () => {
+    const open = await engineTcp(EchoHandler as never, teardown);
+    const lo = Math.max(1, open - 1600);
+    const hi = Math.min(65535, lo + 3199);
+    const r = await run(['connect', '-z', '--json', '127.0.0.1', `${lo}-${hi}`]);
+    const objects = r.stdout
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { port: number; open: boolean; state: string });
+    expect(objects.map((o) => o.port)).toEqual(
+      Array.from({ length: hi - lo + 1 }, (_, i) => lo + i),
+    );
+    expect(objects.find((o) => o.port === open)).toMatchObject({ open: true, state: 'open' });
+    expect(r.code).toBe(0);
+  });
+
   test('--wait: exit 0 at once when open, exit 1 when the time runs out', async () => {
     const open = await engineTcp(EchoHandler as never, teardown);
     const closed = await freePort();

@@ -5,18 +5,25 @@
  * probes that say `closed` only on an ICMP refusal.
  */
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { Buffer } from 'node:buffer';
-import { errnoName } from '../engine/errors.js';
+import { UsageError, errnoName } from '../engine/errors.js';
 import { parsePortSpec } from './ports.js';
+import { errnoNumber, resolveHost, type ResolvedAddress } from './resolve.js';
 import {
-  errnoNumber,
-  resolveHost,
-  type IpFamily,
-  type ResolvedAddress,
-  type Resolver,
-} from './resolve.js';
-import { tcpAttempt, type AttemptResult } from './tcp-attempt.js';
+  attemptAll,
+  stateOf,
+  tcpProbe,
+  type ConnectExOptions,
+  type ConnectExResult,
+  type ProbeResult,
+} from './probe-core.js';
+
+import type { FromProbeWorker, ProbeWorkerInit } from './probe-worker.js';
+
+export type { ConnectExOptions, ConnectExResult, PortState, ProbeResult } from './probe-core.js';
 
 /** Default seconds a TCP probe waits for an answer. */
 export const DEFAULT_PROBE_TIMEOUT = 3;
@@ -24,78 +31,6 @@ export const DEFAULT_PROBE_TIMEOUT = 3;
 export const DEFAULT_UDP_PROBE_TIMEOUT = 1;
 /** Default number of probes in flight. */
 export const DEFAULT_CONCURRENCY = 512;
-
-/** What `connectEx` gives back: Python's return value, with its name. */
-export interface ConnectExResult {
-  /** 0 when connected, else the positive errno number (`os.constants.errno`). */
-  readonly errno: number;
-  /** `'0'` when connected, else the errno name (`ECONNREFUSED`, `ETIMEDOUT`…). */
-  readonly code: string;
-  /** The address that answered last (the one connected to, when errno is 0). */
-  readonly address: string;
-  /** The socket connected to itself (local port = remote port on loopback): reported as ECONNREFUSED. */
-  readonly selfConnect?: true;
-}
-
-/** Options of {@link connectEx}. */
-export interface ConnectExOptions {
-  /** Seconds to wait for an answer per address (default 3). */
-  timeout?: number;
-  /** Only IPv4 or only IPv6 addresses. */
-  family?: IpFamily;
-  /** Source address. */
-  localAddress?: string;
-  /** Source port. */
-  localPort?: number;
-  /** Use `net.connect` rather than the faster handle path (same answers). */
-  useNet?: boolean;
-  /** Resolve host names with this instead of the system resolver. */
-  lookup?: Resolver;
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
-
-async function attemptAll(
-  addresses: readonly ResolvedAddress[],
-  port: number,
-  timeoutMs: number,
-  opts: ConnectExOptions,
-): Promise<ConnectExResult> {
-  let last: ConnectExResult = {
-    errno: errnoNumber('EADDRNOTAVAIL'),
-    code: 'EADDRNOTAVAIL',
-    address: '',
-  };
-  for (const a of addresses) {
-    const r: AttemptResult = await tcpAttempt({
-      address: a.address,
-      family: a.family,
-      port,
-      timeoutMs,
-      localAddress: opts.localAddress,
-      localPort: opts.localPort,
-      useNet: opts.useNet,
-    });
-    if (r.code === '0') {
-      // a probe on loopback can connect to itself when the kernel picks the target port as
-      // the source port (TCP simultaneous open): nothing listens there, so it is closed
-      if (r.localPort === port && isLoopback(a.address) && r.localAddress === a.address) {
-        last = {
-          errno: errnoNumber('ECONNREFUSED'),
-          code: 'ECONNREFUSED',
-          address: a.address,
-          selfConnect: true,
-        };
-        continue;
-      }
-      return { errno: 0, code: '0', address: a.address };
-    }
-    last = { errno: errnoNumber(r.code), code: r.code, address: a.address };
-  }
-  return last;
-}
 
 /**
  * Python's `socket.connect_ex((host, port))`: try to connect, close at once,
@@ -111,28 +46,6 @@ export async function connectEx(
 ): Promise<ConnectExResult> {
   const addresses = await resolveHost(host, opts.family, opts.lookup);
   return attemptAll(addresses, port, (opts.timeout ?? DEFAULT_PROBE_TIMEOUT) * 1000, opts);
-}
-
-/** State of a probed port, in nmap's words. */
-export type PortState = 'open' | 'closed' | 'filtered' | 'open|filtered';
-
-/** One probed port. */
-export interface ProbeResult {
-  /** The host as given. */
-  readonly host: string;
-  /** The address that answered (or was tried last). */
-  readonly address: string;
-  readonly port: number;
-  readonly proto: 'tcp' | 'udp';
-  /** True only when something accepted (TCP) or replied (UDP). */
-  readonly open: boolean;
-  readonly state: PortState;
-  /** `'0'` or the errno name connect_ex would give. */
-  readonly errno: string;
-  /** 0 or the errno number. */
-  readonly errnum: number;
-  /** The probe connected to itself; reported closed. */
-  readonly selfConnect?: true;
 }
 
 /** Options of {@link probe}. */
@@ -155,6 +68,11 @@ export interface ProbeOptions extends ConnectExOptions {
   onProgress?: (done: number, total: number, open: number) => void;
   /** Stop early: ports not yet probed are left out of the results. */
   signal?: AbortSignal;
+  /**
+   * Worker threads for large TCP scans (default: the CPU count, at most 4; 1 = this
+   * thread only). Used from 2,048 ports up, never with `wait` or a source port.
+   */
+  threads?: number;
 }
 
 /** The soft limit on open files, from /proc/self/limits (undefined when unknown). */
@@ -174,16 +92,6 @@ export function boundedConcurrency(wanted: number = DEFAULT_CONCURRENCY): number
   const limit = openFileLimit();
   const cap = limit === undefined ? wanted : Math.max(1, limit - 64);
   return Math.max(1, Math.min(Math.floor(wanted), cap));
-}
-
-function stateOf(code: string, udp: boolean, replied: boolean): PortState {
-  if (udp) {
-    if (code === 'ECONNREFUSED') return 'closed';
-    return replied ? 'open' : 'open|filtered';
-  }
-  if (code === '0') return 'open';
-  if (code === 'ECONNREFUSED' || code === 'ECONNRESET') return 'closed';
-  return 'filtered';
 }
 
 interface UdpOutcome {
@@ -270,7 +178,9 @@ export async function probe(
 ): Promise<ProbeResult[]> {
   const udp = opts.udp === true;
   const list =
-    typeof ports === 'string' ? parsePortSpec(ports, { proto: udp ? 'udp' : 'tcp' }) : [...ports];
+    typeof ports === 'string'
+      ? parsePortSpec(ports, { proto: udp ? 'udp' : 'tcp' })
+      : checkPorts(ports);
   const addresses = await resolveHost(host, opts.family, opts.lookup);
   const timeoutMs =
     (opts.timeout ?? (udp ? DEFAULT_UDP_PROBE_TIMEOUT : DEFAULT_PROBE_TIMEOUT)) * 1000;
@@ -301,19 +211,7 @@ export async function probe(
         errnum: errnoNumber(r.code),
       };
     }
-    const r = await attemptAll(addresses, port, budgetMs, opts);
-    const state = stateOf(r.code, false, false);
-    return {
-      host,
-      address: r.address,
-      port,
-      proto: 'tcp',
-      open: state === 'open',
-      state,
-      errno: r.code,
-      errnum: r.errno,
-      ...(r.selfConnect ? { selfConnect: true as const } : {}),
-    };
+    return tcpProbe(host, addresses, port, budgetMs, opts);
   };
 
   const probeOne = async (port: number): Promise<ProbeResult> => {
@@ -341,20 +239,139 @@ export async function probe(
     }
   };
 
+  const record = (index: number, r: ProbeResult): void => {
+    results[index] = r;
+    done += 1;
+    if (r.open || (udp && r.state !== 'closed')) openCount += 1;
+  };
+
   const worker = async (): Promise<void> => {
     while (next < list.length && signal?.aborted !== true) {
       const index = next;
       next += 1;
-      const r = await probeOne(list[index]!);
-      results[index] = r;
-      done += 1;
-      if (r.open || (udp && r.state !== 'closed')) openCount += 1;
+      record(index, await probeOne(list[index]!));
       opts.onProgress?.(done, list.length, openCount);
       flush();
     }
   };
 
-  const n = Math.min(list.length, boundedConcurrency(opts.concurrency ?? DEFAULT_CONCURRENCY));
-  await Promise.all(Array.from({ length: n }, worker));
+  const concurrency = Math.min(
+    list.length,
+    opts.localPort !== undefined ? 1 : boundedConcurrency(opts.concurrency ?? DEFAULT_CONCURRENCY),
+  );
+  const threads = threadCount(opts, list.length);
+  const threaded =
+    threads > 1 &&
+    (await probeInThreads(host, addresses, list, timeoutMs, concurrency, threads, opts, (batch) => {
+      for (const r of batch) record(indexOf(list, r.port), r);
+      opts.onProgress?.(done, list.length, openCount);
+      flush();
+    }));
+  if (!threaded) await Promise.all(Array.from({ length: concurrency }, worker));
   return results.filter((r): r is ProbeResult => r !== undefined);
+}
+
+function checkPorts(ports: readonly number[]): number[] {
+  for (const p of ports) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) {
+      throw new UsageError(`invalid port ${p} — expected 1-65535`);
+    }
+  }
+  return [...new Set(ports)].sort((a, b) => a - b);
+}
+
+/** Index of `port` in the sorted `list` (binary search). */
+function indexOf(list: readonly number[], port: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = list[mid]!;
+    if (v === port) return mid;
+    if (v < port) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/** Ports from which a scan is split across threads. */
+export const THREADED_SCAN_MIN_PORTS = 2048;
+
+function threadCount(opts: ProbeOptions, ports: number): number {
+  if (opts.udp || opts.wait !== undefined || opts.localPort !== undefined) return 1;
+  if (ports < THREADED_SCAN_MIN_PORTS) return 1;
+  const wanted = opts.threads ?? Math.min(availableParallelism(), 4);
+  return Math.max(1, Math.min(Math.floor(wanted), 16));
+}
+
+const WORKER_URL = new URL('./probe-worker.js', import.meta.url);
+const BLOCK = 1024;
+
+/**
+ * Run a TCP scan on `threads` worker threads, handing out blocks of ports in
+ * order so results can be reported in order as they come. Resolves false when
+ * the worker module is not there (running from sources), so the caller probes
+ * on this thread instead.
+ */
+async function probeInThreads(
+  host: string,
+  addresses: readonly ResolvedAddress[],
+  list: readonly number[],
+  timeoutMs: number,
+  concurrency: number,
+  threads: number,
+  opts: ProbeOptions,
+  onBatch: (results: ProbeResult[]) => void,
+): Promise<boolean> {
+  if (WORKER_URL.protocol !== 'file:' || !existsSync(fileURLToPath(WORKER_URL))) return false;
+  const { Worker } = await import('node:worker_threads');
+  let next = 0;
+  const take = (): { ports: number[]; end: boolean } => {
+    const ports = list.slice(next, next + BLOCK);
+    next += ports.length;
+    return { ports, end: next >= list.length };
+  };
+  const per = Math.max(1, Math.floor(concurrency / threads));
+  const workers: InstanceType<typeof Worker>[] = [];
+  const signal = opts.signal;
+  const stopAll = (): void => {
+    for (const w of workers) void w.terminate();
+  };
+  signal?.addEventListener('abort', stopAll, { once: true });
+  try {
+    await Promise.all(
+      Array.from({ length: threads }, () => {
+        const init: ProbeWorkerInit = {
+          host,
+          addresses,
+          timeoutMs,
+          concurrency: per,
+          opts: { useNet: opts.useNet, localAddress: opts.localAddress },
+        };
+        const w = new Worker(WORKER_URL, { workerData: init });
+        workers.push(w);
+        return new Promise<void>((resolve, reject) => {
+          let finished = false;
+          w.on('message', (m: FromProbeWorker) => {
+            if (m.results.length > 0) onBatch(m.results);
+            if (m.done) {
+              finished = true;
+              resolve();
+            } else if (m.want) {
+              w.postMessage(signal?.aborted ? { ports: [], end: true } : take());
+            }
+          });
+          w.once('error', reject);
+          w.once('exit', () =>
+            finished || signal?.aborted ? resolve() : reject(new Error('probe worker exited')),
+          );
+          w.postMessage(take());
+        });
+      }),
+    );
+  } finally {
+    signal?.removeEventListener('abort', stopAll);
+    stopAll();
+  }
+  return true;
 }

@@ -220,7 +220,12 @@ async function runProbe(
     interrupt.abort();
   };
   io.stdout.on('error', onStdoutError);
-  const showSpinner = opts.verbose !== true && (ports.length > 1 || opts.wait !== undefined);
+  // ora loops forever on a terminal that reports 0 columns (script(1), some CI ptys)
+  const columns = (io.stderr as { columns?: number }).columns;
+  const showSpinner =
+    opts.verbose !== true &&
+    (ports.length > 1 || opts.wait !== undefined) &&
+    (columns === undefined || columns > 0);
   const spinner = showSpinner
     ? await out.spinner(`probing ${hostName}: 0/${ports.length} ports`)
     : { text() {}, stop() {} };

@@ -1,0 +1,135 @@
+/**
+ * The TCP side of probes, shared by the main thread and the probe worker
+ * threads: one port, every address, the connect_ex answer and its nmap state.
+ */
+import { errnoNumber, type IpFamily, type ResolvedAddress, type Resolver } from './resolve.js';
+import { tcpAttempt, type AttemptResult } from './tcp-attempt.js';
+
+/** What `connectEx` gives back: Python's return value, with its name. */
+export interface ConnectExResult {
+  /** 0 when connected, else the positive errno number (`os.constants.errno`). */
+  readonly errno: number;
+  /** `'0'` when connected, else the errno name (`ECONNREFUSED`, `ETIMEDOUT`…). */
+  readonly code: string;
+  /** The address that answered last (the one connected to, when errno is 0). */
+  readonly address: string;
+  /** The socket connected to itself (local port = remote port on loopback): reported as ECONNREFUSED. */
+  readonly selfConnect?: true;
+}
+
+/** Options of {@link connectEx}. */
+export interface ConnectExOptions {
+  /** Seconds to wait for an answer per address (default 3). */
+  timeout?: number;
+  /** Only IPv4 or only IPv6 addresses. */
+  family?: IpFamily;
+  /** Source address. */
+  localAddress?: string;
+  /** Source port. */
+  localPort?: number;
+  /** Use `net.connect` rather than the faster handle path (same answers). */
+  useNet?: boolean;
+  /** Resolve host names with this instead of the system resolver. */
+  lookup?: Resolver;
+}
+
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** Try each address in turn until one accepts (a self-connect does not count). */
+export async function attemptAll(
+  addresses: readonly ResolvedAddress[],
+  port: number,
+  timeoutMs: number,
+  opts: ConnectExOptions,
+): Promise<ConnectExResult> {
+  let last: ConnectExResult = {
+    errno: errnoNumber('EADDRNOTAVAIL'),
+    code: 'EADDRNOTAVAIL',
+    address: '',
+  };
+  for (const a of addresses) {
+    const r: AttemptResult = await tcpAttempt({
+      address: a.address,
+      family: a.family,
+      port,
+      timeoutMs,
+      localAddress: opts.localAddress,
+      localPort: opts.localPort,
+      useNet: opts.useNet,
+    });
+    if (r.code === '0') {
+      // a probe on loopback can connect to itself when the kernel picks the target port as
+      // the source port (TCP simultaneous open): nothing listens there, so it is closed
+      if (r.localPort === port && isLoopback(a.address) && r.localAddress === a.address) {
+        last = {
+          errno: errnoNumber('ECONNREFUSED'),
+          code: 'ECONNREFUSED',
+          address: a.address,
+          selfConnect: true,
+        };
+        continue;
+      }
+      return { errno: 0, code: '0', address: a.address };
+    }
+    last = { errno: errnoNumber(r.code), code: r.code, address: a.address };
+  }
+  return last;
+}
+
+/** State of a probed port, in nmap's words. */
+export type PortState = 'open' | 'closed' | 'filtered' | 'open|filtered';
+
+/** One probed port. */
+export interface ProbeResult {
+  /** The host as given. */
+  readonly host: string;
+  /** The address that answered (or was tried last). */
+  readonly address: string;
+  readonly port: number;
+  readonly proto: 'tcp' | 'udp';
+  /** True only when something accepted (TCP) or replied (UDP). */
+  readonly open: boolean;
+  readonly state: PortState;
+  /** `'0'` or the errno name connect_ex would give. */
+  readonly errno: string;
+  /** 0 or the errno number. */
+  readonly errnum: number;
+  /** The probe connected to itself; reported closed. */
+  readonly selfConnect?: true;
+}
+
+/** The nmap-style state of an answer. */
+export function stateOf(code: string, udp: boolean, replied: boolean): PortState {
+  if (udp) {
+    if (code === 'ECONNREFUSED') return 'closed';
+    return replied ? 'open' : 'open|filtered';
+  }
+  if (code === '0') return 'open';
+  if (code === 'ECONNREFUSED' || code === 'ECONNRESET') return 'closed';
+  return 'filtered';
+}
+
+/** Probe one TCP port on every address; the result as `probe()` reports it. */
+export async function tcpProbe(
+  host: string,
+  addresses: readonly ResolvedAddress[],
+  port: number,
+  timeoutMs: number,
+  opts: ConnectExOptions,
+): Promise<ProbeResult> {
+  const r = await attemptAll(addresses, port, timeoutMs, opts);
+  const state = stateOf(r.code, false, false);
+  return {
+    host,
+    address: r.address,
+    port,
+    proto: 'tcp',
+    open: state === 'open',
+    state,
+    errno: r.code,
+    errnum: r.errno,
+    ...(r.selfConnect ? { selfConnect: true as const } : {}),
+  };
+}
