@@ -93,6 +93,11 @@ export async function main(
   const out = new Output(io);
   const ctx: CliContext = { io, out, exitCode: EXIT.OK, signals };
   const debug = argv.includes('--debug') || /\bsockit\b/.test(io.env.NODE_DEBUG ?? '');
+  // A closed stdout (`sockit … | head -1`) is a normal end, never a stack trace; the
+  // listener stays because the failed write may be reported after main() returns.
+  io.stdout.on('error', (err) => {
+    if (errnoName(err) !== 'EPIPE') out.error(`cannot write to stdout — ${oneLine(err)}`);
+  });
   try {
     await out.prepareColor();
     await buildProgram(ctx).parseAsync([...argv]);
@@ -105,9 +110,10 @@ export async function main(
 /** One line for any failure, and its exit code. */
 export function reportError(err: unknown, out: Output, debug = false): number {
   if (err instanceof CommanderError) {
-    // help and version keep commander's code; every other commander error is bad usage
-    if (['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code))
-      return err.exitCode;
+    // --help and --version exit 0; help shown because something was missing, and every
+    // other commander error, is bad usage (2: the POSIX habit, not commander's 1)
+    if (['commander.helpDisplayed', 'commander.version'].includes(err.code)) return err.exitCode;
+    if (err.code === 'commander.help' && err.exitCode === 0) return 0;
     return EXIT.USAGE;
   }
   if (err instanceof SockitError) {
