@@ -173,6 +173,8 @@ describe.each<Mode>(['threading', 'forking'])('%s mode', (mode) => {
       expect((await request(ALL_BYTES)).equals(ALL_BYTES)).toBe(true);
       const big = randomBytes(kind === 'udp' ? 60_000 : 3 * 1024 * 1024 + 7);
       expect(sha(await request(big))).toBe(sha(big));
+      if (mode === 'threading') expect(liveThreadWorkers()).toBe(2);
+      else expect(pids.filter(alive)).toHaveLength(2);
       await server.serverClose();
       // The counters are right at close, whichever process served.
       expect(server.stats.requests).toBe(3);
