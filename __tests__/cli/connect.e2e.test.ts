@@ -158,6 +158,23 @@ c.close()
     expect(r.stdout.toString()).toBe('a\nb\n');
   });
 
+  test('-s/--source and -p/--source-port choose our end of the connection', async () => {
+    const { port } = await rawTcp((s) => s.end(`${s.remoteAddress} ${s.remotePort}`), teardown);
+    const source = await freePort();
+    const r = await run(
+      ['connect', '-s', '127.0.0.1', '-p', String(source), '127.0.0.1', String(port)],
+      { input: '' },
+    );
+    expect(r.stdout.toString()).toBe(`127.0.0.1 ${source}`);
+    expect(r.code).toBe(0);
+  });
+
+  test('-6 with an IPv4 literal is bad usage', async () => {
+    const r = await run(['connect', '-6', '127.0.0.1', '9'], { input: '' });
+    expect(r.stderr).toBe('sockit: address 127.0.0.1 is not IPv6\n');
+    expect(r.code).toBe(2);
+  });
+
   test('--unix against an engine unix stream server', async () => {
     const tmp = tempSocketPath();
     teardown.add(tmp.cleanup);

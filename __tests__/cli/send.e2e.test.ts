@@ -4,11 +4,13 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
-import { run } from '../helpers/cli.js';
+import { once } from 'node:events';
+import { run, start } from '../helpers/cli.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { DiscardHandler } from '../../src/handlers/discard.js';
+import { ChargenHandler } from '../../src/handlers/chargen.js';
 import { engineTcp, engineUnix, freePort, pythonPeer, PYTHON, rawTcp } from '../clients/peers.js';
 
 const teardown = new Teardown();
@@ -73,6 +75,17 @@ describe('send', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  test('EPIPE on stdout ends it quietly with exit 0', async () => {
+    const port = await engineTcp(ChargenHandler as never, teardown);
+    const child = start(['send', '127.0.0.1', String(port), 'x']);
+    child.stdout.once('data', () => child.stdout.destroy());
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [code] = await once(child, 'close');
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   test('--unix', async () => {

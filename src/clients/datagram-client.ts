@@ -200,16 +200,20 @@ async function openEndpoint(
 
 function sendError(err: unknown, remote: string): NetworkError {
   const code = errorCode(err);
+  // the unix-dgram addon reports errors as numbers (`send -2`): give them their names
+  const cause = code && !errnoName(err) ? Object.assign(new Error(code), { code }) : err;
+  const text = code && !errnoName(err) ? code : messageOf(err);
   if (code === 'ECONNREFUSED' || code === 'ENOENT') {
     return new NetworkError(
       `${remote} refused the datagram — nothing is listening there (${code})`,
-      errnoName(err) ? err : Object.assign(new Error(code), { code }),
+      cause,
       'SOCKIT_ERR_REFUSED',
     );
   }
+  const hint = code === 'EACCES' ? ' (a broadcast address needs --broadcast)' : '';
   return new NetworkError(
-    `cannot send to ${remote} — ${messageOf(err)}`,
-    err,
+    `cannot send to ${remote} — ${text}${hint}`,
+    cause,
     'SOCKIT_ERR_DATAGRAM',
   );
 }

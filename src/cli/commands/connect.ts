@@ -184,6 +184,11 @@ async function runPipe(
       `${result.bytesSent} bytes sent, ${result.bytesReceived} received (${result.reason.replace('-', ' ')})`,
     );
     ctx.exitCode = interrupt.exitCode() ?? EXIT.OK;
+  } catch (err) {
+    // interrupted while connecting or binding: the signal decides the exit code
+    const interrupted = interrupt.exitCode();
+    if (interrupted === undefined) throw err;
+    ctx.exitCode = interrupted;
   } finally {
     interrupt.dispose();
     releaseInput(input);
@@ -275,6 +280,11 @@ async function runProbe(
     const good = results.filter(ok).length;
     const success = opts.all ? good === ports.length : good > 0;
     ctx.exitCode = interrupt.exitCode() ?? (stdoutClosed || success ? EXIT.OK : EXIT.FAILURE);
+  } catch (err) {
+    // interrupted while connecting or binding: the signal decides the exit code
+    const interrupted = interrupt.exitCode();
+    if (interrupted === undefined) throw err;
+    ctx.exitCode = interrupted;
   } finally {
     spinner.stop();
     interrupt.dispose();
@@ -318,6 +328,11 @@ async function runUnixProbe(ctx: CliContext, path: string, opts: ConnectOptions)
       );
     }
     ctx.exitCode = interrupt.exitCode() ?? (open ? EXIT.OK : EXIT.FAILURE);
+  } catch (err) {
+    // interrupted while connecting or binding: the signal decides the exit code
+    const interrupted = interrupt.exitCode();
+    if (interrupted === undefined) throw err;
+    ctx.exitCode = interrupted;
   } finally {
     interrupt.dispose();
   }

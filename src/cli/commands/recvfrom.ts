@@ -106,6 +106,11 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
           );
         }
         ctx.exitCode = EXIT.OK;
+      } catch (err) {
+        // interrupted while connecting or binding: the signal decides the exit code
+        const interrupted = interrupt.exitCode();
+        if (interrupted === undefined) throw err;
+        ctx.exitCode = interrupted;
       } finally {
         interrupt.dispose();
         io.stdout.off('error', onStdoutError);

@@ -121,6 +121,11 @@ Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`,
             cause,
             'SOCKIT_ERR_NO_REPLY',
           );
+        } catch (err) {
+          // interrupted while connecting or binding: the signal decides the exit code
+          const interrupted = interrupt.exitCode();
+          if (interrupted === undefined) throw err;
+          ctx.exitCode = interrupted;
         } finally {
           interrupt.dispose();
           if (fromStdin) releaseInput(io.stdin);

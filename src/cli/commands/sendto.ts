@@ -163,6 +163,11 @@ Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 
             throw new NetworkError(`no reply within ${opts.wait}s`, cause, 'SOCKIT_ERR_NO_REPLY');
           }
           ctx.exitCode = EXIT.OK;
+        } catch (err) {
+          // interrupted while connecting or binding: the signal decides the exit code
+          const interrupted = interrupt.exitCode();
+          if (interrupted === undefined) throw err;
+          ctx.exitCode = interrupted;
         } finally {
           interrupt.dispose();
           io.stdout.off('error', onStdoutError);
