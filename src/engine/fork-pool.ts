@@ -418,11 +418,18 @@ export class ForkingStrategy implements ConcurrencyStrategy<unknown> {
       );
     }
     if (!giveUp) {
-      this.#spawn();
-      return;
+      try {
+        this.#spawn();
+        return;
+      } catch (err) {
+        this.#server.log(`sockit: cannot start a worker process — ${oneLine(err)}`);
+        if (this.#workers.size > 0) return;
+      }
     }
     this.#server.log(
-      `sockit: worker processes keep dying within ${QUICK_DEATH_MS / 1000} s of their start — giving up, closing the server`,
+      giveUp
+        ? `sockit: worker processes keep dying within ${QUICK_DEATH_MS / 1000} s of their start — giving up, closing the server`
+        : 'sockit: no worker process left — closing the server',
     );
     void this.#server.serverClose();
   }
