@@ -150,6 +150,22 @@ describe('probe', () => {
     expect(results).toEqual([expect.objectContaining({ port, open: true })]);
   });
 
+  test('wait: a name that does not resolve yet is looked up again', async () => {
+    const port = await engineTcp(EchoHandler as never, teardown);
+    let lookups = 0;
+    const lookup = async () => {
+      lookups += 1;
+      return lookups < 3 ? [] : [{ address: '127.0.0.1', family: 4 as const }];
+    };
+    const [r] = await probe('db.starting', [port], { wait: 10, lookup });
+    expect(lookups).toBe(3);
+    expect(r).toMatchObject({ open: true, host: 'db.starting', address: '127.0.0.1' });
+    // without wait, the first failure is final
+    await expect(probe('db.starting', [port], { lookup: async () => [] })).rejects.toThrow(
+      /cannot resolve 'db.starting'/,
+    );
+  });
+
   test('wait: gives up when the time runs out, with the last answer', async () => {
     const port = await freePort();
     let attempts = 0;

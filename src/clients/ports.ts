@@ -93,7 +93,11 @@ function systemServices(proto: ServiceProto): Map<string, number> {
 /** The port of a service name (`http` → 80), or undefined when unknown. */
 export function lookupService(name: string, proto: ServiceProto = 'tcp'): number | undefined {
   const key = name.trim().toLowerCase();
-  return systemServices(proto).get(key) ?? BUILTIN_SERVICES[key];
+  // own properties only: 'constructor' or '__proto__' are not services
+  return (
+    systemServices(proto).get(key) ??
+    (Object.hasOwn(BUILTIN_SERVICES, key) ? BUILTIN_SERVICES[key] : undefined)
+  );
 }
 
 /** Options for {@link parsePortSpec}. */

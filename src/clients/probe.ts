@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Buffer } from 'node:buffer';
-import { UsageError, errnoName } from '../engine/errors.js';
+import { NetworkError, UsageError, errnoName } from '../engine/errors.js';
 import { parsePortSpec } from './ports.js';
 import { errnoNumber, resolveHost, type ResolvedAddress } from './resolve.js';
 import {
@@ -181,11 +181,11 @@ export async function probe(
     typeof ports === 'string'
       ? parsePortSpec(ports, { proto: udp ? 'udp' : 'tcp' })
       : checkPorts(ports);
-  const addresses = await resolveHost(host, opts.family, opts.lookup);
+  const deadline = opts.wait !== undefined ? Date.now() + opts.wait * 1000 : undefined;
+  const addresses = await resolveUntil(host, opts, deadline);
   const timeoutMs =
     (opts.timeout ?? (udp ? DEFAULT_UDP_PROBE_TIMEOUT : DEFAULT_PROBE_TIMEOUT)) * 1000;
   const payload = opts.udpPayload ?? Buffer.alloc(0);
-  const deadline = opts.wait !== undefined ? Date.now() + opts.wait * 1000 : undefined;
   const results: (ProbeResult | undefined)[] = new Array<ProbeResult | undefined>(list.length);
   let next = 0;
   let emitted = 0;
@@ -269,6 +269,26 @@ export async function probe(
     }));
   if (!threaded) await Promise.all(Array.from({ length: concurrency }, worker));
   return results.filter((r): r is ProbeResult => r !== undefined);
+}
+
+/**
+ * Resolve `host`; with a deadline (`wait`), a name that does not resolve yet (a
+ * container that is still starting) is retried until the deadline.
+ */
+async function resolveUntil(
+  host: string,
+  opts: ProbeOptions,
+  deadline: number | undefined,
+): Promise<ResolvedAddress[]> {
+  for (;;) {
+    try {
+      return await resolveHost(host, opts.family, opts.lookup);
+    } catch (err) {
+      const left = deadline === undefined ? 0 : deadline - Date.now();
+      if (!(err instanceof NetworkError) || left <= 0 || opts.signal?.aborted) throw err;
+      await delay(Math.min(250, left), opts.signal);
+    }
+  }
 }
 
 function checkPorts(ports: readonly number[]): number[] {

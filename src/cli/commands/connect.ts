@@ -235,6 +235,23 @@ async function runProbe(
     ? await out.spinner(`probing ${hostName}: 0/${ports.length} ports`)
     : { text() {}, stop() {} };
   let lastSpin = 0;
+  // results come in bursts of hundreds: write each burst with one call, not one per port
+  const lines = {
+    out: [] as string[],
+    err: [] as string[],
+    scheduled: false,
+    flush(): void {
+      this.scheduled = false;
+      if (this.err.length > 0) io.stderr.write(this.err.splice(0).join(''));
+      if (this.out.length > 0 && !stdoutClosed) io.stdout.write(this.out.splice(0).join(''));
+      this.out.length = 0;
+    },
+    schedule(): void {
+      if (this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    },
+  };
   try {
     const results = await probe(hostName, ports, {
       udp,
@@ -256,10 +273,10 @@ async function runProbe(
         if (opts.verbose) {
           const why = r.state === 'open' || r.errno === '0' ? '' : ` ${r.errno}`;
           const self = r.selfConnect ? ' (self-connect)' : '';
-          io.stderr.write(`${hostName} ${r.port} ${r.state}${why}${self}\n`);
+          lines.err.push(`${hostName} ${r.port} ${r.state}${why}${self}\n`);
         }
         if (opts.json && !stdoutClosed) {
-          io.stdout.write(
+          lines.out.push(
             `${JSON.stringify({
               host: r.host,
               address: r.address,
@@ -273,9 +290,11 @@ async function runProbe(
             })}\n`,
           );
         }
+        lines.schedule();
       },
     });
     spinner.stop();
+    lines.flush();
     const ok = (r: (typeof results)[number]): boolean => (udp ? r.state !== 'closed' : r.open);
     const good = results.filter(ok).length;
     const success = opts.all ? good === ports.length : good > 0;
