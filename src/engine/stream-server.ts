@@ -5,9 +5,11 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { SocketAddress, InetAddress, Transport } from './address.js';
 import { inetAddress, formatEndpoint } from './address.js';
-import { BaseServer, type BaseServerOptions } from './base-server.js';
+import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
 import { NetworkError, errnoName } from './errors.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
 import type { AccessList } from './access.js';
@@ -137,6 +139,10 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
       socket.destroy();
       return;
     }
+    // pauseOnConnect keeps the kernel from reading while the request waits, but it also
+    // leaves the stream in explicit paused mode, where a handler's on('data') would never
+    // fire. Back to "no mode": the first consumer starts the flow, as on any socket.
+    (socket as { readableFlowing: boolean | null }).readableFlowing = null;
     this.#sockets.add(socket);
     socket.once('close', () => {
       this.#sockets.delete(socket);
@@ -177,6 +183,11 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     else socket.once('finish', linger);
   }
 
+  /** A reset or broken pipe counts as the peer's doing only if the connection did end. */
+  protected override isPeerFailure(err: unknown, socket: StreamRequest): boolean {
+    return socket.destroyed && isPeerError(err);
+  }
+
   /** Close at once. */
   protected abortRequest(socket: StreamRequest): void {
     socket.destroy();
@@ -196,6 +207,28 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     // close() stops accepting at once; its callback would wait for every connection,
     // which the base class drains (and, after the grace period, destroys) itself.
     if (this.listener?.listening) this.listener.close();
+  }
+
+  /**
+   * After the drain, connections whose handler is done may still linger for the
+   * peer's FIN. Those still flushing get up to `LINGER_MS`; then every one left is
+   * closed, so that `serverClose()` leaves no connection open (Python closes right
+   * after the handler). May be extended.
+   */
+  protected override async serverCleanup(): Promise<void> {
+    if (this.#sockets.size === 0) return;
+    const flushing = [...this.#sockets]
+      .filter((s) => !s.writableFinished)
+      .map((s) => new Promise((resolve) => s.once('finish', resolve).once('close', resolve)));
+    if (flushing.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise((resolve) => (timer = setTimeout(resolve, LINGER_MS)));
+      await Promise.race([Promise.all(flushing), deadline]);
+      clearTimeout(timer);
+    }
+    const closed = [...this.#sockets].map((s) => new Promise((r) => s.once('close', r)));
+    for (const s of this.#sockets) s.destroy();
+    await Promise.all(closed);
   }
 }
 
@@ -280,6 +313,21 @@ export class UnixStreamServer extends StreamServer {
     withPrivateUmask(() => server.listen(opts));
   }
 
+  /** libuv reports a missing directory as EACCES (Windows' habit): say what it is. */
+  protected override bindError(err: unknown): NetworkError {
+    const path = this.listenOptions().path;
+    if (errnoName(err) === 'EACCES' && !existsSync(dirname(path))) {
+      const enoent = Object.assign(new Error(`listen ENOENT: no such file or directory ${path}`), {
+        code: 'ENOENT',
+        syscall: 'listen',
+        address: path,
+        cause: err,
+      });
+      return super.bindError(enoent);
+    }
+    return super.bindError(err);
+  }
+
   protected boundAddress(): SocketAddress {
     return this.serverAddress;
   }
@@ -289,6 +337,7 @@ export class UnixStreamServer extends StreamServer {
   }
 
   protected override async serverCleanup(): Promise<void> {
+    await super.serverCleanup();
     await releaseSocketFile(this.#bound);
   }
 }

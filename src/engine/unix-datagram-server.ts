@@ -19,6 +19,13 @@ import {
 } from './unix-path.js';
 import { debug } from './debug.js';
 
+const BIND_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address in use',
+  EACCES: 'permission denied',
+  ENOENT: 'no such directory',
+  ENOTDIR: 'a path component is not a directory',
+};
+
 /** Options for unix datagram servers. */
 export interface UnixDatagramServerOptions extends DatagramServerOptions {
   /** File mode of the socket (default 0600). */
@@ -52,7 +59,11 @@ export class UnixDatagramServer extends DatagramServer {
     } catch (err) {
       socket.close();
       const code = errnoName(err) ?? 'EUNKNOWN';
-      throw new NetworkError(`cannot bind unixgram://${path} — ${code}`, err, 'SOCKIT_ERR_BIND');
+      throw new NetworkError(
+        `cannot bind unix://${path} — ${BIND_ERRORS[code] ?? code} (${code})`,
+        err,
+        'SOCKIT_ERR_BIND',
+      );
     }
     this.socket = socket;
     this.#bound = await claimSocketFile(path, this.socketMode);

@@ -8,6 +8,7 @@
  */
 import { createRequire } from 'node:module';
 import { EventEmitter } from 'node:events';
+import { getSystemErrorMap } from 'node:util';
 import type { Buffer } from 'node:buffer';
 import { UnsupportedError } from './errors.js';
 
@@ -40,6 +41,27 @@ function load(): Addon {
   return addon;
 }
 
+/**
+ * The addon reports errors with a negative errno *number* as `code` (and `1` for a
+ * full receiver queue); turn them into Node-style system errors (`code: 'ENOENT'`).
+ */
+function systemError(err: unknown, path?: string): Error {
+  const raw = err as Error & { code?: unknown; syscall?: unknown };
+  if (typeof raw?.code !== 'number') return raw;
+  const syscall = typeof raw.syscall === 'string' ? raw.syscall : 'send';
+  const [code, text] =
+    raw.code === 1
+      ? ['EAGAIN', "the receiver's queue is full"]
+      : (getSystemErrorMap().get(raw.code) ?? [`E${-raw.code}`, 'unknown error']);
+  const e = new Error(`${syscall} ${code}: ${text}${path ? ` ${path}` : ''}`) as Error &
+    NodeJS.ErrnoException;
+  e.code = code;
+  e.errno = raw.code === 1 ? undefined : raw.code;
+  e.syscall = syscall;
+  if (path) e.path = path;
+  return e;
+}
+
 /** Largest datagram the addon receives whole (it cuts longer ones silently). */
 export const UNIX_DGRAM_MAX = 65536;
 
@@ -47,6 +69,8 @@ export const UNIX_DGRAM_MAX = 65536;
 export class UnixDgramSocket extends EventEmitter {
   readonly #sock: AddonSocket;
   #closed = false;
+  /** Set while bind()/connect() run: the addon emits their failure synchronously. */
+  #capture: ((err: unknown) => void) | undefined;
 
   constructor() {
     super();
@@ -54,38 +78,43 @@ export class UnixDgramSocket extends EventEmitter {
     this.#sock.on('message', (msg: Buffer, rinfo: { path?: string }) =>
       this.emit('message', msg, rinfo.path ?? ''),
     );
-    this.#sock.on('error', (err: Error) => this.emit('error', err));
+    this.#sock.on('error', (err: unknown) => {
+      if (this.#capture) this.#capture(err);
+      else this.emit('error', systemError(err));
+    });
+  }
+
+  /** Run a call whose failure the addon emits as a synchronous 'error'; throw it instead. */
+  #sync(call: () => void, path: string): void {
+    let failure: unknown;
+    this.#capture = (err) => (failure ??= err);
+    try {
+      call();
+    } catch (err) {
+      failure ??= err;
+    } finally {
+      this.#capture = undefined;
+    }
+    if (failure !== undefined) throw systemError(failure, path);
   }
 
   /** Bind to a path; throws the system error (EADDRINUSE, ENOENT…). */
   bind(path: string): void {
-    let failure: Error | undefined;
-    const onError = (err: Error): void => {
-      failure = err;
-    };
-    this.#sock.once('error', onError);
-    this.#sock.bind(path);
-    this.#sock.removeListener('error', onError);
-    if (failure) throw failure;
+    this.#sync(() => this.#sock.bind(path), path);
   }
 
   /** Connect to a path (send() then needs no destination); throws the system error. */
   connect(path: string): void {
-    let failure: Error | undefined;
-    const onError = (err: Error): void => {
-      failure = err;
-    };
-    this.#sock.once('error', onError);
-    this.#sock.connect(path);
-    this.#sock.removeListener('error', onError);
-    if (failure) throw failure;
+    this.#sync(() => this.#sock.connect(path), path);
   }
 
-  /** Send one datagram to `path`. */
+  /** Send one datagram to `path`; rejects with the system error (ECONNREFUSED, ENOENT, EAGAIN…). */
   send(data: Buffer, path: string): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('socket is closed'));
     return new Promise((resolve, reject) => {
-      this.#sock.send(data, 0, data.length, path, (err) => (err ? reject(err) : resolve()));
+      this.#sock.send(data, 0, data.length, path, (err) =>
+        err ? reject(systemError(err, path)) : resolve(),
+      );
     });
   }
 

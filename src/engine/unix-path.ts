@@ -70,13 +70,15 @@ export interface BoundPath {
   readonly path: string;
   readonly ino: number;
   readonly dev: number;
+  /** Inode numbers are reused at once after an unlink: the change time tells files apart. */
+  readonly ctimeMs: number;
 }
 
 /** Record the bound socket file and apply its mode. */
 export async function claimSocketFile(path: string, mode: number | undefined): Promise<BoundPath> {
   if (mode !== undefined) await chmod(path, mode);
   const st = await lstat(path);
-  return { path, ino: st.ino, dev: st.dev };
+  return { path, ino: st.ino, dev: st.dev, ctimeMs: st.ctimeMs };
 }
 
 /** Unlink the socket file if it is still the one we bound. */
@@ -84,7 +86,8 @@ export async function releaseSocketFile(bound: BoundPath | undefined): Promise<v
   if (!bound) return;
   try {
     const st = await lstat(bound.path);
-    if (st.isSocket() && st.ino === bound.ino && st.dev === bound.dev) await unlink(bound.path);
+    const ours = st.ino === bound.ino && st.dev === bound.dev && st.ctimeMs === bound.ctimeMs;
+    if (st.isSocket() && ours) await unlink(bound.path);
   } catch {
     // gone already: nothing to release
   }
