@@ -17,14 +17,17 @@ import {
   type SocketAddress,
 } from '../engine/address.js';
 import { NetworkError, errnoName } from '../engine/errors.js';
-import { UnixDgramSocket, UNIX_DGRAM_MAX } from '../engine/unix-dgram.js';
-import {
-  checkBindablePath,
-  claimSocketFile,
-  clearStaleSocket,
-  releaseSocketFile,
-  withPrivateUmask,
-} from '../engine/unix-path.js';
+// the unix datagram modules (a native addon, socket-file helpers) load only for unix targets
+type UnixDgramModule = typeof import('../engine/unix-dgram.js');
+type UnixPathModule = typeof import('../engine/unix-path.js');
+
+async function unixModules(): Promise<UnixDgramModule & UnixPathModule> {
+  const [dgram, path] = await Promise.all([
+    import('../engine/unix-dgram.js'),
+    import('../engine/unix-path.js'),
+  ]);
+  return { ...dgram, ...path };
+}
 import {
   describeTarget,
   errorCode,
@@ -160,8 +163,9 @@ async function openUdp(
   };
 }
 
-function openUnixDgram(path: string): Endpoint {
+async function openUnixDgram(path: string): Promise<Endpoint> {
   checkUnixPath(path);
+  const { UnixDgramSocket, UNIX_DGRAM_MAX, withPrivateUmask } = await unixModules();
   const socket = new UnixDgramSocket();
   // bind a private client path so the server can answer; removed on close
   const dir = mkdtempSync(join(tmpdir(), 'sockit-'));
@@ -416,6 +420,14 @@ async function bindUdp(host: string, port: number, ipv6Only?: boolean): Promise<
 }
 
 async function bindUnixDgram(path: string): Promise<Listener> {
+  const {
+    UnixDgramSocket,
+    checkBindablePath,
+    claimSocketFile,
+    clearStaleSocket,
+    releaseSocketFile,
+    withPrivateUmask,
+  } = await unixModules();
   checkBindablePath(path);
   await clearStaleSocket(path);
   const socket = new UnixDgramSocket();

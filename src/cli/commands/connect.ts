@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { isIP } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { CliContext } from '../context.js';
@@ -32,7 +32,7 @@ interface ConnectOptions {
 }
 
 function sourceAddress(value: string): string {
-  if (!isIP(value)) throw new UsageError(`invalid source address '${value}' — not an IP address`);
+  if (!isIP(value)) throw new InvalidArgumentError('not an IP address');
   return value;
 }
 

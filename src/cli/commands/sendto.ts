@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { Buffer } from 'node:buffer';
 import { isIP } from 'node:net';
 import type { CliContext } from '../context.js';
@@ -36,7 +36,7 @@ interface SendtoCliOptions {
 }
 
 function sourceAddress(value: string): string {
-  if (!isIP(value)) throw new UsageError(`invalid source address '${value}' — not an IP address`);
+  if (!isIP(value)) throw new InvalidArgumentError('not an IP address');
   return value;
 }
 
