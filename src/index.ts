@@ -3,3 +3,5 @@
  * the client functions the CLI uses. Nothing here imports the CLI.
  */
 export * from './engine/index.js';
+export * from './handlers/index.js';
+export * from './clients/index.js';

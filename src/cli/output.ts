@@ -90,8 +90,11 @@ export class Output {
 
   /** A spinner on a TTY stderr (never with --quiet); silent otherwise. Never reads stdin. */
   async spinner(text: string): Promise<Spinner> {
-    if (this.quiet || this.io.stderr.isTTY !== true || this.io.env.CI)
+    const columns = (this.io.stderr as { columns?: number }).columns ?? 0;
+    // ora loops forever on a terminal that reports 0 columns (script(1), some CI ptys)
+    if (this.quiet || this.io.stderr.isTTY !== true || this.io.env.CI || columns < 1) {
       return { text() {}, stop() {} };
+    }
     const { default: ora } = await import('ora');
     const s = ora({
       text,
