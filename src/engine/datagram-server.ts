@@ -22,10 +22,15 @@ import type { AccessList } from './access.js';
 /** Datagrams held while no handler takes them; beyond this they are dropped, as a full kernel buffer would. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
 
+/** Bytes held in waiting datagrams at most (8192 datagrams of 64 KiB would be 512 MiB). */
+export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
   /** Peer filter applied by the default `verifyRequest()` (inet only). */
   accessList?: AccessList;
+  /** Datagrams held while no handler takes them (default {@link MAX_QUEUED_DATAGRAMS}). */
+  maxQueuedDatagrams?: number;
 }
 
 /**
@@ -36,9 +41,14 @@ export interface DatagramServerOptions extends BaseServerOptions {
 export abstract class DatagramServer extends BaseServer<Datagram> {
   /** Peer filter for `verifyRequest()`. */
   accessList: AccessList | undefined;
-  /** Datagrams dropped because too many were waiting. */
+  /** Datagrams dropped because too many were waiting (each emits `dropped`). */
   dropped = 0;
+  /** Datagrams held while no handler takes them; more are dropped. */
+  readonly maxQueuedDatagrams: number;
   readonly #streamHandler: boolean;
+  /** Bytes in queued datagrams, and which datagrams those are. */
+  #queuedBytes = 0;
+  readonly #queued = new WeakSet<Datagram>();
 
   constructor(
     address: SocketAddress,
@@ -47,16 +57,38 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   ) {
     super(address, Handler, options);
     this.accessList = options.accessList;
+    this.maxQueuedDatagrams = Math.max(1, options.maxQueuedDatagrams ?? MAX_QUEUED_DATAGRAMS);
     this.#streamHandler = isSubclassOf(Handler, StreamRequestHandler);
   }
 
-  /** Hand a received datagram to the server. Do not override. */
+  /**
+   * Hand a received datagram to the server. While too many datagrams (or bytes) wait
+   * for a handler, it is dropped, as a full receive buffer would, and `dropped`
+   * (clientAddress, 'queue-full') is emitted. Do not override.
+   */
   protected receive(datagram: Datagram): void {
-    if (this.pendingRequests >= MAX_QUEUED_DATAGRAMS) {
+    const waiting = this.pendingRequests;
+    if (waiting === 0) {
+      this.#queuedBytes = 0; // nothing waits: start the byte count afresh
+    } else if (
+      waiting >= this.maxQueuedDatagrams ||
+      this.#queuedBytes + datagram.data.length > MAX_QUEUED_BYTES
+    ) {
       this.dropped += 1;
+      this.emit('dropped', datagram.clientAddress, 'queue-full');
       return;
     }
     this.enqueueRequest(datagram, datagram.clientAddress);
+  }
+
+  /** Counts the bytes a queued datagram holds. */
+  protected override onQueued(request: Datagram): void {
+    this.#queuedBytes += request.data.length;
+    this.#queued.add(request);
+  }
+
+  #unqueued(request: Datagram): void {
+    if (this.#queued.delete(request)) this.#queuedBytes -= request.data.length;
   }
 
   /** Checks the access list, when there is one. May be overridden. */
@@ -70,6 +102,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     request: Datagram,
     clientAddress: SocketAddress,
   ): void | Promise<void> {
+    if (this.#queuedBytes > 0) this.#unqueued(request);
     if (!this.#streamHandler || this.mode === 'threading')
       return super.finishRequest(request, clientAddress);
     const conn = new DatagramConnection(request);
@@ -81,7 +114,9 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
 
   protected shutdownRequest(): void {}
 
-  protected abortRequest(): void {}
+  protected abortRequest(request: Datagram): void {
+    if (this.#queuedBytes > 0) this.#unqueued(request);
+  }
 
   protected requestBytes(request: Datagram): { bytesIn: number; bytesOut: number } {
     return { bytesIn: request.data.length, bytesOut: request.bytesOut };

@@ -257,12 +257,20 @@ export function functionHandler(
 ): typeof StreamRequestHandler {
   const Handler = class extends StreamRequestHandler {
     override async handle(): Promise<void> {
-      const kind = this.request instanceof DatagramConnection ? 'datagram' : 'stream';
+      const request = this.request;
+      if (request instanceof DatagramConnection) {
+        // One call per datagram, even an empty one (reading it would yield nothing).
+        const info = { clientAddress: this.clientAddress, kind: 'datagram', index: 0 } as const;
+        const reply = await fn(request.datagram.data, info);
+        if (reply !== null && reply !== undefined)
+          await this.write(typeof reply === 'string' ? Buffer.from(reply) : reply);
+        return;
+      }
       let index = 0;
       for await (const chunk of this.rfile) {
         const reply = await fn(chunk as Buffer, {
           clientAddress: this.clientAddress,
-          kind,
+          kind: 'stream',
           index: index++,
         });
         if (reply !== null && reply !== undefined)

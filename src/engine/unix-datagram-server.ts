@@ -97,9 +97,15 @@ class UnixDatagram implements Datagram {
       return Promise.resolve();
     }
     this.bytesOut += data.length;
-    return this.socket.send(
-      Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-      this.clientAddress.path,
-    );
+    return this.socket
+      .send(Buffer.from(data.buffer, data.byteOffset, data.byteLength), this.clientAddress.path)
+      .catch((err: unknown) => {
+        // The sender closed (or removed) its socket before the reply: like a UDP reply
+        // to a port nobody listens on any more, it is dropped, not a handler failure.
+        const code = errnoName(err);
+        if (code !== 'ECONNREFUSED' && code !== 'ENOENT') throw err;
+        this.bytesOut -= data.length;
+        debug('reply to %s dropped: %s', this.clientAddress.path, code);
+      });
   }
 }

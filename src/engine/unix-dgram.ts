@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { EventEmitter } from 'node:events';
 import { getSystemErrorMap } from 'node:util';
 import type { Buffer } from 'node:buffer';
-import { UnsupportedError } from './errors.js';
+import { UnsupportedError, errnoName } from './errors.js';
 
 interface AddonSocket extends EventEmitter {
   bind(path: string): void;
@@ -65,6 +65,14 @@ function systemError(err: unknown, path?: string): Error {
 /** Largest datagram the addon receives whole (it cuts longer ones silently). */
 export const UNIX_DGRAM_MAX = 65536;
 
+/**
+ * How long `send()` keeps retrying while the receiver's queue is full (EAGAIN: the
+ * kernel queues only `net.unix.max_dgram_qlen` datagrams, often 10, per socket).
+ */
+export const SEND_RETRY_MS = 2000;
+
+function noop(): void {}
+
 /** An AF_UNIX datagram socket. Events: `message` (data, senderPath), `error`. */
 export class UnixDgramSocket extends EventEmitter {
   readonly #sock: AddonSocket;
@@ -108,14 +116,52 @@ export class UnixDgramSocket extends EventEmitter {
     this.#sync(() => this.#sock.connect(path), path);
   }
 
-  /** Send one datagram to `path`; rejects with the system error (ECONNREFUSED, ENOENT, EAGAIN…). */
+  /**
+   * Send one datagram to `path`. While the receiver's queue is full the send waits
+   * and retries (up to {@link SEND_RETRY_MS}), as a blocking `sendto` would, keeping
+   * the order of datagrams to that path; then it rejects with EAGAIN. Other failures
+   * reject at once with the system error (ECONNREFUSED, ENOENT…).
+   */
   send(data: Buffer, path: string): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('socket is closed'));
+    const ahead = this.#waiting.get(path);
+    if (ahead) return this.#sendAfter(ahead, data, path);
     return new Promise((resolve, reject) => {
-      this.#sock.send(data, 0, data.length, path, (err) =>
-        err ? reject(systemError(err, path)) : resolve(),
-      );
+      this.#sock.send(data, 0, data.length, path, (err) => {
+        if (!err) return resolve();
+        const e = systemError(err, path);
+        if (errnoName(e) === 'EAGAIN')
+          resolve(this.#sendAfter(this.#waiting.get(path), data, path));
+        else reject(e);
+      });
     });
+  }
+
+  /** Datagrams waiting for room at a receiver, by path (the last one queued). */
+  readonly #waiting = new Map<string, Promise<void>>();
+
+  #sendAfter(ahead: Promise<void> | undefined, data: Buffer, path: string): Promise<void> {
+    const mine = (ahead ?? Promise.resolve()).catch(noop).then(() => this.#retry(data, path));
+    this.#waiting.set(path, mine);
+    const done = (): void => {
+      if (this.#waiting.get(path) === mine) this.#waiting.delete(path);
+    };
+    mine.then(done, done);
+    return mine;
+  }
+
+  async #retry(data: Buffer, path: string): Promise<void> {
+    let delay = 1;
+    for (let waited = 0; ; waited += delay, delay = Math.min(delay * 2, 64)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (this.#closed) throw new Error('socket is closed');
+      const err = await new Promise<unknown>((resolve) =>
+        this.#sock.send(data, 0, data.length, path, resolve),
+      );
+      if (!err) return;
+      const e = systemError(err, path);
+      if (errnoName(e) !== 'EAGAIN' || waited + delay >= SEND_RETRY_MS) throw e;
+    }
   }
 
   /** Close; a second call does nothing. */
