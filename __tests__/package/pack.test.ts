@@ -1,0 +1,91 @@
+/**
+ * The published package: `npm pack` holds only what a user needs, and the packed
+ * tarball installs into an empty directory and runs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const PKG = JSON.parse(
+  execFileSync('node', ['-p', 'JSON.stringify(require("./package.json"))'], {
+    cwd: ROOT,
+  }).toString(),
+) as {
+  version: string;
+};
+let work: string;
+let tarball: string;
+let files: string[];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'sk-pack-'));
+  const out = execFileSync(
+    'npm',
+    ['pack', '--json', '--ignore-scripts', '--pack-destination', work],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    },
+  ).toString();
+  const [info] = JSON.parse(out) as { filename: string; files: { path: string }[] }[];
+  tarball = join(work, info!.filename);
+  files = info!.files.map((f) => f.path);
+}, 60_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('npm pack', () => {
+  test('contains only bin, dist, man, README, LICENSE and package.json', () => {
+    const stray = files.filter(
+      (f) => !/^(bin|dist|man)\//.test(f) && !['README.md', 'LICENSE', 'package.json'].includes(f),
+    );
+    expect(stray).toEqual([]);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'bin/sockit.js',
+        'dist/cli/main.js',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'man/sockit.1',
+        'README.md',
+        'LICENSE',
+      ]),
+    );
+    expect(files.some((f) => f.startsWith('dist/') && f.includes('.test.'))).toBe(false);
+  });
+
+  test('the tarball installs in an empty directory and `sockit --version` runs', () => {
+    const app = join(work, 'app');
+    execFileSync('mkdir', ['-p', app]);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', private: true }));
+    execFileSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', tarball], {
+      cwd: app,
+      stdio: 'ignore',
+    });
+    const version = execFileSync(join(app, 'node_modules', '.bin', 'sockit'), ['--version'], {
+      cwd: app,
+    })
+      .toString()
+      .trim();
+    expect(version).toBe(PKG.version);
+    // the library entry point resolves from the installed package
+    const exported = execFileSync(
+      'node',
+      [
+        '--input-type=module',
+        '-e',
+        "import('sockit').then((m) => console.log(typeof m.TCPServer, typeof m.connectEx))",
+      ],
+      {
+        cwd: app,
+      },
+    )
+      .toString()
+      .trim();
+    expect(exported).toBe('function function');
+  }, 180_000);
+});
