@@ -13,13 +13,13 @@ import {
   DatagramServer,
   MAX_QUEUED_DATAGRAMS,
   UDPServer,
+  type DatagramHandlerClass,
 } from '../../src/engine/datagram-server.js';
 import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
 import { UnixDgramSocket } from '../../src/engine/unix-dgram.js';
 import {
   DatagramRequestHandler,
   StreamRequestHandler,
-  type HandlerClass,
   type Datagram,
 } from '../../src/engine/request-handler.js';
 import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
@@ -61,10 +61,10 @@ function unixClient(dir: string, name: string): UnixDgramSocket {
 
 type Transport = 'udp' | 'unix-dgram';
 
-function make(transport: Transport, Handler: HandlerClass<never>, dir: string): DatagramServer {
+function make(transport: Transport, Handler: DatagramHandlerClass, dir: string): DatagramServer {
   return transport === 'udp'
-    ? new UDPServer(LOCAL, Handler as never)
-    : new UnixDatagramServer(join(dir, 'srv.sock'), Handler as never);
+    ? new UDPServer(LOCAL, Handler)
+    : new UnixDatagramServer(join(dir, 'srv.sock'), Handler);
 }
 
 function ask(server: DatagramServer, data: Uint8Array | string, dir: string): Promise<Buffer> {
@@ -80,7 +80,7 @@ describe.each(both)('%s', (transport) => {
     ['stream', UpperCaseHandler],
   ] as const)('20 senders each get their own replies (%s handler)', async (_kind, Handler) => {
     const dir = tmpDir();
-    const server = await serve(make(transport, Handler as never, dir));
+    const server = await serve(make(transport, Handler, dir));
     const payloads = Array.from({ length: 20 }, (_, i) => `sender ${i} says hi`);
     const replies = await Promise.all(payloads.map((p) => ask(server, p, dir)));
     expect(replies.map(String)).toEqual(payloads.map((p) => p.toUpperCase()));
@@ -89,7 +89,7 @@ describe.each(both)('%s', (transport) => {
 
   test('an empty datagram gets an empty reply from the echo handler', async () => {
     const dir = tmpDir();
-    const server = await serve(make(transport, EchoDatagramHandler as never, dir));
+    const server = await serve(make(transport, EchoDatagramHandler, dir));
     const reply = await ask(server, Buffer.alloc(0), dir);
     expect(reply.length).toBe(0);
     expect(server.stats.requests).toBe(1);
@@ -103,7 +103,7 @@ describe.each(both)('%s', (transport) => {
       }
     }
     const dir = tmpDir();
-    const server = await serve(make(transport, Quiet as never, dir));
+    const server = await serve(make(transport, Quiet, dir));
     const replies: string[] = [];
     const got = deferred();
     const onMessage = (m: Buffer): void => {
@@ -131,7 +131,7 @@ describe.each(both)('%s', (transport) => {
 
   test('the stream echo handler echoes binary datagrams byte-exact', async () => {
     const dir = tmpDir();
-    const server = await serve(make(transport, EchoHandler as never, dir));
+    const server = await serve(make(transport, EchoHandler, dir));
     const data = Buffer.from([0, 0xff, 0xc3, 0x28, 0x0a, 0, 0x80]);
     expect(await ask(server, data, dir)).toEqual(data);
   });
@@ -142,7 +142,7 @@ describe('UDP sizes', () => {
     ['datagram', EchoDatagramHandler],
     ['stream', EchoHandler],
   ] as const)('a 65,507-byte datagram round-trips (%s handler)', async (_kind, Handler) => {
-    const server = await serve(new UDPServer(LOCAL, Handler as never));
+    const server = await serve(new UDPServer(LOCAL, Handler));
     const data = Buffer.alloc(65_507);
     for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
     const reply = await udpRequest(server.serverAddress as InetAddress, data);
@@ -210,7 +210,7 @@ describe('the queue bound', () => {
 describe('UnixDatagramServer specifics', () => {
   test('a burst from one sender beyond the kernel queue (max_dgram_qlen) all gets answered, in order', async () => {
     const dir = tmpDir();
-    const server = await serve(make('unix-dgram', EchoDatagramHandler as never, dir));
+    const server = await serve(make('unix-dgram', EchoDatagramHandler, dir));
     const client = unixClient(dir, 'burst.sock');
     const N = 60;
     const replies: string[] = [];
@@ -258,7 +258,7 @@ describe('UnixDatagramServer specifics', () => {
 
   test('a datagram from an unbound sender is handled; the reply has nowhere to go', async () => {
     const dir = tmpDir();
-    const server = await serve(make('unix-dgram', EchoDatagramHandler as never, dir));
+    const server = await serve(make('unix-dgram', EchoDatagramHandler, dir));
     const path = (server.serverAddress as { path: string }).path;
     const request = once(server, 'request');
     const ended = once(server, 'requestEnd');
@@ -274,7 +274,7 @@ describe('UnixDatagramServer specifics', () => {
 
   test('a 65,536-byte unix datagram round-trips', async () => {
     const dir = tmpDir();
-    const server = await serve(make('unix-dgram', EchoDatagramHandler as never, dir));
+    const server = await serve(make('unix-dgram', EchoDatagramHandler, dir));
     const data = Buffer.alloc(65_536);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
     const reply = await unixDgramRequest(
@@ -324,7 +324,7 @@ describe('stream handlers over datagrams', () => {
         this.wfile.write('!');
       }
     }
-    const server = await serve(new UDPServer(LOCAL, Ordered as never));
+    const server = await serve(new UDPServer(LOCAL, Ordered));
     const reply = await udpRequest(server.serverAddress as InetAddress, 'x');
     expect(reply.toString()).toBe('<x>!');
     expect(log).toEqual(['setup', 'handle', 'finish']);
@@ -340,7 +340,7 @@ describe('stream handlers over datagrams', () => {
       }
     }
     const errors: unknown[] = [];
-    const server = await serve(new UDPServer(LOCAL, FailsOnX as never));
+    const server = await serve(new UDPServer(LOCAL, FailsOnX));
     server.on('requestError', (e) => errors.push(e));
     const ended = once(server, 'requestEnd');
     const c = udpClient();

@@ -69,10 +69,10 @@ describe('examples/reverse-lines.js', () => {
       transport === 'tcp'
         ? new sockit.TCPServer(local, ReverseLines)
         : transport === 'udp'
-          ? new sockit.UDPServer(local, ReverseLines as never)
+          ? new sockit.UDPServer(local, ReverseLines)
           : transport === 'unix'
             ? new sockit.UnixStreamServer(join(tmp.dir, 's.sock'), ReverseLines)
-            : new sockit.UnixDatagramServer(join(tmp.dir, 's.sock'), ReverseLines as never);
+            : new sockit.UnixDatagramServer(join(tmp.dir, 's.sock'), ReverseLines);
     teardown.add(() => server.serverClose());
     const addr = await server.listen();
     const serving = server.serveForever(0.05);

@@ -16,6 +16,7 @@ import {
   runHandler,
   type Datagram,
   type HandlerClass,
+  type StreamRequest,
 } from './request-handler.js';
 import type { AccessList } from './access.js';
 
@@ -24,6 +25,12 @@ export const MAX_QUEUED_DATAGRAMS = 8192;
 
 /** Bytes held in waiting datagrams at most (8192 datagrams of 64 KiB would be 512 MiB). */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
+/**
+ * What datagram servers take: a {@link DatagramRequestHandler} class, or a
+ * {@link StreamRequestHandler} class, which then sees each datagram as a connection.
+ */
+export type DatagramHandlerClass = HandlerClass<Datagram> | HandlerClass<StreamRequest>;
 
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
@@ -52,10 +59,10 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
 
   constructor(
     address: SocketAddress,
-    Handler: HandlerClass<Datagram>,
+    Handler: DatagramHandlerClass,
     options: DatagramServerOptions = {},
   ) {
-    super(address, Handler, options);
+    super(address, Handler as HandlerClass<Datagram>, options);
     this.accessList = options.accessList;
     this.maxQueuedDatagrams = Math.max(1, options.maxQueuedDatagrams ?? MAX_QUEUED_DATAGRAMS);
     this.#streamHandler = isSubclassOf(Handler, StreamRequestHandler);
@@ -146,7 +153,7 @@ export class UDPServer extends DatagramServer {
 
   constructor(
     serverAddress: { host: string; port: number },
-    Handler: HandlerClass<Datagram>,
+    Handler: DatagramHandlerClass,
     options: UDPServerOptions = {},
   ) {
     super(inetAddress(serverAddress.host, serverAddress.port), Handler, options);

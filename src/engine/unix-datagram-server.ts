@@ -5,9 +5,13 @@
  */
 import { Buffer } from 'node:buffer';
 import type { SocketAddress, Transport, UnixAddress } from './address.js';
-import { DatagramServer, type DatagramServerOptions } from './datagram-server.js';
+import {
+  DatagramServer,
+  type DatagramHandlerClass,
+  type DatagramServerOptions,
+} from './datagram-server.js';
 import { NetworkError, errnoName } from './errors.js';
-import type { Datagram, HandlerClass } from './request-handler.js';
+import type { Datagram } from './request-handler.js';
 import { UnixDgramSocket } from './unix-dgram.js';
 import {
   checkBindablePath,
@@ -43,7 +47,7 @@ export class UnixDatagramServer extends DatagramServer {
 
   constructor(
     path: string,
-    Handler: HandlerClass<Datagram>,
+    Handler: DatagramHandlerClass,
     options: UnixDatagramServerOptions = {},
   ) {
     super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
