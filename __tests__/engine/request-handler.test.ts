@@ -56,7 +56,7 @@ describe('runHandler', () => {
         log.push('finish');
       }
     }
-    const result = runHandler(new Sync(null, PEER, null as never) as never);
+    const result = runHandler(new Sync(null, PEER, null as never));
     expect(result).toBeUndefined();
     expect(log).toEqual(['setup', 'handle', 'finish']);
   });
@@ -76,7 +76,7 @@ describe('runHandler', () => {
         log.push('finish');
       }
     }
-    const result = runHandler(new Mixed(null, PEER, null as never) as never);
+    const result = runHandler(new Mixed(null, PEER, null as never));
     expect(isThenable(result)).toBe(true);
     await result;
     expect(log).toEqual(['setup', 'handle', 'finish']);
@@ -92,9 +92,7 @@ describe('runHandler', () => {
         log.push('finish');
       }
     }
-    expect(() => runHandler(new Fails(null, PEER, null as never) as never)).toThrow(
-      'handle failed',
-    );
+    expect(() => runHandler(new Fails(null, PEER, null as never))).toThrow('handle failed');
     expect(log).toEqual(['finish']);
   });
 
@@ -108,14 +106,14 @@ describe('runHandler', () => {
         log.push('finish');
       }
     }
-    await expect(runHandler(new Fails(null, PEER, null as never) as never)).rejects.toThrow(
+    await expect(runHandler(new Fails(null, PEER, null as never))).rejects.toThrow(
       'async handle failed',
     );
     expect(log).toEqual(['finish']);
   });
 
   test('the base class hooks do nothing', () => {
-    expect(runHandler(new BaseRequestHandler(null, PEER, null as never) as never)).toBeUndefined();
+    expect(runHandler(new BaseRequestHandler(null, PEER, null as never))).toBeUndefined();
   });
 });
 
@@ -231,7 +229,7 @@ describe('DatagramRequestHandler', () => {
   test('replies in finish() with what wfile collected — empty when nothing was written', async () => {
     const dg = fakeDatagram('q');
     class Quiet extends DatagramRequestHandler {}
-    await runHandler(new Quiet(dg, PEER, null as never) as never);
+    await runHandler(new Quiet(dg, PEER, null as never));
     expect(dg.replies).toEqual([Buffer.alloc(0)]);
     const dg2 = fakeDatagram('q');
     class Talks extends DatagramRequestHandler {
@@ -240,7 +238,7 @@ describe('DatagramRequestHandler', () => {
         this.wfile.write('2');
       }
     }
-    await runHandler(new Talks(dg2, PEER, null as never) as never);
+    await runHandler(new Talks(dg2, PEER, null as never));
     expect(dg2.replies.map(String)).toEqual(['12']);
   });
 

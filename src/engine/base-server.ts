@@ -522,7 +522,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
    */
   protected finishRequest(request: Req, clientAddress: SocketAddress): void | Promise<void> {
     if (this.#strategy?.finishRequest) return this.#strategy.finishRequest(request, clientAddress);
-    return runHandler(new this.RequestHandlerClass(request, clientAddress, this) as never);
+    return runHandler(new this.RequestHandlerClass(request, clientAddress, this));
   }
 
   /** End a request that was handled (graceful close). Must be overridden. */

@@ -114,7 +114,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
       return super.finishRequest(request, clientAddress);
     const conn = new DatagramConnection(request);
     const Handler = this.RequestHandlerClass as unknown as HandlerClass<DatagramConnection>;
-    const done = runHandler(new Handler(conn, clientAddress, this as never) as never);
+    const done = runHandler(new Handler(conn, clientAddress, this as never));
     const flush = (): Promise<void> => conn.flushReply().finally(() => conn.destroy());
     return done ? done.then(flush) : flush();
   }

@@ -290,17 +290,20 @@ export function isSubclassOf(
   return typeof value === 'function' && (value === Base || value.prototype instanceof Base);
 }
 
+/** The three hooks {@link runHandler} drives, whatever the request type. */
+export type HandlerHooks = Pick<BaseRequestHandler<unknown>, 'setup' | 'handle' | 'finish'>;
+
 /**
  * Run `setup()` → `handle()` → `finish()` on a handler. `finish()` runs even when
  * `handle()` throws; the error is then re-thrown. Stays synchronous when every hook
  * is, so simple handlers cost no promise. Do not override: this is the engine's.
  */
-export function runHandler(handler: BaseRequestHandler<never>): void | Promise<void> {
+export function runHandler(handler: HandlerHooks): void | Promise<void> {
   const s = handler.setup();
   return isThenable(s) ? s.then(() => runBody(handler)) : runBody(handler);
 }
 
-function runBody(handler: BaseRequestHandler<never>): void | Promise<void> {
+function runBody(handler: HandlerHooks): void | Promise<void> {
   let h: void | Promise<void>;
   try {
     h = handler.handle();
@@ -315,7 +318,7 @@ function runBody(handler: BaseRequestHandler<never>): void | Promise<void> {
   return handler.finish();
 }
 
-function finishAndRethrow(handler: BaseRequestHandler<never>, err: unknown): void | Promise<void> {
+function finishAndRethrow(handler: HandlerHooks, err: unknown): void | Promise<void> {
   const f = handler.finish();
   if (isThenable(f)) {
     return f.then(() => {
