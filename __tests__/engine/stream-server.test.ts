@@ -17,10 +17,11 @@ import {
   UnixStreamServer,
   type StreamServer,
 } from '../../src/engine/stream-server.js';
+import { UDPServer } from '../../src/engine/datagram-server.js';
 import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseDatagramHandler, UpperCaseHandler } from '../../src/handlers/case.js';
 import { exchange, Teardown, tempSocketPath } from '../helpers/loopback.js';
-import { deferred, drain, runServerCase } from '../helpers/matrix.js';
+import { deferred, drain, runServerCase, udpRequest } from '../helpers/matrix.js';
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -295,6 +296,45 @@ describe('accessList on TCPServer', () => {
     const [addr] = (await request) as [InetAddress];
     expect(addr.address).toBe('::ffff:127.0.0.1');
   });
+});
+
+describe('ipv6Only', () => {
+  test.each(['tcp', 'udp'] as const)(
+    '%s on :: with ipv6Only refuses IPv4 peers; without it, takes them',
+    async (transport) => {
+      const make = (ipv6Only: boolean): TCPServer | UDPServer =>
+        transport === 'tcp'
+          ? new TCPServer({ host: '::', port: 0 }, EchoHandler, { ipv6Only })
+          : new UDPServer({ host: '::', port: 0 }, EchoDatagramHandler, { ipv6Only });
+      const only = make(true);
+      teardown.add(() => only.serverClose());
+      try {
+        await only.listen();
+      } catch {
+        return; // no IPv6 on this machine
+      }
+      expect(only.ipv6Only).toBe(true);
+      const port = (only.serverAddress as InetAddress).port;
+      if (transport === 'tcp') {
+        const client = connectTo(port);
+        const [err] = (await once(client, 'error').catch((e: unknown) => [e])) as [
+          NodeJS.ErrnoException,
+        ];
+        expect(err.code).toBe('ECONNREFUSED');
+      }
+      const dual = make(false);
+      teardown.add(() => dual.serverClose());
+      await dual.listen();
+      const dualServing = dual.serveForever(0.05);
+      teardown.add(() => dual.shutdown().then(() => dualServing));
+      const dualPort = (dual.serverAddress as InetAddress).port;
+      const reply =
+        transport === 'tcp'
+          ? await exchange({ port: dualPort }, 'v4 on ::')
+          : await udpRequest({ family: 'IPv4', address: '127.0.0.1', port: dualPort }, 'v4 on ::');
+      expect(reply.toString()).toBe('v4 on ::');
+    },
+  );
 });
 
 describe('options', () => {

@@ -95,14 +95,14 @@ describe.each(KINDS)('%s socket files', (kind) => {
     const live = make(otherKind, path);
     await serving(live);
     const ino = lstatSync(path).ino;
-    const err = await make(kind, path)
-      .listen()
-      .then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+    const second = make(kind, path);
+    const err = await second.listen().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NetworkError);
     expect(err).toMatchObject({ code: 'SOCKIT_ERR_ADDRESS_IN_USE', exitCode: 1 });
+    await second.serverClose(); // closing the refused server leaves the live one's file alone
     const why =
       otherKind === 'unix' ? 'a server is listening on it' : 'a datagram socket is bound to it';
     expect((err as Error).message).toBe(`address in use — unix://${path}: ${why}`);
