@@ -697,6 +697,37 @@ describe('serverClose', () => {
     expect(server.activeRequests).toBe(0);
   });
 
+  test.each(['tcp', 'udp'] as const)(
+    'with graceMs resolves even when a %s handler ignores the destroy (it is abandoned)',
+    async (transport) => {
+      const started = deferred();
+      const never = new Promise<void>(() => undefined);
+      class Deaf extends StreamRequestHandler {
+        override async handle(): Promise<void> {
+          started.resolve();
+          await never; // waits on nothing the server can end
+        }
+      }
+      const server = transport === 'tcp' ? new TCPServer(LOCAL, Deaf) : new UDPServer(LOCAL, Deaf);
+      const addr = (await server.listen()) as InetAddress;
+      const serving = server.serveForever(0.05);
+      if (transport === 'tcp') {
+        const client = connectTo(addr.port);
+        void drain(client); // the destroy may reset it: that is expected
+        client.write('x');
+      } else {
+        const client = createSocket('udp4');
+        teardown.add(() => client.close());
+        client.send('x', addr.port, addr.address);
+      }
+      await started.promise;
+      await server.serverClose({ graceMs: 20 });
+      await serving;
+      expect(server.state).toBe('closed');
+      expect(server.activeRequests).toBe(0);
+    },
+  );
+
   test('drops queued requests that no handler took', async () => {
     const { server, port } = await tcp(EchoHandler);
     const client = connectTo(port);

@@ -93,6 +93,9 @@ interface Pending<Req> {
   readonly clientAddress: SocketAddress;
 }
 
+/** After the grace period, how long destroyed requests get to end before they are abandoned. */
+const ABANDON_MS = 200;
+
 /** Connection-level errors that end a request without being a handler bug. */
 const PEER_ERRORS = new Set([
   'ECONNRESET',
@@ -302,9 +305,10 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
 
   /**
    * Stop listening, drop requests nobody took, let running requests finish (at most
-   * `graceMs`, then destroy them) and release the address. Idempotent: later calls
-   * get the same promise; a later call with `graceMs: 0` ends the grace period at
-   * once. May be extended through `serverCleanup()`.
+   * `graceMs`, then destroy them; a handler that still does not return is abandoned)
+   * and release the address. Idempotent: later calls get the same promise; a later
+   * call with `graceMs: 0` ends the grace period at once. May be extended through
+   * `serverCleanup()`.
    */
   serverClose(options: { graceMs?: number } = {}): Promise<void> {
     // a later call with graceMs 0 cuts a running grace period short (a second Ctrl-C)
@@ -342,7 +346,15 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
       this.#onGraceOver = undefined;
       if (this.#active.size > 0) {
         this.abortAll();
-        await Promise.allSettled([...this.#active]);
+        // Destroyed requests end their handlers within a few ticks; a handler waiting on
+        // something else entirely is abandoned rather than keep serverClose() waiting.
+        let abandon: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...this.#active]),
+          new Promise<void>((resolve) => (abandon = setTimeout(resolve, ABANDON_MS))),
+        ]);
+        clearTimeout(abandon);
+        this.#active.clear();
       }
     }
     await this.#strategy?.close(graceMs);
