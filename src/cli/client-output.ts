@@ -56,14 +56,20 @@ export function hexLine(data: Uint8Array): string {
   return `${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('hex')}\n`;
 }
 
-/** Bytes from hex text (`68656c6c6f`, `68 65 6c`, `0x68,0x65`); throws a UsageError otherwise. */
+/**
+ * Bytes from hex text (`68656c6c6f`, `68 65 6c`, `0x68,0x65`, `68:65`): groups of
+ * whole bytes, each group optionally prefixed `0x`, separated by spaces, commas or
+ * colons. Blank text is no bytes. Throws a UsageError otherwise.
+ */
 export function parseHex(text: string): Buffer {
-  const clean = text.replace(/0x/gi, '').replace(/[\s,:]/g, '');
-  if (!/^[0-9a-f]*$/i.test(clean) || clean.length % 2 !== 0) {
-    const shown = text.length > 40 ? `${text.slice(0, 40)}…` : text;
-    throw new UsageError(`invalid hex input '${shown.trim()}' — expected pairs of hex digits`);
+  const trimmed = text.trim();
+  if (trimmed === '') return Buffer.alloc(0);
+  const groups = trimmed.split(/\s*[,:]\s*|\s+/);
+  if (!groups.every((g) => /^(?:0x)?(?:[0-9a-f]{2})+$/i.test(g))) {
+    const shown = trimmed.length > 40 ? `${trimmed.slice(0, 40)}…` : trimmed;
+    throw new UsageError(`invalid hex input '${shown}' — expected pairs of hex digits`);
   }
-  return Buffer.from(clean, 'hex');
+  return Buffer.from(groups.map((g) => g.replace(/^0x/i, '')).join(''), 'hex');
 }
 
 /** A duration in milliseconds: `100` (ms), `250ms`, `1.5s`, `1m`. */

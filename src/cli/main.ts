@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { EXIT, SockitError, errnoName, oneLine } from '../engine/errors.js';
-import { Output, type CliIO } from './output.js';
+import { Output, oneLineSafe, type CliIO } from './output.js';
 import type { CliContext, SignalSource } from './context.js';
 import { makeServeCommand } from './commands/serve.js';
 import { makeConnectCommand } from './commands/connect.js';
@@ -33,8 +33,9 @@ export function buildProgram(ctx: CliContext): Command {
     .configureOutput({
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(s),
+      // one line: commander puts its "(Did you mean …?)" hint on a second one
       outputError: (s, write) =>
-        write(`sockit: ${s.replace(/^error: /, '').replace(/\n+$/, '')}\n`),
+        write(`sockit: ${oneLineSafe(s.replace(/^error: /, '').trim())}\n`),
     })
     .hook('preAction', (_cmd, action) => {
       const opts = action.optsWithGlobals() as {

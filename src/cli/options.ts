@@ -22,13 +22,21 @@ export function portArg(value: string): number {
   return wrap(() => parsePort(value));
 }
 
-/** A whole number ≥ min. */
-export function countArg(min = 1): (value: string) => number {
+/** A whole number ≥ min (and ≤ max, which defaults to the largest exact integer). */
+export function countArg(min = 1, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  const expected =
+    max === Number.MAX_SAFE_INTEGER
+      ? `expected a whole number ≥ ${min}`
+      : `expected a whole number ${min}-${max}`;
   return (value) => {
-    if (!/^\d+$/.test(value.trim()) || Number(value) < min) {
-      throw new InvalidArgumentError(`expected a whole number ≥ ${min}`);
+    const n = Number(value.trim());
+    if (!/^\d+$/.test(value.trim()) || n < min) throw new InvalidArgumentError(expected);
+    if (n > max) {
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER ? 'number too large' : expected,
+      );
     }
-    return Number(value);
+    return n;
   };
 }
 

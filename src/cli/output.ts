@@ -35,6 +35,19 @@ export function useColor(io: CliIO, noColorFlag = false): boolean {
   return io.stderr.isTTY === true;
 }
 
+/**
+ * A message that may quote user input, made safe for one stderr line: line breaks
+ * become spaces and other control characters (a terminal escape in a bad argument)
+ * are shown as `\xNN`.
+ */
+export function oneLineSafe(message: string): string {
+  return message.replace(/\s*[\r\n]+\s*/g, ' ').replace(
+    // eslint-disable-next-line no-control-regex
+    /[\x00-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+}
+
 /** Diagnostics for one command: one line each, to stderr, coloured when allowed. */
 export class Output {
   readonly io: CliIO;
@@ -80,12 +93,12 @@ export class Output {
 
   /** A warning line: `sockit: warning: …`. */
   warn(message: string): void {
-    this.io.stderr.write(`${this.#paint('yellow')(`sockit: warning: ${message}`)}\n`);
+    this.io.stderr.write(`${this.#paint('yellow')(`sockit: warning: ${oneLineSafe(message)}`)}\n`);
   }
 
   /** The one-line error: `sockit: …`. */
   error(message: string): void {
-    this.io.stderr.write(`${this.#paint('red')(`sockit: ${message}`)}\n`);
+    this.io.stderr.write(`${this.#paint('red')(`sockit: ${oneLineSafe(message)}`)}\n`);
   }
 
   /** A spinner on a TTY stderr (never with --quiet); silent otherwise. Never reads stdin. */

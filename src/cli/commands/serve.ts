@@ -18,13 +18,17 @@ export function octalModeArg(value: string): number {
   return parseInt(m[1]!, 8);
 }
 
-/** `--allow a,b --allow c d` → ['a', 'b', 'c', 'd']. */
+/** The largest `--workers` pool: each worker is a thread or a process of its own. */
+export const MAX_WORKERS = 1024;
+
+/**
+ * `--allow a,b --allow c d` → ['a', 'b', 'c', 'd']. An empty item is an error: an empty
+ * `--allow` must never turn into "no rule", which would let everyone in.
+ */
 function cidrList(value: string, previous: string[] = []): string[] {
-  return value
-    .split(',')
-    .map((v) => v.trim())
-    .filter((v) => v !== '')
-    .reduce((acc, v) => collect(v, acc), previous);
+  const items = value.split(',').map((v) => v.trim());
+  if (items.some((v) => v === '')) throw new InvalidArgumentError('empty CIDR in the list');
+  return items.reduce((acc, v) => collect(v, acc), previous);
 }
 
 function handlerList(): string {
@@ -106,8 +110,8 @@ function addServeOptions(cmd: Command, transport: ServeTransport): Command {
     )
     .option(
       '-w, --workers <n>',
-      'pool size for threading/forking (default: CPU count)',
-      countArg(1),
+      `pool size for threading/forking, 1-${MAX_WORKERS} (default: CPU count)`,
+      countArg(1, MAX_WORKERS),
     )
     .addOption(new Option('--once', 'handle one request, then exit 0').conflicts('maxRequests'))
     .option('--max-requests <n>', 'handle n requests, then exit 0', countArg(1))
