@@ -107,6 +107,18 @@ export class ServeLog {
         out.detail(`refused ${peer} — not allowed by --allow/--deny`);
       }
     });
+    // A full datagram queue drops datagrams: say so, at most once a second, never silently.
+    let dropped = 0;
+    server.on('dropped', () => {
+      if (dropped++ > 0) return;
+      setTimeout(() => {
+        const n = dropped;
+        dropped = 0;
+        if (json) writeEvent(out, 'dropped', { count: n, reason: 'queue-full' });
+        else
+          out.warn(`dropped ${plural(n, 'datagram')} — the handler is not keeping up (queue full)`);
+      }, 1000).unref();
+    });
     if (!json && !verbose) return;
     if (json) this.#attachJson(server);
     else this.#attachVerbose(server);
