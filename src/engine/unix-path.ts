@@ -74,10 +74,24 @@ export interface BoundPath {
   readonly ctimeMs: number;
 }
 
-/** Record the bound socket file and apply its mode. */
+/**
+ * Record the bound socket file and apply its mode. Whatever is at `path` is checked
+ * first: if it is no longer a socket (swapped for a symlink or a file since the
+ * bind), nothing is changed, since chmod would follow a symlink to its target.
+ */
 export async function claimSocketFile(path: string, mode: number | undefined): Promise<BoundPath> {
-  if (mode !== undefined) await chmod(path, mode);
-  const st = await lstat(path);
+  let st = await lstat(path);
+  if (!st.isSocket()) {
+    throw new NetworkError(
+      `cannot use unix://${path} — it was replaced by something that is not a socket right after the bind; left alone`,
+      undefined,
+      'SOCKIT_ERR_BIND',
+    );
+  }
+  if (mode !== undefined && (st.mode & 0o7777) !== mode) {
+    await chmod(path, mode);
+    st = await lstat(path);
+  }
   return { path, ino: st.ino, dev: st.dev, ctimeMs: st.ctimeMs };
 }
 
