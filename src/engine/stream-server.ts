@@ -19,6 +19,8 @@ import {
   claimSocketFile,
   releaseSocketFile,
   withPrivateUmask,
+  bindingAlias,
+  publishSocket,
   type BoundPath,
 } from './unix-path.js';
 
@@ -292,6 +294,8 @@ export class UnixStreamServer extends StreamServer {
   /** Socket file mode. */
   readonly socketMode: number | undefined;
   #bound: BoundPath | undefined;
+  /** Where the listener binds before the socket is published at its path (see bindingAlias). */
+  #alias: string | undefined;
 
   constructor(path: string, Handler: HandlerClass<StreamRequest>, options: UnixServerOptions = {}) {
     super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
@@ -299,14 +303,29 @@ export class UnixStreamServer extends StreamServer {
   }
 
   protected listenOptions() {
-    return { path: (this.serverAddress as { path: string }).path };
+    return { path: this.#alias ?? (this.serverAddress as { path: string }).path };
   }
 
+  /**
+   * Bind at a private alias and hard-link the socket to its path: libuv unlinks the
+   * bound name when the listener closes, and must not unlink whatever sits at the
+   * path by then (a newer server's socket, a file).
+   */
   protected override async serverBind(): Promise<SocketAddress> {
-    await clearStaleSocket(this.listenOptions().path);
-    const address = await super.serverBind();
-    this.#bound = await claimSocketFile(this.listenOptions().path, this.socketMode);
-    return address;
+    const path = (this.serverAddress as { path: string }).path;
+    await clearStaleSocket(path);
+    this.#alias = bindingAlias(path);
+    try {
+      const address = await super.serverBind();
+      if (this.#alias !== undefined) await publishSocket(this.#alias, path);
+      this.#bound = await claimSocketFile(path, this.socketMode);
+      return address;
+    } catch (err) {
+      if (this.listener?.listening) this.listener.close();
+      throw err;
+    } finally {
+      this.#alias = undefined;
+    }
   }
 
   protected override doListen(server: Server, opts: object): void {

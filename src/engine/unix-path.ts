@@ -2,10 +2,13 @@
  * Unix socket files: the checks before binding (stale socket replaced, live one
  * never taken over, non-sockets and symlinks never touched) and removal on close.
  */
-import { lstat, unlink, chmod } from 'node:fs/promises';
+import { lstat, unlink, chmod, link } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { Buffer } from 'node:buffer';
 import { connect } from 'node:net';
 import type { Stats } from 'node:fs';
-import { checkUnixPath } from './address.js';
+import { checkUnixPath, UNIX_PATH_MAX } from './address.js';
 import { NetworkError, UnsupportedError, errnoName } from './errors.js';
 
 /** Refuse abstract names: Node pads them to 108 bytes, so other programs cannot reach them. */
@@ -114,5 +117,34 @@ export function withPrivateUmask<T>(bind: () => T): T {
     return bind();
   } finally {
     process.umask(old);
+  }
+}
+
+/**
+ * A private temporary name next to `path` for a stream server to bind at, or
+ * undefined when none fits in sun_path. libuv unlinks the path a pipe server was
+ * bound to when the server closes, whatever is there by then (another server's
+ * socket, a file put there since); bound at this alias and published under `path`
+ * with {@link publishSocket}, the server's close unlinks only the alias.
+ */
+export function bindingAlias(path: string): string | undefined {
+  const name = `.sk-${randomBytes(6).toString('hex')}`;
+  const alias = join(dirname(path), name);
+  return Buffer.byteLength(alias) <= UNIX_PATH_MAX ? alias : undefined;
+}
+
+/**
+ * Give the socket bound at `alias` its real name `path` (a hard link: atomic, and
+ * it never replaces or follows what is at `path`), then remove the alias.
+ */
+export async function publishSocket(alias: string, path: string): Promise<void> {
+  try {
+    await link(alias, path);
+  } catch (err) {
+    if (errnoName(err) === 'EEXIST')
+      throw inUse(path, 'something appeared there while binding', err);
+    throw new NetworkError(`cannot use unix://${path} — ${errnoName(err) ?? String(err)}`, err);
+  } finally {
+    await unlink(alias).catch(() => undefined);
   }
 }
