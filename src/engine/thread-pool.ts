@@ -38,6 +38,12 @@ export const INPUT_HIGH_WATER = 1024 * 1024;
 export const INPUT_LOW_WATER = 256 * 1024;
 /** Bytes a worker may have written that the main thread has not yet handed to the kernel. */
 export const OUTPUT_WINDOW = 1024 * 1024;
+/**
+ * Acknowledgements go out once this many bytes are due (less than both the low
+ * water mark and the window, so neither side can wait on an ack that never
+ * comes): a small request costs no ack message at all.
+ */
+export const ACK_BATCH = 64 * 1024;
 
 /** A worker dying this soon after its start counts as a failed start. */
 const QUICK_DEATH_MS = 1000;
@@ -324,6 +330,7 @@ export class ThreadingStrategy implements ConcurrencyStrategy<unknown> {
     const { port1: port, port2 } = new MessageChannel();
     return new Promise<void>((resolve, reject) => {
       let inFlight = 0;
+      let written = 0; // handed to the kernel, not yet acknowledged to the worker
       let paused = false;
       let done = false;
       let errorCode: string | undefined;
@@ -366,7 +373,12 @@ export class ThreadingStrategy implements ConcurrencyStrategy<unknown> {
             // The ack goes back once the socket has handed the bytes to the kernel:
             // a worker writing faster than the peer reads waits for it.
             socket.write(Buffer.from(msg.buf), (err) => {
-              if (!err && !done) port.postMessage({ t: 'ack', n });
+              if (err || done) return;
+              written += n;
+              if (written >= ACK_BATCH) {
+                port.postMessage({ t: 'ack', n: written });
+                written = 0;
+              }
             });
             break;
           }

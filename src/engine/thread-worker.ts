@@ -20,6 +20,7 @@ import {
 } from './request-handler.js';
 import { loadHandlerClass, toWire } from './concurrency.js';
 import {
+  ACK_BATCH,
   OUTPUT_WINDOW,
   type ChannelMessage,
   type ThreadServerInfo,
@@ -87,7 +88,7 @@ export class BridgeConnection extends Duplex {
   }
 
   #ack(): void {
-    if (this.#unacked === 0) return;
+    if (this.#unacked < ACK_BATCH) return;
     this.#port.postMessage({ t: 'ack', n: this.#unacked });
     this.#unacked = 0;
   }
