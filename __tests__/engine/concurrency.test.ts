@@ -9,7 +9,7 @@
  * __tests__/fixtures (plain JS). Types come from src.
  */
 import { afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -317,6 +317,22 @@ describe('forking specifics', () => {
 });
 
 describe('threading specifics', () => {
+  test('a handler that does not read holds the socket paused at about 1 MiB', async () => {
+    const HOLD = { url: FIXTURE, stream: 'HoldHandler', datagram: 'HoldHandler' };
+    const { server, address } = await serve('threading', 'tcp', HOLD, 1);
+    const accepted = once(server, 'request') as Promise<[SocketAddress, Socket]>;
+    const client = connect((address as InetAddress).port, '127.0.0.1');
+    teardown.add(() => client.destroy());
+    client.on('error', () => undefined);
+    client.write(Buffer.alloc(16 * 1024 * 1024, 0x61));
+    const [, socket] = await accepted;
+    await once(socket, 'pause'); // the main thread stops reading: the worker holds too much
+    expect(socket.bytesRead).toBeGreaterThan(1024 * 1024);
+    expect(socket.bytesRead).toBeLessThan(1024 * 1024 + 256 * 1024);
+    // A paused socket does not see its peer go: cut the grace, as a second Ctrl-C would.
+    await server.serverClose({ graceMs: 0 });
+  });
+
   test('unix datagram: replies come from the worker, sent by the main thread', async () => {
     const tmp = tempSocketPath();
     teardown.add(tmp.cleanup);
