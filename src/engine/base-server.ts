@@ -415,7 +415,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     }
     this.stats.requests += 1;
     this.emit('request', clientAddress, request);
-    const started = performance.now();
+    // timing costs a call per request: only when someone listens for requestEnd
+    const started = this.listenerCount('requestEnd') > 0 ? performance.now() : 0;
     const end = (error?: unknown): void => {
       const { bytesIn, bytesOut } = this.requestBytes(request);
       this.stats.bytesIn += bytesIn;

@@ -1,13 +1,15 @@
-import { finished } from 'node:stream/promises';
 import { DatagramRequestHandler, StreamRequestHandler } from '../engine/request-handler.js';
 
 /** Echo every byte back, unchanged, until the peer half-closes. */
 export class EchoHandler extends StreamRequestHandler {
-  override async handle(): Promise<void> {
+  override handle(): Promise<void> {
     const conn = this.connection;
-    // pipe() keeps backpressure and ends our side when the peer ends its side.
+    // pipe() keeps backpressure and ends our side when the peer ends its side; the
+    // connection closes once both sides are done (or on a reset). A plain 'close'
+    // listener is much cheaper per connection than stream.finished().
+    if (conn.closed) return Promise.resolve();
     conn.pipe(conn);
-    await finished(conn);
+    return new Promise((resolve) => conn.once('close', () => resolve()));
   }
 }
 
