@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from '@jest/globals';
 import type { Command } from 'commander';
-import { buildProgram } from '../../src/cli/main.js';
+import { buildProgram, loadCommands, type CommandFactory } from '../../src/cli/main.js';
 import { Output } from '../../src/cli/output.js';
 import { HANDLER_NAMES } from '../../src/handlers/registry.js';
 
@@ -15,6 +15,8 @@ const PKG = JSON.parse(
   version: string;
 };
 
+const factories: CommandFactory[] = await loadCommands();
+
 function program(): Command {
   const io = {
     stdin: new PassThrough(),
@@ -22,7 +24,10 @@ function program(): Command {
     stderr: new PassThrough(),
     env: {},
   };
-  return buildProgram({ io, out: new Output(io), exitCode: 0, signals: { on() {}, off() {} } });
+  return buildProgram(
+    { io, out: new Output(io), exitCode: 0, signals: { on() {}, off() {} } },
+    factories,
+  );
 }
 
 function commands(cmd: Command, path: string[] = []): [string, Command][] {

@@ -7,20 +7,42 @@ import { createRequire } from 'node:module';
 import { EXIT, SockitError, errnoName, oneLine } from '../engine/errors.js';
 import { Output, oneLineSafe, type CliIO } from './output.js';
 import type { CliContext, SignalSource } from './context.js';
-import { makeServeCommand } from './commands/serve.js';
-import { makeConnectCommand } from './commands/connect.js';
-import { makeSendCommand } from './commands/send.js';
-import { makeSendtoCommand } from './commands/sendto.js';
-import { makeRecvfromCommand } from './commands/recvfrom.js';
-import { makeCompletionCommand } from './commands/completion.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 /** The package version. */
 export const VERSION = pkg.version;
 
-/** Build the program for one run. */
-export function buildProgram(ctx: CliContext): Command {
+/** Builds one subcommand; `root` gives the whole program (for completion). */
+export type CommandFactory = (ctx: CliContext, root: () => Command) => Command;
+
+/**
+ * The subcommands, each loaded only when needed: a run of `sockit sendto` never
+ * parses the server or probe code (start-up time is part of the product).
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
+  serve: async () => (await import('./commands/serve.js')).makeServeCommand,
+  connect: async () => (await import('./commands/connect.js')).makeConnectCommand,
+  send: async () => (await import('./commands/send.js')).makeSendCommand,
+  sendto: async () => (await import('./commands/sendto.js')).makeSendtoCommand,
+  recvfrom: async () => (await import('./commands/recvfrom.js')).makeRecvfromCommand,
+  completion: async () => (await import('./commands/completion.js')).makeCompletionCommand,
+};
+
+/**
+ * Load the factories a run needs: only the named subcommand when argv names one
+ * (completion needs the whole tree), every one otherwise (help, typos, --version).
+ */
+export async function loadCommands(argv: readonly string[] = []): Promise<CommandFactory[]> {
+  const args = argv.slice(2);
+  const name = args.find((a) => !a.startsWith('-'));
+  if (!name && (args.includes('-V') || args.includes('--version'))) return [];
+  const names = name && name !== 'completion' && name in COMMANDS ? [name] : Object.keys(COMMANDS);
+  return Promise.all(names.map((n) => COMMANDS[n]!()));
+}
+
+/** Build the program for one run from the loaded command factories. */
+export function buildProgram(ctx: CliContext, factories: readonly CommandFactory[]): Command {
   const program = new Command('sockit')
     .description('A netcat-like socket tool: quick servers, pipes, probes and datagrams')
     .version(VERSION, '-V, --version', 'print the version and exit')
@@ -45,16 +67,8 @@ export function buildProgram(ctx: CliContext): Command {
       };
       if (opts.color === false) ctx.out.color = false;
     });
-  const completion = (c: CliContext): Command => makeCompletionCommand(c, () => program);
-  for (const make of [
-    makeServeCommand,
-    makeConnectCommand,
-    makeSendCommand,
-    makeSendtoCommand,
-    makeRecvfromCommand,
-    completion,
-  ]) {
-    const cmd = make(ctx);
+  for (const make of factories) {
+    const cmd = make(ctx, () => program);
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
     for (const sub of cmd.commands) sub.exitOverride().configureOutput(program.configureOutput());
     program.addCommand(cmd);
@@ -101,7 +115,7 @@ export async function main(
   });
   try {
     await out.prepareColor();
-    await buildProgram(ctx).parseAsync([...argv]);
+    await buildProgram(ctx, await loadCommands(argv)).parseAsync([...argv]);
     return ctx.exitCode;
   } catch (err) {
     return reportError(err, out, debug);

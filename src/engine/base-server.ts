@@ -14,16 +14,9 @@ import { formatEndpoint } from './address.js';
 import { isThenable, runHandler, type HandlerClass } from './request-handler.js';
 import { debug } from './debug.js';
 
-/** How a server runs its requests (the socketserver mix-ins, the Node way). */
-export type ConcurrencyMode = 'async' | 'sequential' | 'threading' | 'forking';
+import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
 
-/** Every concurrency mode, in the order the CLI lists them. */
-export const CONCURRENCY_MODES: readonly ConcurrencyMode[] = [
-  'async',
-  'sequential',
-  'threading',
-  'forking',
-];
+export { CONCURRENCY_MODES, type ConcurrencyMode };
 
 /** Server states: idle → listening → closing → closed. */
 export type ServerState = 'idle' | 'listening' | 'closing' | 'closed';

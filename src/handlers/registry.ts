@@ -15,6 +15,7 @@ import { ThreadedEchoDatagramHandler, ThreadedEchoHandler } from './threaded-ech
 import { DiscardDatagramHandler, DiscardHandler } from './discard.js';
 import { DaytimeDatagramHandler, DaytimeHandler } from './daytime.js';
 import { ChargenDatagramHandler, ChargenHandler } from './chargen.js';
+import { HANDLER_ALIASES, HANDLER_INFO, HANDLER_NAMES, type HandlerInfo } from './names.js';
 
 /** A handler as the servers need it: one class per kind, and where workers import each. */
 export interface HandlerEntry {
@@ -27,13 +28,21 @@ export interface HandlerEntry {
   readonly datagramModule: HandlerModule;
 }
 
-function entry(
-  name: string,
-  description: string,
-  file: string,
-  stream: HandlerClass<StreamRequest>,
-  datagram: HandlerClass<Datagram>,
-): HandlerEntry {
+/** The classes of each built-in, by name. */
+const CLASSES: Readonly<
+  Record<string, readonly [HandlerClass<StreamRequest>, HandlerClass<Datagram>]>
+> = {
+  echo: [EchoHandler, EchoDatagramHandler],
+  'upper-case': [UpperCaseHandler, UpperCaseDatagramHandler],
+  lower: [LowerCaseHandler, LowerCaseDatagramHandler],
+  'threaded-echo': [ThreadedEchoHandler, ThreadedEchoDatagramHandler],
+  discard: [DiscardHandler, DiscardDatagramHandler],
+  daytime: [DaytimeHandler, DaytimeDatagramHandler],
+  chargen: [ChargenHandler, ChargenDatagramHandler],
+} as never;
+
+function entry({ name, description, file }: HandlerInfo): HandlerEntry {
+  const [stream, datagram] = CLASSES[name]!;
   const url = new URL(`./${file}.js`, import.meta.url).href;
   return {
     name,
@@ -46,69 +55,9 @@ function entry(
 }
 
 /** Built-in handlers, in the order help lists them. */
-export const HANDLERS: readonly HandlerEntry[] = [
-  entry(
-    'echo',
-    'send every byte back (default)',
-    'echo',
-    EchoHandler as never,
-    EchoDatagramHandler as never,
-  ),
-  entry(
-    'upper-case',
-    'send back with ASCII letters upper-cased (alias: upper)',
-    'case',
-    UpperCaseHandler as never,
-    UpperCaseDatagramHandler as never,
-  ),
-  entry(
-    'lower',
-    'send back with ASCII letters lower-cased',
-    'case',
-    LowerCaseHandler as never,
-    LowerCaseDatagramHandler as never,
-  ),
-  entry(
-    'threaded-echo',
-    "echo each line prefixed with the worker's name (Thread-2: …)",
-    'threaded-echo',
-    ThreadedEchoHandler as never,
-    ThreadedEchoDatagramHandler as never,
-  ),
-  entry(
-    'discard',
-    'read and drop everything (RFC 863)',
-    'discard',
-    DiscardHandler as never,
-    DiscardDatagramHandler as never,
-  ),
-  entry(
-    'daytime',
-    'send the date and time, then close (RFC 867)',
-    'daytime',
-    DaytimeHandler as never,
-    DaytimeDatagramHandler as never,
-  ),
-  entry(
-    'chargen',
-    'stream a character pattern while the client reads (RFC 864)',
-    'chargen',
-    ChargenHandler as never,
-    ChargenDatagramHandler as never,
-  ),
-];
+export const HANDLERS: readonly HandlerEntry[] = HANDLER_INFO.map(entry);
 
-/** Other names accepted for built-ins. */
-export const HANDLER_ALIASES: Readonly<Record<string, string>> = {
-  upper: 'upper-case',
-  'lower-case': 'lower',
-};
-
-/** Every name `--handler` accepts for a built-in. */
-export const HANDLER_NAMES: readonly string[] = [
-  ...HANDLERS.map((h) => h.name),
-  ...Object.keys(HANDLER_ALIASES),
-];
+export { HANDLER_ALIASES, HANDLER_NAMES };
 
 /** Look up a built-in by name or alias. */
 export function findHandler(name: string): HandlerEntry | undefined {

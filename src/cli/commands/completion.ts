@@ -1,6 +1,6 @@
 import { Argument, Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { HANDLER_NAMES } from '../../handlers/registry.js';
+import { HANDLER_NAMES } from '../../handlers/names.js';
 
 /** A command path (`serve tcp`) with its options and subcommands, read from the program tree. */
 interface Node {

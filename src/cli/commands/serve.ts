@@ -7,8 +7,8 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
 import { UsageError } from '../../engine/errors.js';
 import { collect, countArg, hostArg, parseDuration, portArg } from '../options.js';
-import { CONCURRENCY_MODES } from '../../engine/base-server.js';
-import { HANDLERS, HANDLER_ALIASES } from '../../handlers/registry.js';
+import { CONCURRENCY_MODES } from '../../engine/modes.js';
+import { HANDLER_INFO as HANDLERS, HANDLER_ALIASES } from '../../handlers/names.js';
 import type { ServeOptions, ServeTarget, ServeTransport } from '../serve-run.js';
 
 /** A file mode in octal: `600`, `0660`, `0o644`. */

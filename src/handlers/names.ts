@@ -1,0 +1,51 @@
+/**
+ * Names and one-line descriptions of the built-in handlers: what `--help`,
+ * validation, completion and the man page need, without loading any handler
+ * (start-up time). `registry.ts` attaches the classes.
+ */
+
+/** A built-in handler's name, description and source file (under handlers/). */
+export interface HandlerInfo {
+  readonly name: string;
+  readonly description: string;
+  readonly file: string;
+}
+
+/** Built-in handlers, in the order help lists them. */
+export const HANDLER_INFO: readonly HandlerInfo[] = [
+  { name: 'echo', description: 'send every byte back (default)', file: 'echo' },
+  {
+    name: 'upper-case',
+    description: 'send back with ASCII letters upper-cased (alias: upper)',
+    file: 'case',
+  },
+  { name: 'lower', description: 'send back with ASCII letters lower-cased', file: 'case' },
+  {
+    name: 'threaded-echo',
+    description: "echo each line prefixed with the worker's name (Thread-2: …)",
+    file: 'threaded-echo',
+  },
+  { name: 'discard', description: 'read and drop everything (RFC 863)', file: 'discard' },
+  {
+    name: 'daytime',
+    description: 'send the date and time, then close (RFC 867)',
+    file: 'daytime',
+  },
+  {
+    name: 'chargen',
+    description: 'stream a character pattern while the client reads (RFC 864)',
+    file: 'chargen',
+  },
+];
+
+/** Other names accepted for built-ins. */
+export const HANDLER_ALIASES: Readonly<Record<string, string>> = {
+  upper: 'upper-case',
+  'lower-case': 'lower',
+};
+
+/** Every name `--handler` accepts for a built-in. */
+export const HANDLER_NAMES: readonly string[] = [
+  ...HANDLER_INFO.map((h) => h.name),
+  ...Object.keys(HANDLER_ALIASES),
+];
