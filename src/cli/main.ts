@@ -38,7 +38,10 @@ export async function loadCommands(argv: readonly string[] = []): Promise<Comman
   const name = args.find((a) => !a.startsWith('-'));
   if (!name && (args.includes('-V') || args.includes('--version'))) return [];
   const names = name && name !== 'completion' && name in COMMANDS ? [name] : Object.keys(COMMANDS);
-  return Promise.all(names.map((n) => COMMANDS[n]!()));
+  const factories: CommandFactory[] = [];
+  // one at a time: jest's ESM loader trips over concurrent imports of a shared module
+  for (const n of names) factories.push(await COMMANDS[n]!());
+  return factories;
 }
 
 /** Build the program for one run from the loaded command factories. */
