@@ -138,6 +138,13 @@ function checkCombinations(
       `--workers has no effect with --mode ${opts.mode} (only threading and forking use a pool)`,
     );
   }
+  if (opts.mode === 'forking' && (opts.once || opts.maxRequests !== undefined)) {
+    // handle_request() takes requests one by one in this process; forked workers
+    // accept on their own, so the count could never be honoured
+    throw new UsageError(
+      `${opts.once ? '--once' : '--max-requests'} needs a single process — not with --mode forking`,
+    );
+  }
   if (opts.timeout !== undefined && !opts.once && opts.maxRequests === undefined) {
     warn(
       '--timeout applies to --once and --max-requests only (use --idle-timeout for idle clients)',
@@ -268,6 +275,7 @@ async function serve(
   );
 
   let timedOut = false;
+  let unexpectedStop = false;
   server.on('timeout', () => (timedOut = true));
   try {
     try {
@@ -285,6 +293,8 @@ async function serve(
         for (let i = 0; i < count && !stopping && !timedOut; i++) await server.handleRequest();
       } else if (!stopping) {
         await server.serveForever();
+        // serveForever() only returns on a signal, or when a forking pool gave up
+        if (!stopping) unexpectedStop = true;
       }
     } catch (err) {
       if (!stopping) throw err;
@@ -301,5 +311,10 @@ async function serve(
     ctx.exitCode = EXIT.FAILURE;
   } else if (stopping) {
     log.summary(server.stats, stopping);
+  } else if (unexpectedStop) {
+    log.error('the server stopped: its worker processes could not keep running', {
+      reason: 'workers',
+    });
+    ctx.exitCode = EXIT.FAILURE;
   }
 }
