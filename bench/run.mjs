@@ -25,7 +25,8 @@ mkdirSync(outDir, { recursive: true });
 
 const sockit = `node ${join(root, 'bin', 'sockit.js')}`;
 const cpu = join(root, 'bench', 'cpu-handler.js');
-const q = quick ? ['--quick'] : [];
+const reps = process.argv.find((a) => a.startsWith('--reps='))?.slice(7);
+const q = quick ? ['--quick'] : reps ? ['--reps', reps] : [];
 
 /** Each step: a name and the harness arguments. */
 const steps = [
