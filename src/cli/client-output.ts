@@ -100,6 +100,16 @@ export interface Interrupt {
   dispose(): void;
 }
 
+/**
+ * In a client command's `catch`: a failure caused by SIGINT/SIGTERM (while
+ * connecting or binding) ends with the signal's exit code; anything else is rethrown.
+ */
+export function exitIfInterrupted(err: unknown, interrupt: Interrupt, ctx: CliContext): void {
+  const interrupted = interrupt.exitCode();
+  if (interrupted === undefined) throw err;
+  ctx.exitCode = interrupted;
+}
+
 /** Tie an AbortController to the context's SIGINT/SIGTERM. */
 export function interruptOn(ctx: CliContext): Interrupt {
   const controller = new AbortController();

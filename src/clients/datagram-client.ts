@@ -38,6 +38,7 @@ import {
   type ResolvedAddress,
   type Target,
 } from './resolve.js';
+import { pause } from './pause.js';
 
 /** Largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes). */
 export const UDP_MAX_IPV4 = 65507;
@@ -252,18 +253,6 @@ export interface SendtoResult {
   readonly replies: number;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Python's `sendto` as a command: send each payload as one datagram to
  * `target` (UDP `host:port`, or a unix datagram path, from a private bound
@@ -305,7 +294,7 @@ export async function sendto(
     outer: for (let round = 0; round < rounds; round += 1) {
       for (const p of list) {
         if (signal?.aborted) break outer;
-        if (sent > 0 && opts.interval) await sleep(opts.interval, signal);
+        if (sent > 0 && opts.interval) await pause(opts.interval, signal);
         try {
           await ep.send(p);
         } catch (err) {

@@ -22,6 +22,7 @@ import {
 } from './probe-core.js';
 
 import type { FromProbeWorker, ProbeWorkerInit } from './probe-worker.js';
+import { pause as sleepFor } from './pause.js';
 
 export type { ConnectExOptions, ConnectExResult, PortState, ProbeResult } from './probe-core.js';
 
@@ -152,18 +153,6 @@ async function udpAll(
   return last;
 }
 
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-
 /**
  * Probe `ports` (a list or a spec such as `"22,80,8000-8100"`) on `host`, like
  * `nc -z`. Runs up to `concurrency` probes at once, each bounded by `timeout`,
@@ -224,7 +213,7 @@ export async function probe(
       if (success || deadline === undefined || satisfied()) return result;
       const pause = Math.min(attempt < 20 ? 100 : 250, deadline - Date.now());
       if (pause <= 0) return result;
-      await delay(pause, signal);
+      await sleepFor(pause, signal);
       if (satisfied() || Date.now() >= deadline) return result;
       attempt += 1;
     }
@@ -286,7 +275,7 @@ async function resolveUntil(
     } catch (err) {
       const left = deadline === undefined ? 0 : deadline - Date.now();
       if (!(err instanceof NetworkError) || left <= 0 || opts.signal?.aborted) throw err;
-      await delay(Math.min(250, left), opts.signal);
+      await sleepFor(Math.min(250, left), opts.signal);
     }
   }
 }

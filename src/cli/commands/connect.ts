@@ -5,7 +5,7 @@ import type { CliContext } from '../context.js';
 import { EXIT, UsageError } from '../../engine/errors.js';
 import { countArg, parseDuration, portArg } from '../options.js';
 import { clientTarget, familyOf, familyOptions, type CliTarget } from '../client-args.js';
-import { interruptOn, releaseInput } from '../client-output.js';
+import { exitIfInterrupted, interruptOn, releaseInput } from '../client-output.js';
 
 /** Options of `sockit connect`, as commander parses them. */
 interface ConnectOptions {
@@ -185,10 +185,7 @@ async function runPipe(
     );
     ctx.exitCode = interrupt.exitCode() ?? EXIT.OK;
   } catch (err) {
-    // interrupted while connecting or binding: the signal decides the exit code
-    const interrupted = interrupt.exitCode();
-    if (interrupted === undefined) throw err;
-    ctx.exitCode = interrupted;
+    exitIfInterrupted(err, interrupt, ctx);
   } finally {
     interrupt.dispose();
     releaseInput(input);
@@ -300,10 +297,7 @@ async function runProbe(
     const success = opts.all ? good === ports.length : good > 0;
     ctx.exitCode = interrupt.exitCode() ?? (stdoutClosed || success ? EXIT.OK : EXIT.FAILURE);
   } catch (err) {
-    // interrupted while connecting or binding: the signal decides the exit code
-    const interrupted = interrupt.exitCode();
-    if (interrupted === undefined) throw err;
-    ctx.exitCode = interrupted;
+    exitIfInterrupted(err, interrupt, ctx);
   } finally {
     spinner.stop();
     interrupt.dispose();
@@ -348,10 +342,7 @@ async function runUnixProbe(ctx: CliContext, path: string, opts: ConnectOptions)
     }
     ctx.exitCode = interrupt.exitCode() ?? (open ? EXIT.OK : EXIT.FAILURE);
   } catch (err) {
-    // interrupted while connecting or binding: the signal decides the exit code
-    const interrupted = interrupt.exitCode();
-    if (interrupted === undefined) throw err;
-    ctx.exitCode = interrupted;
+    exitIfInterrupted(err, interrupt, ctx);
   } finally {
     interrupt.dispose();
   }

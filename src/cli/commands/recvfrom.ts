@@ -3,7 +3,13 @@ import { Buffer } from 'node:buffer';
 import type { CliContext } from '../context.js';
 import { EXIT, NetworkError, UsageError } from '../../engine/errors.js';
 import { countArg, hostArg, parseDuration, portArg } from '../options.js';
-import { datagramJson, hexLine, interruptOn, senderText } from '../client-output.js';
+import {
+  datagramJson,
+  exitIfInterrupted,
+  hexLine,
+  interruptOn,
+  senderText,
+} from '../client-output.js';
 
 /** Options of `sockit recvfrom`. */
 interface RecvfromCliOptions {
@@ -107,10 +113,7 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
         }
         ctx.exitCode = EXIT.OK;
       } catch (err) {
-        // interrupted while connecting or binding: the signal decides the exit code
-        const interrupted = interrupt.exitCode();
-        if (interrupted === undefined) throw err;
-        ctx.exitCode = interrupted;
+        exitIfInterrupted(err, interrupt, ctx);
       } finally {
         interrupt.dispose();
         io.stdout.off('error', onStdoutError);

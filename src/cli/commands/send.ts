@@ -5,7 +5,13 @@ import type { CliContext } from '../context.js';
 import { EXIT, NetworkError, UsageError } from '../../engine/errors.js';
 import { parseDuration } from '../options.js';
 import { clientTarget, familyOf, familyOptions } from '../client-args.js';
-import { hexdump, interruptOn, payloadFields, releaseInput } from '../client-output.js';
+import {
+  exitIfInterrupted,
+  hexdump,
+  interruptOn,
+  payloadFields,
+  releaseInput,
+} from '../client-output.js';
 
 /** Options of `sockit send`. */
 interface SendCliOptions {
@@ -122,10 +128,7 @@ Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`,
             'SOCKIT_ERR_NO_REPLY',
           );
         } catch (err) {
-          // interrupted while connecting or binding: the signal decides the exit code
-          const interrupted = interrupt.exitCode();
-          if (interrupted === undefined) throw err;
-          ctx.exitCode = interrupted;
+          exitIfInterrupted(err, interrupt, ctx);
         } finally {
           interrupt.dispose();
           if (fromStdin) releaseInput(io.stdin);

@@ -7,6 +7,7 @@ import { countArg, parseDuration, portArg } from '../options.js';
 import { clientTarget, familyOf, familyOptions } from '../client-args.js';
 import {
   datagramJson,
+  exitIfInterrupted,
   hexLine,
   interruptOn,
   millisArg,
@@ -164,10 +165,7 @@ Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 
           }
           ctx.exitCode = EXIT.OK;
         } catch (err) {
-          // interrupted while connecting or binding: the signal decides the exit code
-          const interrupted = interrupt.exitCode();
-          if (interrupted === undefined) throw err;
-          ctx.exitCode = interrupted;
+          exitIfInterrupted(err, interrupt, ctx);
         } finally {
           interrupt.dispose();
           io.stdout.off('error', onStdoutError);
