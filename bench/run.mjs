@@ -91,9 +91,9 @@ const steps = [
     [
       'cold',
       '--cmd',
-      `sockit --version=${sockit} --version`,
+      `sockit-version=${sockit} --version`,
       '--cmd',
-      `sockit sendto=${sockit} sendto 127.0.0.1 9 x`,
+      `sockit-sendto=${sockit} sendto 127.0.0.1 9 x`,
       ...q,
     ],
   ],
