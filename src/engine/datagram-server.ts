@@ -229,20 +229,12 @@ class UdpDatagram implements Datagram {
 
   reply(data: Uint8Array): Promise<void> {
     this.bytesOut += data.length;
-    const max = this.clientAddress.family === 'IPv6' ? 65527 : 65507;
-    if (data.length > max) {
-      const err = Object.assign(
-        new Error(`send EMSGSIZE — ${data.length} bytes, the limit is ${max}`),
-        {
-          code: 'EMSGSIZE',
-          syscall: 'send',
-        },
+    // Wait for the send to complete: the server may close right after the reply
+    // (--once, --max-requests), and a send still waiting for its turn would be lost.
+    return new Promise((resolve, reject) => {
+      this.socket.send(data, this.clientAddress.port, this.clientAddress.address, (err) =>
+        err ? reject(err) : resolve(),
       );
-      return Promise.reject(err);
-    }
-    // No callback: dgram then sends at once without a send request per datagram (a third
-    // more datagrams/s on 1 KiB echoes). A late failure surfaces as the socket's 'error'.
-    this.socket.send(data, this.clientAddress.port, this.clientAddress.address);
-    return Promise.resolve();
+    });
   }
 }
