@@ -73,10 +73,14 @@ const jsonData = (stdout: Buffer): string[] =>
     expect(nc.stdout().toString()).toBe('sockit unix\n');
   });
 
-  test('sendto --unix → nc -lUu', async () => {
+  test('connect --unix --datagram → nc -lUu', async () => {
     const { path } = tmp();
     const nc = await startPeer('nc', ['-v', '-lUu', path], { keepStdin: true, ready: /Bound on/ });
-    const r = await run(['sendto', '--unix', path, 'dgram for nc']);
+    // nc -lUu connects back to the sender's own path after the first datagram and gives up
+    // if it is gone, so the sender stays bound for a moment (-q 1) instead of exiting at once
+    const r = await run(['connect', '--unix', path, '--datagram', '-q', '1'], {
+      input: 'dgram for nc',
+    });
     expect(r.code).toBe(0);
     expect((await nc.stdoutAtLeast(12)).toString()).toBe('dgram for nc');
   });
