@@ -69,6 +69,12 @@ export function hostArg(value: string): string {
   return host;
 }
 
+/** An IP address literal (a source address: never a name). */
+export function ipAddressArg(value: string): string {
+  if (!isIP(value)) throw new InvalidArgumentError('not an IP address');
+  return value;
+}
+
 /** Collect repeated option values (`--allow a --allow b` or `--allow a b`). */
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

@@ -1,9 +1,8 @@
-import { Command, InvalidArgumentError } from 'commander';
-import { isIP } from 'node:net';
+import { Command } from 'commander';
 import type { Readable } from 'node:stream';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError } from '../../engine/errors.js';
-import { countArg, parseDuration, portArg } from '../options.js';
+import { countArg, ipAddressArg, parseDuration, portArg } from '../options.js';
 import { clientTarget, familyOf, familyOptions, type CliTarget } from '../client-args.js';
 import { exitIfInterrupted, interruptOn, releaseInput } from '../client-output.js';
 
@@ -29,11 +28,6 @@ interface ConnectOptions {
   concurrency?: number;
   wait?: number;
   all?: boolean;
-}
-
-function sourceAddress(value: string): string {
-  if (!isIP(value)) throw new InvalidArgumentError('not an IP address');
-  return value;
 }
 
 /** `sockit connect`: the nc-style pipe, and `-z` probes (Python's connect_ex). */
@@ -77,7 +71,7 @@ export function makeConnectCommand(ctx: CliContext): Command {
       parseDuration,
     )
     .option('-C, --crlf', 'turn LF into CRLF in what is sent from stdin')
-    .option('-s, --source <address>', 'source IP address', sourceAddress)
+    .option('-s, --source <address>', 'source IP address', ipAddressArg)
     .option('-p, --source-port <port>', 'source port', portArg)
     .addOption(familyOptions()[0]!)
     .addOption(familyOptions()[1]!)

@@ -1,9 +1,8 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
-import { isIP } from 'node:net';
 import type { CliContext } from '../context.js';
 import { EXIT, NetworkError, UsageError } from '../../engine/errors.js';
-import { countArg, parseDuration, portArg } from '../options.js';
+import { countArg, ipAddressArg, parseDuration, portArg } from '../options.js';
 import { clientTarget, familyOf, familyOptions } from '../client-args.js';
 import {
   datagramJson,
@@ -34,11 +33,6 @@ interface SendtoCliOptions {
   ipv4?: boolean;
   ipv6?: boolean;
   verbose?: boolean;
-}
-
-function sourceAddress(value: string): string {
-  if (!isIP(value)) throw new InvalidArgumentError('not an IP address');
-  return value;
 }
 
 /** Split stdin into lines (LF, a CR before it kept out), without the empty tail after a final LF. */
@@ -76,7 +70,7 @@ export function makeSendtoCommand(ctx: CliContext): Command {
     )
     .option('--hex', 'print replies as one hex line each')
     .option('--json', 'print replies as {"from","port","bytes","data","encoding"} lines')
-    .option('-s, --source <address>', 'source IP address', sourceAddress)
+    .option('-s, --source <address>', 'source IP address', ipAddressArg)
     .option('-p, --source-port <port>', 'source port', portArg)
     .addOption(familyOptions()[0]!)
     .addOption(familyOptions()[1]!)
