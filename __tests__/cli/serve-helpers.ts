@@ -169,3 +169,11 @@ export async function udpAsk(
   const [msg] = (await reply) as [Buffer];
   return msg;
 }
+
+/** The NDJSON events a `--json` server wrote on stderr. */
+export function jsonEvents(stderr: string): Record<string, unknown>[] {
+  return stderr
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}

@@ -10,7 +10,16 @@ import { Buffer } from 'node:buffer';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { exchange } from '../helpers/loopback.js';
 import { run } from '../helpers/cli.js';
-import { dial, serve, stop, stopAll, udpAsk, udpClient, untilClosed } from './serve-helpers.js';
+import {
+  dial,
+  jsonEvents,
+  serve,
+  stop,
+  stopAll,
+  udpAsk,
+  udpClient,
+  untilClosed,
+} from './serve-helpers.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -22,13 +31,6 @@ async function udp(): Promise<UdpSocket> {
   const s = await udpClient();
   cleanups.push(() => s.close());
   return s;
-}
-
-function jsonEvents(stderr: string): Record<string, unknown>[] {
-  return stderr
-    .split('\n')
-    .filter((l) => l !== '')
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 describe('--once, --max-requests and --timeout', () => {
