@@ -95,6 +95,7 @@ defineUsageTable({
     ['recvfrom', '0', '--unix', 'DIR/r.sock'],
     ['recvfrom', '--unix', '@abstract'],
     ['recvfrom', '--unix', `DIR/${LONG}`],
+    ['recvfrom', '--unix', 'DIR/missing/r.sock'],
     ['recvfrom', '--bogus'],
   ],
   completion: [

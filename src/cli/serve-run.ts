@@ -4,8 +4,6 @@
  * gracefully on SIGINT/SIGTERM. Loaded lazily by `commands/serve.ts`.
  */
 import { lookup } from 'node:dns/promises';
-import { stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { AccessList } from '../engine/access.js';
@@ -20,6 +18,7 @@ import { UnixDatagramServer } from '../engine/unix-datagram-server.js';
 import { findHandler, HANDLER_NAMES } from '../handlers/registry.js';
 import type { CliContext } from './context.js';
 import { ServeLog } from './serve-log.js';
+import { checkSocketDirectory } from './socket-dir.js';
 import { onStopSignals, type StopSignal } from './serve-signals.js';
 
 /** The transports `sockit serve` has subcommands for. */
@@ -96,29 +95,6 @@ async function resolveHost(host: string): Promise<string> {
       `bad host '${host}' — it does not resolve (${errnoName(err) ?? oneLine(err)})`,
       'SOCKIT_ERR_BAD_HOST',
     );
-  }
-}
-
-/** The directory of a unix socket path must exist: say so plainly (exit 2). */
-async function checkSocketDirectory(path: string): Promise<void> {
-  const dir = dirname(path);
-  try {
-    const st = await stat(dir);
-    if (!st.isDirectory()) {
-      throw new UsageError(
-        `cannot listen on unix://${path} — ${dir} is not a directory`,
-        'SOCKIT_ERR_NO_DIRECTORY',
-      );
-    }
-  } catch (err) {
-    if (err instanceof UsageError) throw err;
-    if (errnoName(err) === 'ENOENT' || errnoName(err) === 'ENOTDIR') {
-      throw new UsageError(
-        `cannot listen on unix://${path} — directory ${dir} does not exist`,
-        'SOCKIT_ERR_NO_DIRECTORY',
-      );
-    }
-    // EACCES and the like: let bind report what the system says
   }
 }
 

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
 import type { CliContext } from '../context.js';
+import { checkSocketDirectory } from '../socket-dir.js';
 import { EXIT, NetworkError, UsageError } from '../../engine/errors.js';
 import { countArg, hostArg, parseDuration, portArg } from '../options.js';
 import {
@@ -65,6 +66,7 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
         throw new UsageError('--echo and --reply exclude each other');
       if (opts.unix !== undefined && port !== undefined)
         throw new UsageError(`with --unix, give no port (got ${port})`);
+      if (opts.unix !== undefined) await checkSocketDirectory(opts.unix, 'bind');
       const { recvfrom } = await import('../../clients/datagram-client.js');
       const { formatUrl } = await import('../../engine/address.js');
       const interrupt = interruptOn(ctx);
