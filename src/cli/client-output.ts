@@ -136,18 +136,18 @@ export function interruptOn(ctx: CliContext): Interrupt {
 }
 
 /**
- * Watch `out` for errors: EPIPE (the reader went away, `| head -1`) calls
- * `onClosed`; other errors are kept for the caller. Returns a remover.
+ * Watch `out` for a write error: the reader went away (EPIPE, `| head -1`), so
+ * `onClosed` runs and `closed()` turns true; main() reports anything but EPIPE.
+ * `dispose()` removes the watch and keeps a late error harmless.
  */
 export function watchOutput(
   out: Writable,
   onClosed: () => void,
 ): { closed: () => boolean; dispose: () => void } {
   let closed = false;
-  const onError = (err: NodeJS.ErrnoException): void => {
+  const onError = (): void => {
     closed = true;
     onClosed();
-    void err;
   };
   out.on('error', onError);
   return {

@@ -4,7 +4,7 @@ import type { CliContext } from '../context.js';
 import { EXIT, UsageError } from '../../engine/errors.js';
 import { countArg, ipAddressArg, parseDuration, portArg } from '../options.js';
 import { clientTarget, familyOf, familyOptions, type CliTarget } from '../client-args.js';
-import { exitIfInterrupted, interruptOn, releaseInput } from '../client-output.js';
+import { exitIfInterrupted, interruptOn, releaseInput, watchOutput } from '../client-output.js';
 
 /** Options of `sockit connect`, as commander parses them. */
 interface ConnectOptions {
@@ -210,12 +210,7 @@ async function runProbe(
   const udp = opts.udp === true;
   const ports = parsePortSpec(portArgs.join(','), { proto: udp ? 'udp' : 'tcp' });
   const interrupt = interruptOn(ctx);
-  let stdoutClosed = false;
-  const onStdoutError = (): void => {
-    stdoutClosed = true;
-    interrupt.abort();
-  };
-  io.stdout.on('error', onStdoutError);
+  const output = watchOutput(io.stdout, () => interrupt.abort());
   // ora loops forever on a terminal that reports 0 columns (script(1), some CI ptys)
   const columns = (io.stderr as { columns?: number }).columns;
   const showSpinner =
@@ -234,7 +229,7 @@ async function runProbe(
     flush(): void {
       this.scheduled = false;
       if (this.err.length > 0) io.stderr.write(this.err.splice(0).join(''));
-      if (this.out.length > 0 && !stdoutClosed) io.stdout.write(this.out.splice(0).join(''));
+      if (this.out.length > 0 && !output.closed()) io.stdout.write(this.out.splice(0).join(''));
       this.out.length = 0;
     },
     schedule(): void {
@@ -266,7 +261,7 @@ async function runProbe(
           const self = r.selfConnect ? ' (self-connect)' : '';
           lines.err.push(`${hostName} ${r.port} ${r.state}${why}${self}\n`);
         }
-        if (opts.json && !stdoutClosed) {
+        if (opts.json && !output.closed()) {
           lines.out.push(
             `${JSON.stringify({
               host: r.host,
@@ -289,14 +284,13 @@ async function runProbe(
     const ok = (r: (typeof results)[number]): boolean => (udp ? r.state !== 'closed' : r.open);
     const good = results.filter(ok).length;
     const success = opts.all ? good === ports.length : good > 0;
-    ctx.exitCode = interrupt.exitCode() ?? (stdoutClosed || success ? EXIT.OK : EXIT.FAILURE);
+    ctx.exitCode = interrupt.exitCode() ?? (output.closed() || success ? EXIT.OK : EXIT.FAILURE);
   } catch (err) {
     exitIfInterrupted(err, interrupt, ctx);
   } finally {
     spinner.stop();
     interrupt.dispose();
-    io.stdout.off('error', onStdoutError);
-    io.stdout.on('error', () => undefined);
+    output.dispose();
   }
 }
 

@@ -9,6 +9,7 @@ import {
   exitIfInterrupted,
   hexLine,
   interruptOn,
+  watchOutput,
   senderText,
 } from '../client-output.js';
 
@@ -70,12 +71,7 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
       const { recvfrom } = await import('../../clients/datagram-client.js');
       const { formatUrl } = await import('../../engine/address.js');
       const interrupt = interruptOn(ctx);
-      let stdoutClosed = false;
-      const onStdoutError = (): void => {
-        stdoutClosed = true;
-        interrupt.abort();
-      };
-      io.stdout.on('error', onStdoutError);
+      const output = watchOutput(io.stdout, () => interrupt.abort());
       try {
         const r = await recvfrom(
           opts.unix !== undefined
@@ -90,14 +86,14 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
             onListening: (a) => out.always(`listening on ${formatUrl('udp', a)}`),
             onDatagram: (d) => {
               out.detail(`${d.data.length} bytes from ${senderText(d.from)}`);
-              if (stdoutClosed) return;
+              if (output.closed()) return;
               if (opts.json) io.stdout.write(datagramJson(d.data, d.from));
               else if (opts.hex) io.stdout.write(hexLine(d.data));
               else io.stdout.write(d.data);
             },
           },
         );
-        if (stdoutClosed) {
+        if (output.closed()) {
           ctx.exitCode = EXIT.OK;
           return;
         }
@@ -118,8 +114,7 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
         exitIfInterrupted(err, interrupt, ctx);
       } finally {
         interrupt.dispose();
-        io.stdout.off('error', onStdoutError);
-        io.stdout.on('error', () => undefined);
+        output.dispose();
       }
     });
 }

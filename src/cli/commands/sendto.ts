@@ -9,6 +9,7 @@ import {
   exitIfInterrupted,
   hexLine,
   interruptOn,
+  watchOutput,
   millisArg,
   parseHex,
   readAll,
@@ -121,12 +122,7 @@ Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 
         }
         const { sendto } = await import('../../clients/datagram-client.js');
         const interrupt = interruptOn(ctx);
-        let stdoutClosed = false;
-        const onStdoutError = (): void => {
-          stdoutClosed = true;
-          interrupt.abort();
-        };
-        io.stdout.on('error', onStdoutError);
+        const output = watchOutput(io.stdout, () => interrupt.abort());
         try {
           const r = await sendto(target, payloads, {
             family,
@@ -139,7 +135,7 @@ Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 
             signal: interrupt.signal,
             onReply: (d) => {
               out.detail(`reply from ${senderText(d.from)}: ${d.data.length} bytes`);
-              if (stdoutClosed) return;
+              if (output.closed()) return;
               if (opts.json) io.stdout.write(datagramJson(d.data, d.from));
               else if (opts.hex) io.stdout.write(hexLine(d.data));
               else {
@@ -153,7 +149,7 @@ Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 
             ctx.exitCode = interrupt.exitCode()!;
             return;
           }
-          if (opts.wait !== undefined && r.replies === 0 && !stdoutClosed) {
+          if (opts.wait !== undefined && r.replies === 0 && !output.closed()) {
             const cause = Object.assign(new Error('no reply'), { code: 'ETIMEDOUT' });
             throw new NetworkError(`no reply within ${opts.wait}s`, cause, 'SOCKIT_ERR_NO_REPLY');
           }
@@ -162,8 +158,7 @@ Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 
           exitIfInterrupted(err, interrupt, ctx);
         } finally {
           interrupt.dispose();
-          io.stdout.off('error', onStdoutError);
-          io.stdout.on('error', () => undefined);
+          output.dispose();
         }
       },
     );
