@@ -2,8 +2,8 @@
  * `sockit serve` addressing options, black-box: --allow/--deny (IPv4, IPv6,
  * IPv4-mapped), host names, --ipv6-only and --reuse-address.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
-import type { Socket as UdpSocket } from 'node:dgram';
+import { describe, expect, test } from '@jest/globals';
+
 import { exchange } from '../helpers/loopback.js';
 import { run } from '../helpers/cli.js';
 import {
@@ -11,23 +11,13 @@ import {
   jsonEvents,
   serve,
   stop,
-  stopAll,
   udpAsk,
   udpClient,
   untilClosed,
+  useServeTeardown,
 } from './serve-helpers.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function udp(): Promise<UdpSocket> {
-  const s = await udpClient();
-  cleanups.push(() => s.close());
-  return s;
-}
+const { defer, udp } = useServeTeardown();
 
 describe('--allow and --deny', () => {
   test('--deny refuses a peer (counted, and said with -v)', async () => {
@@ -89,7 +79,7 @@ describe('hosts', () => {
     const v4 = await udp();
     v4.send('four', s.port, '127.0.0.1');
     const v6 = await udpClient('udp6');
-    cleanups.push(() => v6.close());
+    defer(() => v6.close());
     expect((await udpAsk(v6, s.port, 'six', '::1')).toString()).toBe('six');
     expect(await s.exited).toBe(0);
     const requests = jsonEvents(s.stderr()).filter((e) => e.event === 'request');

@@ -2,25 +2,16 @@
  * `sockit serve` failures, black-box: one `sockit: …` line on stderr, nothing on
  * stdout, exit 2 for bad input and 1 for what the system refused.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { once } from 'node:events';
 import { writeFileSync, existsSync, readFileSync, mkdirSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { BIN, finish, run } from '../helpers/cli.js';
-import { tempSocketPath } from '../helpers/loopback.js';
+import { useServeTeardown } from './serve-helpers.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function tmp(): { dir: string; path: string } {
-  const t = tempSocketPath();
-  cleanups.push(t.cleanup);
-  return t;
-}
+const { defer, tmp } = useServeTeardown();
 
 async function expectFailure(args: string[], code: number, message: string | RegExp) {
   const r = await run(args);
@@ -126,7 +117,7 @@ describe('the system says no: exit 1', () => {
     const taken: Server = createServer();
     taken.listen(0, '127.0.0.1');
     await once(taken, 'listening');
-    cleanups.push(() => new Promise((resolve) => taken.close(resolve)));
+    defer(() => new Promise((resolve) => taken.close(resolve)));
     const port = (taken.address() as { port: number }).port;
     await expectFailure(
       ['serve', 'tcp', String(port)],

@@ -3,37 +3,27 @@
  * stream and datagram servers, `import … from 'sockit'` from anywhere, handler
  * failures, and every kind of bad module (exit 2, one line).
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Buffer } from 'node:buffer';
-import type { Socket as UdpSocket } from 'node:dgram';
+
 import { exchange } from '../helpers/loopback.js';
 import { run } from '../helpers/cli.js';
-import { dial, serve, stop, stopAll, udpAsk, udpClient, untilClosed } from './serve-helpers.js';
+import { dial, serve, stop, udpAsk, untilClosed, useServeTeardown } from './serve-helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/handlers/', import.meta.url));
 /** A fixture as a relative path from the test's working directory, as a user would type it. */
 const fixture = (name: string): string => `./${relative(process.cwd(), join(FIXTURES, name))}`;
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const { defer, udp } = useServeTeardown();
 
 function outsideDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sk-mod-'));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  defer(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function udp(): Promise<UdpSocket> {
-  const s = await udpClient();
-  cleanups.push(() => s.close());
-  return s;
 }
 
 describe('handler classes', () => {

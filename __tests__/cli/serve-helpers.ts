@@ -4,7 +4,9 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
+import { afterEach } from '@jest/globals';
 import { startServer } from '../helpers/cli.js';
+import { tempSocketPath } from '../helpers/loopback.js';
 
 /** A running `sockit serve` child. */
 export interface Served {
@@ -176,4 +178,35 @@ export function jsonEvents(stderr: string): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/**
+ * The per-test teardown every serve suite needs, registered once: servers started
+ * with `serve()` are stopped and everything passed to `defer()` is closed, in
+ * reverse order, after each test. `tmp()` and `udp()` register their own cleanup.
+ */
+export function useServeTeardown(): {
+  defer: (fn: () => unknown) => void;
+  tmp: () => { dir: string; path: string };
+  udp: (type?: 'udp4' | 'udp6') => Promise<UdpSocket>;
+} {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    await stopAll();
+    for (const fn of cleanups.splice(0).reverse()) await fn();
+  });
+  const defer = (fn: () => unknown): void => void cleanups.push(fn);
+  return {
+    defer,
+    tmp() {
+      const t = tempSocketPath();
+      defer(t.cleanup);
+      return t;
+    },
+    async udp(type = 'udp4') {
+      const s = await udpClient(type);
+      defer(() => s.close());
+      return s;
+    },
+  };
 }

@@ -2,11 +2,11 @@
  * `sockit serve` with other programs as clients: Python's socket module (TCP, UDP,
  * unix stream, unix datagram with its own bound path), nc and socat when installed.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { execFile, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { tempSocketPath } from '../helpers/loopback.js';
-import { serve, stop, stopAll } from './serve-helpers.js';
+
+import { serve, stop, useServeTeardown } from './serve-helpers.js';
 
 const PYTHON = ['/usr/bin/python3', 'python3'].find(
   (p) => spawnSync(p, ['-c', 'pass']).status === 0,
@@ -16,17 +16,7 @@ const has = (bin: string, ...args: string[]): boolean =>
 const NC = has('nc', '-h');
 const SOCAT = has('socat', '-V');
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function tmp(): { dir: string; path: string } {
-  const t = tempSocketPath();
-  cleanups.push(t.cleanup);
-  return t;
-}
+const { tmp } = useServeTeardown();
 
 /** Run a program with stdin, bounded in time; resolves with stdout. */
 function exec(bin: string, args: string[], input = ''): Promise<string> {

@@ -3,11 +3,11 @@
  * --idle-timeout, --backlog, the concurrency flags (sequential, threading, forking,
  * --workers) and the -v / -q / --json outputs.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
-import type { Socket as UdpSocket } from 'node:dgram';
+
 import { exchange } from '../helpers/loopback.js';
 import { run } from '../helpers/cli.js';
 import {
@@ -15,23 +15,12 @@ import {
   jsonEvents,
   serve,
   stop,
-  stopAll,
   udpAsk,
-  udpClient,
   untilClosed,
+  useServeTeardown,
 } from './serve-helpers.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function udp(): Promise<UdpSocket> {
-  const s = await udpClient();
-  cleanups.push(() => s.close());
-  return s;
-}
+const { udp } = useServeTeardown();
 
 describe('--once, --max-requests and --timeout', () => {
   test('--once serves one client and exits 0', async () => {

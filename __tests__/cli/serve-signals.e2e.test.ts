@@ -3,17 +3,13 @@
  * requests finish (bounded by --drain-timeout), remove the unix socket, print a
  * summary and exit 0; a second SIGINT stops at once with 130.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { exchange, tempSocketPath } from '../helpers/loopback.js';
-import { dial, serve, stopAll, untilClosed } from './serve-helpers.js';
+import { dial, serve, untilClosed, useServeTeardown } from './serve-helpers.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const { defer } = useServeTeardown();
 
 describe('stopping sockit serve', () => {
   test('SIGTERM: refuse new clients, finish the open one, summary, exit 0', async () => {
@@ -72,7 +68,7 @@ describe('stopping sockit serve', () => {
 
   test('SIGINT with nothing open: exit 0 at once, unix socket file removed', async () => {
     const t = tempSocketPath();
-    cleanups.push(t.cleanup);
+    defer(t.cleanup);
     const s = await serve(['serve', 'unix', t.path]);
     expect(existsSync(t.path)).toBe(true);
     s.child.kill('SIGINT');

@@ -2,41 +2,24 @@
  * `sockit serve` black-box: the built CLI on real loopback sockets — banners,
  * transports, the built-in handlers, and stdout staying empty.
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import { statSync, existsSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
-import type { Socket as UdpSocket } from 'node:dgram';
-import { exchange, tempSocketPath } from '../helpers/loopback.js';
+
+import { exchange } from '../helpers/loopback.js';
 import { UnixDgramSocket } from '../../src/engine/unix-dgram.js';
 import {
   dial,
   readBytes,
   serve,
   stop,
-  stopAll,
   udpAsk,
-  udpClient,
   untilClosed,
   type Served,
+  useServeTeardown,
 } from './serve-helpers.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function tmp(): { dir: string; path: string } {
-  const t = tempSocketPath();
-  cleanups.push(t.cleanup);
-  return t;
-}
-
-async function udp(type: 'udp4' | 'udp6' = 'udp4'): Promise<UdpSocket> {
-  const s = await udpClient(type);
-  cleanups.push(() => s.close());
-  return s;
-}
+const { defer, tmp, udp } = useServeTeardown();
 
 /** Every byte value, several times over, in an order that crosses chunk boundaries. */
 const BINARY = Buffer.from(Array.from({ length: 256 * 40 }, (_, i) => (i * 7) % 256));
@@ -225,7 +208,7 @@ describe('sockit serve unix', () => {
     const s = await serve(['serve', 'unix', path, '--datagram', '-e', 'upper']);
     expect(s.url).toBe(`unix://${path}`);
     const client = new UnixDgramSocket();
-    cleanups.push(() => client.close());
+    defer(() => client.close());
     client.bind(`${dir}/c.sock`);
     const reply = new Promise<Buffer>((resolve) => client.once('message', resolve));
     await client.send(Buffer.from('dgram'), path);
