@@ -4,7 +4,7 @@
  * with one `sockit: …` line and leaves nothing behind: no server listening, no
  * socket file, no datagram sent, no connection made.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,24 +20,14 @@ import {
   mapLimit,
   nothingListens,
   samples,
-  tcpWitness,
-  udpWitness,
   usageProblems,
+  useWitnesses,
 } from './usage-helpers.js';
 
 const N = 20;
 const PARALLEL = 4;
 
-let tcp: Awaited<ReturnType<typeof tcpWitness>>;
-let udp: Awaited<ReturnType<typeof udpWitness>>;
-beforeAll(async () => {
-  tcp = await tcpWitness();
-  udp = await udpWitness();
-});
-afterAll(async () => {
-  await tcp.close();
-  udp.close();
-});
+const w = useWitnesses();
 const cleanups: (() => void)[] = [];
 afterEach(() => {
   for (const fn of cleanups.splice(0)) fn();
@@ -120,13 +110,13 @@ describe(`bad values through the CLI (seed ${SEED})`, () => {
           '--hex-input',
           '--',
           WITNESS_HOST,
-          String(udp.port),
+          String(w.udp.port),
           ...(i % 2 ? ['00ff'] : []),
           h,
         ],
       ),
     );
-    expect(udp.datagrams()).toBe(0);
+    expect(w.udp.datagrams()).toBe(0);
   });
 
   test('durations: connect -w, send -w, serve --idle-timeout, recvfrom -w', async () => {
@@ -147,14 +137,14 @@ describe(`bad values through the CLI (seed ${SEED})`, () => {
       durations.map(
         (d, i) =>
           [
-            ['connect', `--timeout=${d}`, WITNESS_HOST, String(tcp.port)],
-            ['send', `--timeout=${d}`, WITNESS_HOST, String(tcp.port), 'hi'],
+            ['connect', `--timeout=${d}`, WITNESS_HOST, String(w.tcp.port)],
+            ['send', `--timeout=${d}`, WITNESS_HOST, String(w.tcp.port), 'hi'],
             ['serve', 'tcp', String(port), `--idle-timeout=${d}`],
             ['recvfrom', String(port), `--timeout=${d}`],
           ][i % 4]!,
       ),
     );
-    expect(tcp.connections()).toBe(0);
+    expect(w.tcp.connections()).toBe(0);
     expect(await nothingListens(port)).toBe(true);
   });
 

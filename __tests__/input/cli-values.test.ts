@@ -4,7 +4,7 @@
  * 2 with one `sockit: …` line, nothing on stdout, no stack trace, and no side effect
  * (no connection made, no datagram sent, nothing left listening).
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { run } from '../helpers/cli.js';
 import { parsePort } from '../../src/engine/address.js';
@@ -16,24 +16,14 @@ import {
   mapLimit,
   nothingListens,
   samples,
-  tcpWitness,
-  udpWitness,
   usageProblems,
+  useWitnesses,
 } from './usage-helpers.js';
 
 const N = 20;
 const PARALLEL = 4;
 
-let tcp: Awaited<ReturnType<typeof tcpWitness>>;
-let udp: Awaited<ReturnType<typeof udpWitness>>;
-beforeAll(async () => {
-  tcp = await tcpWitness();
-  udp = await udpWitness();
-});
-afterAll(async () => {
-  await tcp.close();
-  udp.close();
-});
+const w = useWitnesses();
 
 const refuses = (fn: () => unknown): boolean => {
   try {
@@ -87,12 +77,12 @@ describe(`bad values through the CLI (seed ${SEED})`, () => {
       fc
         .tuple(fc.integer({ min: 2, max: 65535 }), fc.integer({ min: 1, max: 65534 }))
         .filter(([a, b]) => a > b)
-        .map(([a, b]) => `${tcp.port},${a}-${b}`),
-      fc.integer({ min: 65536, max: 99999 }).map((p) => `${tcp.port},${p}`),
+        .map(([a, b]) => `${w.tcp.port},${a}-${b}`),
+      fc.integer({ min: 65536, max: 99999 }).map((p) => `${w.tcp.port},${p}`),
       fc.constantFrom(
-        `${tcp.port},`,
-        `,${tcp.port}`,
-        `${tcp.port}-`,
+        `${w.tcp.port},`,
+        `,${w.tcp.port}`,
+        `${w.tcp.port}-`,
         '0',
         'constructor',
         '__proto__',
@@ -105,7 +95,7 @@ describe(`bad values through the CLI (seed ${SEED})`, () => {
       1,
     );
     await allUsage(specs.map((s) => ['connect', '-z', '--', WITNESS_HOST, s]));
-    expect(tcp.connections()).toBe(0);
+    expect(w.tcp.connections()).toBe(0);
   });
 
   test('hosts: connect/send <host>, serve tcp -H, recvfrom -H', async () => {
@@ -130,13 +120,13 @@ describe(`bad values through the CLI (seed ${SEED})`, () => {
       hosts.map(
         (h, i) =>
           [
-            ['connect', '--', h, String(tcp.port)],
-            ['send', '--', h, String(tcp.port), 'hi'],
+            ['connect', '--', h, String(w.tcp.port)],
+            ['send', '--', h, String(w.tcp.port), 'hi'],
             ['serve', 'tcp', '0', `--host=${h}`],
             ['recvfrom', '0', `--host=${h}`],
           ][i % 4]!,
       ),
     );
-    expect(tcp.connections()).toBe(0);
+    expect(w.tcp.connections()).toBe(0);
   });
 });

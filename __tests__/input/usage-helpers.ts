@@ -4,6 +4,7 @@
  * trace), bounded parallel runs, and samples of fast-check arbitraries with a seed
  * that failures report.
  */
+import { afterAll, beforeAll } from '@jest/globals';
 import fc from 'fast-check';
 import { createServer, type Server } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -118,4 +119,24 @@ export function nothingListens(port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+/**
+ * Register a TCP and a UDP witness for the whole file (beforeAll/afterAll): bad
+ * input must never reach them. Read them as `w.tcp` / `w.udp` inside tests.
+ */
+export function useWitnesses(): {
+  tcp: Awaited<ReturnType<typeof tcpWitness>>;
+  udp: Awaited<ReturnType<typeof udpWitness>>;
+} {
+  const w = {} as ReturnType<typeof useWitnesses>;
+  beforeAll(async () => {
+    w.tcp = await tcpWitness();
+    w.udp = await udpWitness();
+  });
+  afterAll(async () => {
+    await w.tcp.close();
+    w.udp.close();
+  });
+  return w;
 }
