@@ -10,10 +10,9 @@ import { inetAddress, formatEndpoint, familyOf } from './address.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
 import { NetworkError, errnoName } from './errors.js';
 import {
-  DatagramConnection,
   StreamRequestHandler,
   isSubclassOf,
-  runHandler,
+  runDatagramHandler,
   type Datagram,
   type HandlerClass,
   type StreamRequest,
@@ -112,11 +111,13 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     if (this.#queuedBytes > 0) this.#unqueued(request);
     if (!this.#streamHandler || this.mode === 'threading')
       return super.finishRequest(request, clientAddress);
-    const conn = new DatagramConnection(request);
-    const Handler = this.RequestHandlerClass as unknown as HandlerClass<DatagramConnection>;
-    const done = runHandler(new Handler(conn, clientAddress, this as never));
-    const flush = (): Promise<void> => conn.flushReply().finally(() => conn.destroy());
-    return done ? done.then(flush) : flush();
+    return runDatagramHandler(
+      this.RequestHandlerClass as never,
+      true,
+      request,
+      clientAddress,
+      this,
+    );
   }
 
   protected shutdownRequest(): void {}

@@ -336,3 +336,34 @@ export function isThenable(value: unknown): value is Promise<void> {
     typeof (value as { then?: unknown }).then === 'function'
   );
 }
+
+/**
+ * Serve one datagram with a handler class that may be a stream handler: a
+ * {@link StreamRequestHandler} sees the datagram as a {@link DatagramConnection}
+ * and what it wrote goes back as one datagram; any other handler gets the
+ * datagram itself. Used by datagram servers in-thread and by worker threads.
+ */
+export function runDatagramHandler(
+  Handler: new (request: never, clientAddress: SocketAddress, server: never) => HandlerHooks,
+  streamHandler: boolean,
+  datagram: Datagram,
+  clientAddress: SocketAddress,
+  server: unknown,
+): void | Promise<void> {
+  if (!streamHandler)
+    return runHandler(new Handler(datagram as never, clientAddress, server as never));
+  const conn = new DatagramConnection(datagram);
+  const reply = (): Promise<void> => conn.flushReply().finally(() => conn.destroy());
+  let done: void | Promise<void>;
+  try {
+    done = runHandler(new Handler(conn as never, clientAddress, server as never));
+  } catch (err) {
+    conn.destroy();
+    throw err;
+  }
+  if (!isThenable(done)) return reply();
+  return done.then(reply, (err: unknown) => {
+    conn.destroy();
+    throw err;
+  });
+}

@@ -11,7 +11,7 @@ import { finished } from 'node:stream/promises';
 import { Buffer } from 'node:buffer';
 import type { SocketAddress } from './address.js';
 import {
-  DatagramConnection,
+  runDatagramHandler,
   StreamRequestHandler,
   isSubclassOf,
   runHandler,
@@ -183,18 +183,8 @@ async function serveDatagram(
 ): Promise<void> {
   const datagram = new ForwardedDatagram(id, Buffer.from(bytes), clientAddress);
   try {
-    if (streamHandler) {
-      // As DatagramServer.finishRequest does in-thread: the datagram as a connection.
-      const conn = new DatagramConnection(datagram);
-      try {
-        await runHandler(new Handler!(conn, clientAddress, serverInfo as never) as never);
-        await conn.flushReply();
-      } finally {
-        conn.destroy();
-      }
-    } else {
-      await runHandler(new Handler!(datagram, clientAddress, serverInfo as never) as never);
-    }
+    // as DatagramServer.finishRequest does in-thread
+    await runDatagramHandler(Handler as never, streamHandler, datagram, clientAddress, serverInfo);
     port.postMessage({ type: 'done', id });
   } catch (err) {
     port.postMessage({ type: 'done', id, error: toWire(err) });
