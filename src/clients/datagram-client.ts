@@ -409,28 +409,9 @@ async function bindUdp(host: string, port: number, ipv6Only?: boolean): Promise<
 }
 
 async function bindUnixDgram(path: string): Promise<Listener> {
-  const {
-    UnixDgramSocket,
-    checkBindablePath,
-    claimSocketFile,
-    clearStaleSocket,
-    releaseSocketFile,
-    withPrivateUmask,
-  } = await unixModules();
+  const { bindUnixDgram, checkBindablePath, releaseSocketFile } = await unixModules();
   checkBindablePath(path);
-  await clearStaleSocket(path);
-  const socket = new UnixDgramSocket();
-  try {
-    withPrivateUmask(() => socket.bind(path));
-  } catch (err) {
-    socket.close();
-    throw new NetworkError(
-      `cannot bind unix://${path} — ${errorCode(err) ?? messageOf(err)}`,
-      err,
-      'SOCKIT_ERR_BIND',
-    );
-  }
-  const claimed = await claimSocketFile(path, undefined);
+  const { socket, bound: claimed } = await bindUnixDgram(path);
   return {
     address: { family: 'unix', path },
     onMessage: (fn) =>

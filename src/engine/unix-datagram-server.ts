@@ -10,25 +10,11 @@ import {
   type DatagramHandlerClass,
   type DatagramServerOptions,
 } from './datagram-server.js';
-import { NetworkError, errnoName } from './errors.js';
+import { errnoName } from './errors.js';
 import type { Datagram } from './request-handler.js';
-import { UnixDgramSocket } from './unix-dgram.js';
-import {
-  checkBindablePath,
-  clearStaleSocket,
-  claimSocketFile,
-  releaseSocketFile,
-  withPrivateUmask,
-  type BoundPath,
-} from './unix-path.js';
+import { bindUnixDgram, type UnixDgramSocket } from './unix-dgram.js';
+import { checkBindablePath, releaseSocketFile, type BoundPath } from './unix-path.js';
 import { debug } from './debug.js';
-
-const BIND_ERRORS: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'address in use',
-  EACCES: 'permission denied',
-  ENOENT: 'no such directory',
-  ENOTDIR: 'a path component is not a directory',
-};
 
 /** Options for unix datagram servers. */
 export interface UnixDatagramServerOptions extends DatagramServerOptions {
@@ -56,21 +42,9 @@ export class UnixDatagramServer extends DatagramServer {
 
   protected async serverBind(): Promise<SocketAddress> {
     const path = (this.serverAddress as UnixAddress).path;
-    await clearStaleSocket(path);
-    const socket = new UnixDgramSocket();
-    try {
-      withPrivateUmask(() => socket.bind(path));
-    } catch (err) {
-      socket.close();
-      const code = errnoName(err) ?? 'EUNKNOWN';
-      throw new NetworkError(
-        `cannot bind unix://${path} — ${BIND_ERRORS[code] ?? code} (${code})`,
-        err,
-        'SOCKIT_ERR_BIND',
-      );
-    }
+    const { socket, bound } = await bindUnixDgram(path, this.socketMode);
     this.socket = socket;
-    this.#bound = await claimSocketFile(path, this.socketMode);
+    this.#bound = bound;
     socket.on('error', (err) => this.handleError(err, this.serverAddress));
     socket.on('message', (data: Buffer, from: string) => {
       this.receive(new UnixDatagram(socket, data, { family: 'unix', path: from }));

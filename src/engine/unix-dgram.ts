@@ -10,7 +10,13 @@ import { createRequire } from 'node:module';
 import { EventEmitter } from 'node:events';
 import { getSystemErrorMap } from 'node:util';
 import type { Buffer } from 'node:buffer';
-import { UnsupportedError, errnoName } from './errors.js';
+import { NetworkError, UnsupportedError, errnoName } from './errors.js';
+import {
+  clearStaleSocket,
+  claimSocketFile,
+  withPrivateUmask,
+  type BoundPath,
+} from './unix-path.js';
 
 interface AddonSocket extends EventEmitter {
   bind(path: string): void;
@@ -179,4 +185,37 @@ export class UnixDgramSocket extends EventEmitter {
   get closed(): boolean {
     return this.#closed;
   }
+}
+
+const BIND_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address in use',
+  EACCES: 'permission denied',
+  ENOENT: 'no such directory',
+  ENOTDIR: 'a path component is not a directory',
+};
+
+/**
+ * Bind a unix datagram socket at `path` the safe way, for servers and receiving
+ * clients alike: a stale socket file is replaced (a live one, a file or a symlink
+ * never), the file is created 0600 (then `mode`, when given), and a failure is a
+ * one-line NetworkError. Release the returned `bound` with `releaseSocketFile()`.
+ */
+export async function bindUnixDgram(
+  path: string,
+  mode?: number,
+): Promise<{ socket: UnixDgramSocket; bound: BoundPath }> {
+  await clearStaleSocket(path);
+  const socket = new UnixDgramSocket();
+  try {
+    withPrivateUmask(() => socket.bind(path));
+  } catch (err) {
+    socket.close();
+    const code = errnoName(err) ?? 'EUNKNOWN';
+    throw new NetworkError(
+      `cannot bind unix://${path} — ${BIND_ERRORS[code] ?? code} (${code})`,
+      err,
+      'SOCKIT_ERR_BIND',
+    );
+  }
+  return { socket, bound: await claimSocketFile(path, mode) };
 }
