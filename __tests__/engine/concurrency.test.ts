@@ -304,6 +304,16 @@ describe('forking specifics', () => {
     expect(ends.map((e) => e.bytesIn).sort()).toEqual([3, 5]);
   });
 
+  test('handleRequest() refuses forking instead of waiting for a request it never sees', async () => {
+    const server = new lib.TCPServer({ host: '127.0.0.1', port: 0 }, class {} as never, {
+      mode: 'forking',
+      handlerModule: { url: ECHO.url, exportName: ECHO.stream },
+    });
+    teardown.add(() => server.serverClose());
+    await expect(server.handleRequest()).rejects.toMatchObject({ name: 'UnsupportedError' });
+    expect(server.state).toBe('idle');
+  });
+
   test('unix datagram servers refuse forking with an UnsupportedError', async () => {
     const tmp = tempSocketPath();
     teardown.add(tmp.cleanup);

@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { SocketAddress, Transport } from './address.js';
-import { AlreadyListeningError, oneLine, UsageError } from './errors.js';
+import { AlreadyListeningError, oneLine, UnsupportedError, UsageError } from './errors.js';
 import { formatEndpoint } from './address.js';
 import { isThenable, runHandler, type HandlerClass } from './request-handler.js';
 import { debug } from './debug.js';
@@ -261,6 +261,10 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
    * `handleTimeout()`), run it to completion and return. Do not override.
    */
   async handleRequest(): Promise<void> {
+    // forked workers accept on their own: this process never sees a request to take
+    if (this.mode === 'forking') {
+      throw new UnsupportedError('handleRequest() needs a single process — not with mode forking');
+    }
     await this.#ensureListening();
     if (this.#waiter) throw new UsageError('handleRequest() is already waiting');
     let item = this.#pending.shift();
