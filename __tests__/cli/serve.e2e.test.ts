@@ -7,7 +7,7 @@ import { statSync, existsSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 
 import { exchange } from '../helpers/loopback.js';
-import { UnixDgramSocket } from '../../src/engine/unix-dgram.js';
+import { UnixDgramSocket } from '../../src/net/unix-dgram.js';
 import {
   dial,
   readBytes,

@@ -18,8 +18,8 @@ import {
   UDP_MAX_IPV4,
   type ReceivedDatagram,
 } from '../../src/clients/datagram-client.js';
-import type { InetAddress } from '../../src/engine/address.js';
-import { NetworkError } from '../../src/engine/errors.js';
+import type { InetAddress } from '../../src/net/address.js';
+import { NetworkError } from '../../src/net/errors.js';
 import { EchoDatagramHandler } from '../../src/handlers/echo.js';
 import { UpperCaseDatagramHandler } from '../../src/handlers/case.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';

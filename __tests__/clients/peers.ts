@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import type { InetAddress } from '../../src/engine/address.js';
+import type { InetAddress } from '../../src/net/address.js';
 import type { HandlerClass } from '../../src/engine/request-handler.js';
 import { TCPServer, UnixStreamServer } from '../../src/engine/stream-server.js';
 import { UDPServer } from '../../src/engine/datagram-server.js';

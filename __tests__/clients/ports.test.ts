@@ -5,7 +5,7 @@ import {
   parsePortSpec,
   parseServicesFile,
 } from '../../src/clients/ports.js';
-import { UsageError } from '../../src/engine/errors.js';
+import { UsageError } from '../../src/net/errors.js';
 
 describe('parsePortSpec', () => {
   test('single ports, ranges and lists, sorted and without duplicates', () => {

@@ -11,7 +11,7 @@ import { constants } from 'node:os';
 import { Buffer } from 'node:buffer';
 import { boundedConcurrency, connectEx, probe, type ProbeResult } from '../../src/clients/probe.js';
 import { tcpAttempt } from '../../src/clients/tcp-attempt.js';
-import { NetworkError, UsageError } from '../../src/engine/errors.js';
+import { NetworkError, UsageError } from '../../src/net/errors.js';
 import { EchoHandler, EchoDatagramHandler } from '../../src/handlers/echo.js';
 import { Teardown } from '../helpers/loopback.js';
 import { engineTcp, engineUdp, freePort } from './peers.js';

@@ -15,7 +15,7 @@ import {
   pipeSocket,
   send,
 } from '../../src/clients/stream-client.js';
-import { NetworkError } from '../../src/engine/errors.js';
+import { NetworkError } from '../../src/net/errors.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { collect, tempSocketPath, Teardown } from '../helpers/loopback.js';

@@ -1,7 +1,7 @@
 /** AccessList and CIDR parsing (verifyRequest's peer filter). */
 import { describe, expect, test } from '@jest/globals';
 import { AccessList, mappedIPv4, parseCidr } from '../../src/engine/access.js';
-import { UsageError } from '../../src/engine/errors.js';
+import { UsageError } from '../../src/net/errors.js';
 
 describe('parseCidr', () => {
   test.each([

@@ -9,8 +9,8 @@ import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
-import type { InetAddress, SocketAddress } from '../../src/engine/address.js';
-import { NetworkError, SockitError, UsageError } from '../../src/engine/errors.js';
+import type { InetAddress, SocketAddress } from '../../src/net/address.js';
+import { NetworkError, SockitError, UsageError } from '../../src/net/errors.js';
 import {
   BaseRequestHandler,
   DatagramRequestHandler,
@@ -103,7 +103,7 @@ describe('listen and serverAddress', () => {
     );
     expect(err).toBeInstanceOf(NetworkError);
     expect(err).toMatchObject({
-      code: 'SOCKIT_ERR_BIND',
+      code: 'SOCKIT_ERR_ADDRESS_IN_USE',
       errno: 'EADDRINUSE',
       exitCode: 1,
       message: `cannot listen on 127.0.0.1:${port} — address in use (EADDRINUSE)`,
@@ -121,7 +121,7 @@ describe('listen and serverAddress', () => {
     teardown.add(() => second.serverClose());
     await expect(second.listen()).rejects.toMatchObject({
       name: 'NetworkError',
-      code: 'SOCKIT_ERR_BIND',
+      code: 'SOCKIT_ERR_ADDRESS_IN_USE',
       errno: 'EADDRINUSE',
       exitCode: 1,
       message: `cannot bind 127.0.0.1:${port} — address in use (EADDRINUSE)`,

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
 import type * as Lib from '../../src/index.js';
 import type { BaseServer, HandlerModule } from '../../src/engine/base-server.js';
-import type { InetAddress, SocketAddress } from '../../src/engine/address.js';
+import type { InetAddress, SocketAddress } from '../../src/net/address.js';
 import { Teardown, tempSocketPath } from '../helpers/loopback.js';
 
 type Mode = 'threading' | 'forking';
@@ -277,7 +277,7 @@ describe.each<Mode>(['threading', 'forking'])('%s mode', (mode) => {
     teardown.add(() => second.serverClose());
     await expect(second.listen()).rejects.toMatchObject({
       name: 'NetworkError',
-      code: 'SOCKIT_ERR_BIND',
+      code: 'SOCKIT_ERR_ADDRESS_IN_USE',
       errno: 'EADDRINUSE',
     });
     expect((await first.request('ok')).toString()).toBe('ok');

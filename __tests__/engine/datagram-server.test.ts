@@ -8,7 +8,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
-import type { InetAddress, SocketAddress } from '../../src/engine/address.js';
+import type { InetAddress, SocketAddress } from '../../src/net/address.js';
 import {
   DatagramServer,
   MAX_QUEUED_DATAGRAMS,
@@ -16,7 +16,7 @@ import {
   type DatagramHandlerClass,
 } from '../../src/engine/datagram-server.js';
 import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
-import { UnixDgramSocket } from '../../src/engine/unix-dgram.js';
+import { UnixDgramSocket } from '../../src/net/unix-dgram.js';
 import {
   DatagramRequestHandler,
   StreamRequestHandler,

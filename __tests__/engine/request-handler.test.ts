@@ -6,7 +6,7 @@ import { afterEach, describe, expect, test } from '@jest/globals';
 import { Buffer } from 'node:buffer';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import type { SocketAddress } from '../../src/engine/address.js';
+import type { SocketAddress } from '../../src/net/address.js';
 import {
   BaseRequestHandler,
   DatagramConnection,

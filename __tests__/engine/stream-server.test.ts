@@ -8,7 +8,7 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import type { InetAddress } from '../../src/engine/address.js';
+import type { InetAddress } from '../../src/net/address.js';
 import { AccessList } from '../../src/engine/access.js';
 import { StreamRequestHandler, type StreamRequest } from '../../src/engine/request-handler.js';
 import {

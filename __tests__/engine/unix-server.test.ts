@@ -17,7 +17,7 @@ import {
 import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
 import type { BaseServer } from '../../src/engine/base-server.js';
-import { NetworkError, UnsupportedError, UsageError } from '../../src/engine/errors.js';
+import { NetworkError, UnsupportedError, UsageError } from '../../src/net/errors.js';
 import { UnixStreamServer } from '../../src/engine/stream-server.js';
 import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
 import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';

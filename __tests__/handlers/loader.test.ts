@@ -11,7 +11,7 @@ import {
   DatagramRequestHandler,
   StreamRequestHandler,
 } from '../../src/engine/request-handler.js';
-import { UsageError } from '../../src/engine/errors.js';
+import { UsageError } from '../../src/net/errors.js';
 import {
   SOCKIT_INDEX_URL,
   checkHandlerTransport,

@@ -10,12 +10,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
 import type { BaseServer, ConcurrencyMode } from '../../src/engine/base-server.js';
-import type { SocketAddress, InetAddress } from '../../src/engine/address.js';
+import type { SocketAddress, InetAddress } from '../../src/net/address.js';
 import type { HandlerClass } from '../../src/engine/request-handler.js';
 import { TCPServer, UnixStreamServer } from '../../src/engine/stream-server.js';
 import { UDPServer } from '../../src/engine/datagram-server.js';
 import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
-import { UnixDgramSocket } from '../../src/engine/unix-dgram.js';
+import { UnixDgramSocket } from '../../src/net/unix-dgram.js';
 import { exchange, tempSocketPath } from './loopback.js';
 
 /** The four server classes, by transport. */

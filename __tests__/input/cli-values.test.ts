@@ -7,7 +7,7 @@
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import { run } from '../helpers/cli.js';
-import { parsePort } from '../../src/engine/address.js';
+import { parsePort } from '../../src/net/address.js';
 import { hostArg } from '../../src/cli/options.js';
 import { parsePortSpec } from '../../src/clients/ports.js';
 import {

@@ -5,8 +5,8 @@
  * client modules so that a command's start-up loads only what it uses.
  */
 import { Option } from 'commander';
-import { UsageError } from '../engine/errors.js';
-import { checkUnixPath } from '../engine/address.js';
+import { UsageError } from '../net/errors.js';
+import { checkUnixPath } from '../net/address.js';
 import { hostArg } from './options.js';
 
 /** A target as the commands see it. */

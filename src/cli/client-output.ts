@@ -5,8 +5,8 @@
 import { Buffer, isUtf8 } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
 import { InvalidArgumentError } from 'commander';
-import { EXIT, UsageError } from '../engine/errors.js';
-import type { SocketAddress } from '../engine/address.js';
+import { EXIT, UsageError } from '../net/errors.js';
+import type { SocketAddress } from '../net/address.js';
 import type { CliContext } from './context.js';
 
 /** A payload as JSON fields: UTF-8 text when valid, else base64. */
@@ -24,12 +24,6 @@ export function datagramJson(data: Uint8Array, from: SocketAddress): string {
       ? { from: from.path, port: null }
       : { from: from.address, port: from.port };
   return `${JSON.stringify({ ...sender, bytes: data.length, ...payloadFields(data) })}\n`;
-}
-
-/** `127.0.0.1:5353`, `[::1]:5353` or the unix path of a sender, for stderr lines. */
-export function senderText(from: SocketAddress): string {
-  if (from.family === 'unix') return from.path || '(unbound unix socket)';
-  return from.family === 'IPv6' ? `[${from.address}]:${from.port}` : `${from.address}:${from.port}`;
 }
 
 /** The canonical hex dump (`hexdump -C`): offset, 16 bytes in hex, printable ASCII. */

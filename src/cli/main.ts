@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { EXIT, SockitError, errnoName, oneLine } from '../engine/errors.js';
+import { EXIT, SockitError, errnoName, oneLine } from '../net/errors.js';
 import { Output, oneLineSafe, type CliIO } from './output.js';
 import type { CliContext, SignalSource } from './context.js';
 

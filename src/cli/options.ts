@@ -4,8 +4,8 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { isIP } from 'node:net';
-import { parsePort, unbracket } from '../engine/address.js';
-import { SockitError } from '../engine/errors.js';
+import { parsePort, unbracket } from '../net/address.js';
+import { SockitError } from '../net/errors.js';
 
 function wrap<T>(fn: () => T): T {
   try {

@@ -4,8 +4,8 @@
  * lines are attached only when `-v` or `--json` asks for them.
  */
 import type { BaseServer, RequestEndInfo, ServerStats } from '../engine/base-server.js';
-import { formatEndpoint, type SocketAddress } from '../engine/address.js';
-import { oneLine } from '../engine/errors.js';
+import { formatEndpoint, type SocketAddress } from '../net/address.js';
+import { oneLine } from '../net/errors.js';
 import type { Output } from './output.js';
 
 /** How a serve run reports. */

@@ -3,13 +3,12 @@
  * server, bind, print the banner, serve (for ever or n requests), and stop
  * gracefully on SIGINT/SIGTERM. Loaded lazily by `commands/serve.ts`.
  */
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { AccessList } from '../engine/access.js';
-import { checkUnixPath, familyOf, formatUrl, unbracket } from '../engine/address.js';
+import { checkUnixPath, familyOf, formatUrl } from '../net/address.js';
 import type { BaseServer, ConcurrencyMode, HandlerModule } from '../engine/base-server.js';
-import { EXIT, UsageError, errnoName, oneLine } from '../engine/errors.js';
+import { ERR, EXIT, UsageError } from '../net/errors.js';
+import { resolveBindHost } from '../net/resolve.js';
 import type { Datagram, HandlerClass, StreamRequest } from '../engine/request-handler.js';
 import type { AnyHandlerClass } from '../handlers/loader.js';
 import { TCPServer, UnixStreamServer } from '../engine/stream-server.js';
@@ -18,7 +17,7 @@ import { UnixDatagramServer } from '../engine/unix-datagram-server.js';
 import { findHandler, HANDLER_NAMES } from '../handlers/registry.js';
 import type { CliContext } from './context.js';
 import { ServeLog } from './serve-log.js';
-import { checkSocketDirectory } from './socket-dir.js';
+import { checkSocketDirectory } from '../net/unix-path.js';
 import { onStopSignals, type StopSignal } from './serve-signals.js';
 
 /** The transports `sockit serve` has subcommands for. */
@@ -55,9 +54,6 @@ export type ServeTarget = { readonly port?: number } | { readonly path: string }
 /** The port when none is given, as in the seeds' examples. */
 export const DEFAULT_PORT = 9999;
 
-/** Seconds open requests get to finish after SIGINT/SIGTERM. */
-export const DEFAULT_DRAIN_SECONDS = 5;
-
 interface ResolvedHandler {
   readonly Handler: AnyHandlerClass;
   readonly module: HandlerModule;
@@ -76,26 +72,12 @@ async function resolveHandler(spec: string, datagram: boolean): Promise<Resolved
   if (!isHandlerPath(spec)) {
     throw new UsageError(
       `unknown handler '${spec}' — expected one of ${HANDLER_NAMES.join(', ')}, or a module file such as ./my-handler.js`,
-      'SOCKIT_ERR_UNKNOWN_HANDLER',
+      ERR.UNKNOWN_HANDLER,
     );
   }
   const loaded = await loadHandlerModule(spec, process.cwd());
   checkHandlerTransport(loaded, datagram);
   return { Handler: loaded.Handler, module: loaded.module };
-}
-
-/** An IP literal as is; a host name resolved once (so the banner and UDP family are right). */
-async function resolveHost(host: string): Promise<string> {
-  const bare = unbracket(host);
-  if (isIP(bare)) return bare;
-  try {
-    return (await lookup(bare)).address;
-  } catch (err) {
-    throw new UsageError(
-      `bad host '${host}' — it does not resolve (${errnoName(err) ?? oneLine(err)})`,
-      'SOCKIT_ERR_BAD_HOST',
-    );
-  }
 }
 
 function seconds(s: number): string {
@@ -196,7 +178,7 @@ export async function runServe(
       ? new UnixDatagramServer(path, dgramHandler, { ...base, socketMode })
       : new UnixStreamServer(path, streamHandler, { ...stream, socketMode });
   } else {
-    const host = await resolveHost(opts.host ?? '127.0.0.1');
+    const host = await resolveBindHost(opts.host ?? '127.0.0.1');
     const port = (target as { port?: number }).port ?? DEFAULT_PORT;
     const ipv6Only = opts.ipv6Only === true;
     server =

@@ -10,34 +10,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
-import {
-  checkUnixPath,
-  formatEndpoint,
-  inetAddress,
-  type SocketAddress,
-} from '../engine/address.js';
-import { NetworkError, errnoName } from '../engine/errors.js';
+import { checkUnixPath, formatEndpoint, inetAddress, type SocketAddress } from '../net/address.js';
+import { ERR, NetworkError, bindError, errnoName } from '../net/errors.js';
 // the unix datagram modules (a native addon, socket-file helpers) load only for unix targets
-type UnixDgramModule = typeof import('../engine/unix-dgram.js');
-type UnixPathModule = typeof import('../engine/unix-path.js');
+type UnixDgramModule = typeof import('../net/unix-dgram.js');
+type UnixPathModule = typeof import('../net/unix-path.js');
 
 async function unixModules(): Promise<UnixDgramModule & UnixPathModule> {
   const [dgram, path] = await Promise.all([
-    import('../engine/unix-dgram.js'),
-    import('../engine/unix-path.js'),
+    import('../net/unix-dgram.js'),
+    import('../net/unix-path.js'),
   ]);
   return { ...dgram, ...path };
 }
-import {
-  describeTarget,
-  errorCode,
-  isPathTarget,
-  messageOf,
-  resolveHost,
-  type IpFamily,
-  type ResolvedAddress,
-  type Target,
-} from './resolve.js';
+import { resolveHost, type IpFamily, type ResolvedAddress } from '../net/resolve.js';
+import { isPathTarget, type Target } from '../net/address.js';
+import { errorCode, oneLine } from '../net/errors.js';
 import { pause } from './pause.js';
 
 /** Largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes). */
@@ -57,7 +45,7 @@ function msgSizeError(size: number, limit: number, what: string): NetworkError {
   return new NetworkError(
     `datagram too large — ${size} bytes, the limit ${what} is ${limit.toLocaleString('en-US')} bytes (EMSGSIZE)`,
     err,
-    'SOCKIT_ERR_MSGSIZE',
+    ERR.MSGSIZE,
   );
 }
 
@@ -129,11 +117,7 @@ async function openUdp(
     }
   } catch (err) {
     socket.close();
-    throw new NetworkError(
-      `cannot use udp://${remote} — ${messageOf(err)}`,
-      err,
-      'SOCKIT_ERR_DATAGRAM',
-    );
+    throw new NetworkError(`cannot use udp://${remote} — ${oneLine(err)}`, err, ERR.DATAGRAM);
   }
   const maxPayload = a.family === 6 ? UDP_MAX_IPV6 : UDP_MAX_IPV4;
   let closed = false;
@@ -176,7 +160,7 @@ async function openUnixDgram(path: string): Promise<Endpoint> {
   } catch (err) {
     socket.close();
     rmSync(dir, { recursive: true, force: true });
-    throw new NetworkError(`cannot bind ${own} — ${messageOf(err)}`, err, 'SOCKIT_ERR_DATAGRAM');
+    throw new NetworkError(`cannot bind ${own} — ${oneLine(err)}`, err, ERR.DATAGRAM);
   }
   return {
     maxPayload: UNIX_DGRAM_MAX,
@@ -207,20 +191,16 @@ function sendError(err: unknown, remote: string): NetworkError {
   const code = errorCode(err);
   // the unix-dgram addon reports errors as numbers (`send -2`): give them their names
   const cause = code && !errnoName(err) ? Object.assign(new Error(code), { code }) : err;
-  const text = code && !errnoName(err) ? code : messageOf(err);
+  const text = code && !errnoName(err) ? code : oneLine(err);
   if (code === 'ECONNREFUSED' || code === 'ENOENT') {
     return new NetworkError(
       `${remote} refused the datagram — nothing is listening there (${code})`,
       cause,
-      'SOCKIT_ERR_REFUSED',
+      ERR.REFUSED,
     );
   }
   const hint = code === 'EACCES' ? ' (a broadcast address needs --broadcast)' : '';
-  return new NetworkError(
-    `cannot send to ${remote} — ${text}${hint}`,
-    cause,
-    'SOCKIT_ERR_DATAGRAM',
-  );
+  return new NetworkError(`cannot send to ${remote} — ${text}${hint}`, cause, ERR.DATAGRAM);
 }
 
 /** Options of {@link sendto}. */
@@ -376,12 +356,10 @@ async function bindUdp(host: string, port: number, ipv6Only?: boolean): Promise<
     await udpBind(socket, { address: a.address, port, exclusive: true });
   } catch (err) {
     socket.close();
-    const code = errnoName(err) ?? 'EUNKNOWN';
-    const where = formatEndpoint(inetAddress(a.address, port, a.family === 6 ? 'IPv6' : 'IPv4'));
-    throw new NetworkError(
-      `cannot bind ${where} — ${code === 'EADDRINUSE' ? 'address in use' : code === 'EACCES' ? 'permission denied' : code} (${code})`,
+    throw bindError(
       err,
-      'SOCKIT_ERR_BIND',
+      formatEndpoint(inetAddress(a.address, port, a.family === 6 ? 'IPv6' : 'IPv4')),
+      'bind',
     );
   }
   const bound = socket.address();
@@ -408,7 +386,7 @@ async function bindUdp(host: string, port: number, ipv6Only?: boolean): Promise<
   };
 }
 
-async function bindUnixDgram(path: string): Promise<Listener> {
+async function bindUnixListener(path: string): Promise<Listener> {
   const { bindUnixDgram, checkBindablePath, releaseSocketFile } = await unixModules();
   checkBindablePath(path);
   const { socket, bound: claimed } = await bindUnixDgram(path);
@@ -442,7 +420,7 @@ export async function recvfrom(
 ): Promise<RecvfromResult> {
   const listener =
     'path' in bind
-      ? await bindUnixDgram(bind.path)
+      ? await bindUnixListener(bind.path)
       : await bindUdp(bind.host, bind.port, opts.ipv6Only);
   opts.onListening?.(listener.address);
   let received = 0;
@@ -583,7 +561,7 @@ export async function datagramPipe(
       else
         finish(
           'error',
-          new NetworkError(`cannot write the output — ${messageOf(err)}`, err, 'SOCKIT_ERR_OUTPUT'),
+          new NetworkError(`cannot write the output — ${oneLine(err)}`, err, ERR.OUTPUT),
         );
     };
     const onAbort = (): void => finish('aborted');
@@ -603,9 +581,4 @@ export async function datagramPipe(
       input.resume();
     }
   });
-}
-
-/** `udp://host:port` or `unix://path` for a target, for messages. */
-export function describeDatagramTarget(target: Target): string {
-  return isPathTarget(target) ? `unix://${target.path}` : `udp://${describeTarget(target)}`;
 }

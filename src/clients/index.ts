@@ -3,16 +3,6 @@
  * `recvfrom`, usable from Node without the CLI.
  */
 export * from './ports.js';
-export {
-  resolveHost,
-  errnoNumber,
-  type HostTarget,
-  type PathTarget,
-  type Target,
-  type IpFamily,
-  type ResolvedAddress,
-  type Resolver,
-} from './resolve.js';
 export { tcpAttempt, type AttemptResult, type AttemptOptions } from './tcp-attempt.js';
 export * from './probe.js';
 export * from './stream-client.js';

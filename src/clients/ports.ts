@@ -4,7 +4,7 @@
  * table when that file is missing.
  */
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../engine/errors.js';
+import { UsageError } from '../net/errors.js';
 
 /** Transport a service name is looked up for. */
 export type ServiceProto = 'tcp' | 'udp';

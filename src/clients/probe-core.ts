@@ -2,7 +2,8 @@
  * The TCP side of probes, shared by the main thread and the probe worker
  * threads: one port, every address, the connect_ex answer and its nmap state.
  */
-import { errnoNumber, type IpFamily, type ResolvedAddress, type Resolver } from './resolve.js';
+import { type IpFamily, type ResolvedAddress, type Resolver } from '../net/resolve.js';
+import { errnoNumber } from '../net/errors.js';
 import { tcpAttempt, type AttemptResult } from './tcp-attempt.js';
 
 /** What `connectEx` gives back: Python's return value, with its name. */

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { tcpProbe, type ConnectExOptions, type ProbeResult } from './probe-core.js';
-import type { ResolvedAddress } from './resolve.js';
+import type { ResolvedAddress } from '../net/resolve.js';
 
 /** What the main thread starts a worker with. */
 export interface ProbeWorkerInit {

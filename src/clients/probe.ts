@@ -9,9 +9,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Buffer } from 'node:buffer';
-import { NetworkError, UsageError, errnoName } from '../engine/errors.js';
+import { NetworkError, UsageError, errnoName } from '../net/errors.js';
 import { parsePortSpec } from './ports.js';
-import { errnoNumber, resolveHost, type ResolvedAddress } from './resolve.js';
+import { resolveHost, type ResolvedAddress } from '../net/resolve.js';
+import { errnoNumber } from '../net/errors.js';
 import {
   attemptAll,
   stateOf,

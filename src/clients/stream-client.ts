@@ -7,17 +7,11 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
-import { checkUnixPath } from '../engine/address.js';
-import { NetworkError, errnoName } from '../engine/errors.js';
-import {
-  describeTarget,
-  isPathTarget,
-  messageOf,
-  resolveHost,
-  type IpFamily,
-  type Resolver,
-  type Target,
-} from './resolve.js';
+import { checkUnixPath, formatEndpoint } from '../net/address.js';
+import { ERR, NetworkError, errnoName } from '../net/errors.js';
+import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
+import { isPathTarget, type Target } from '../net/address.js';
+import { oneLine } from '../net/errors.js';
 
 /** Default seconds to wait for a connection. */
 export const DEFAULT_CONNECT_TIMEOUT = 10;
@@ -101,7 +95,7 @@ export async function openConnection(target: Target, opts: OpenOptions = {}): Pr
     try {
       return await connectOnce({ path }, opts, path);
     } catch (err) {
-      throw new NetworkError(messageOf(err), err, 'SOCKIT_ERR_CONNECT');
+      throw new NetworkError(oneLine(err), err, ERR.CONNECT);
     }
   }
   let addresses = await resolveHost(target.host, opts.family, opts.lookup);
@@ -127,9 +121,9 @@ export async function openConnection(target: Target, opts: OpenOptions = {}): Pr
   const last = errors[errors.length - 1];
   const message =
     errors.length <= 1
-      ? messageOf(last)
-      : `cannot connect to ${describeTarget(target)} — ${errors.map((e) => messageOf(e)).join('; ')}`;
-  throw new NetworkError(message, last, 'SOCKIT_ERR_CONNECT');
+      ? oneLine(last)
+      : `cannot connect to ${formatEndpoint(target)} — ${errors.map((e) => oneLine(e)).join('; ')}`;
+  throw new NetworkError(message, last, ERR.CONNECT);
 }
 
 /** Why a pipe ended. */
@@ -297,7 +291,7 @@ export function pipeSocket(
       else
         finish(
           'output-closed',
-          new NetworkError(`cannot write the output — ${messageOf(err)}`, err, 'SOCKIT_ERR_OUTPUT'),
+          new NetworkError(`cannot write the output — ${oneLine(err)}`, err, ERR.OUTPUT),
         );
     };
     const onSocketError = (err: unknown): void => {
@@ -310,7 +304,7 @@ export function pipeSocket(
       }
       finish(
         'peer-closed',
-        new NetworkError(`connection lost — ${messageOf(err)}`, err, 'SOCKIT_ERR_CONNECTION'),
+        new NetworkError(`connection lost — ${oneLine(err)}`, err, ERR.CONNECTION),
       );
     };
 
@@ -343,7 +337,7 @@ export function pipeSocket(
     const onInputError = (err: unknown): void =>
       finish(
         'input-ended',
-        new NetworkError(`cannot read the input — ${messageOf(err)}`, err, 'SOCKIT_ERR_INPUT'),
+        new NetworkError(`cannot read the input — ${oneLine(err)}`, err, ERR.INPUT),
       );
     const onAbort = (): void => finish('aborted');
 
@@ -458,9 +452,7 @@ export async function send(
       out?.off('error', onOutputError);
       out?.on('error', () => undefined);
       if (err !== undefined) {
-        reject(
-          new NetworkError(`connection lost — ${messageOf(err)}`, err, 'SOCKIT_ERR_CONNECTION'),
-        );
+        reject(new NetworkError(`connection lost — ${oneLine(err)}`, err, ERR.CONNECTION));
         return;
       }
       resolve({

@@ -8,7 +8,7 @@
  */
 import { connect as netConnect } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { errnoName } from '../engine/errors.js';
+import { errnoName } from '../net/errors.js';
 
 /** The outcome of one attempt. */
 export interface AttemptResult {

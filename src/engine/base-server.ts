@@ -8,11 +8,11 @@
  * `handleError()`, `handleTimeout()`, `serviceActions()`.
  */
 import { EventEmitter } from 'node:events';
-import type { SocketAddress, Transport } from './address.js';
-import { AlreadyListeningError, oneLine, UnsupportedError, UsageError } from './errors.js';
-import { formatEndpoint } from './address.js';
+import type { SocketAddress, Transport } from '../net/address.js';
+import { AlreadyListeningError, oneLine, UnsupportedError, UsageError } from '../net/errors.js';
+import { formatEndpoint } from '../net/address.js';
 import { isThenable, runHandler, type HandlerClass } from './request-handler.js';
-import { debug } from './debug.js';
+import { debug } from '../net/debug.js';
 
 import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
 

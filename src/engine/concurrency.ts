@@ -14,7 +14,7 @@ import { register } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BaseServer, ConcurrencyStrategy, HandlerModule } from './base-server.js';
-import { NetworkError, UnsupportedError, UsageError, oneLine } from './errors.js';
+import { ERR, NetworkError, UnsupportedError, UsageError, oneLine } from '../net/errors.js';
 import {
   BaseRequestHandler,
   functionHandler,
@@ -95,16 +95,13 @@ export async function loadHandlerClass(mod: HandlerModule): Promise<HandlerClass
   try {
     ns = (await import(url)) as Record<string, unknown>;
   } catch (err) {
-    throw new UsageError(
-      `cannot load handler module ${url} — ${oneLine(err)}`,
-      'SOCKIT_ERR_HANDLER_MODULE',
-    );
+    throw new UsageError(`cannot load handler module ${url} — ${oneLine(err)}`, ERR.HANDLER_MODULE);
   }
   const value = ns[exportName];
   if (typeof value !== 'function') {
     throw new UsageError(
       `handler module ${url} has no export '${exportName}' that is a handler class or function`,
-      'SOCKIT_ERR_HANDLER_MODULE',
+      ERR.HANDLER_MODULE,
     );
   }
   if (
@@ -121,7 +118,7 @@ export async function loadHandlerClass(mod: HandlerModule): Promise<HandlerClass
 export interface WireError {
   readonly name: string;
   readonly message: string;
-  /** `code` of the error (`ECONNRESET`, `SOCKIT_ERR_BIND`…). */
+  /** `code` of the error (`ECONNRESET`, `ERR.BIND`…). */
   readonly code?: string;
   /** errno name of a NetworkError's cause. */
   readonly errno?: string;

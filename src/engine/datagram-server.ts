@@ -5,10 +5,10 @@
 import { createSocket, type Socket as DgramSocket } from 'node:dgram';
 import { once } from 'node:events';
 
-import type { InetAddress, SocketAddress, Transport } from './address.js';
-import { inetAddress, formatEndpoint, familyOf } from './address.js';
+import type { InetAddress, SocketAddress, Transport } from '../net/address.js';
+import { inetAddress, formatEndpoint, familyOf } from '../net/address.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
-import { NetworkError, errnoName } from './errors.js';
+import { bindError } from '../net/errors.js';
 import {
   StreamRequestHandler,
   isSubclassOf,
@@ -184,12 +184,7 @@ export class UDPServer extends DatagramServer {
       await bound;
     } catch (err) {
       socket.close();
-      const code = errnoName(err) ?? 'EUNKNOWN';
-      throw new NetworkError(
-        `cannot bind ${formatEndpoint(want)} — ${code === 'EADDRINUSE' ? 'address in use' : code === 'EACCES' ? 'permission denied' : code} (${code})`,
-        err,
-        'SOCKIT_ERR_BIND',
-      );
+      throw bindError(err, formatEndpoint(want), 'bind');
     }
     if (this.#recvBufferSize) {
       try {

@@ -39,8 +39,8 @@ import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { fileURLToPath } from 'node:url';
-import type { SocketAddress, Transport } from './address.js';
-import { formatEndpoint, inetAddress } from './address.js';
+import type { SocketAddress, Transport } from '../net/address.js';
+import { formatEndpoint, inetAddress } from '../net/address.js';
 import type {
   BaseServer,
   ConcurrencyStrategy,
@@ -48,14 +48,14 @@ import type {
   RequestEndInfo,
   ServerStats,
 } from './base-server.js';
-import { NetworkError, UnsupportedError, oneLine } from './errors.js';
+import { ERR, NetworkError, UnsupportedError, oneLine } from '../net/errors.js';
 import {
   clearStaleSocket,
   claimSocketFile,
   releaseSocketFile,
   type BoundPath,
-} from './unix-path.js';
-import { debug } from './debug.js';
+} from '../net/unix-path.js';
+import { debug } from '../net/debug.js';
 import { fromWire, poolSize, workerEntry, type WireError } from './concurrency.js';
 
 /** Environment variable carrying a worker's {@link ForkConfig} (JSON). */
@@ -503,7 +503,7 @@ function addressInUse(config: ForkConfig): NetworkError {
   return new NetworkError(
     `cannot listen on ${formatEndpoint(where)} — address in use (EADDRINUSE): another forking server of this process has it`,
     { code: 'EADDRINUSE' },
-    'SOCKIT_ERR_BIND',
+    ERR.ADDRESS_IN_USE,
   );
 }
 

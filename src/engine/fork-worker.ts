@@ -6,7 +6,7 @@
  * handler failures to the primary in batches.
  */
 import cluster from 'node:cluster';
-import type { SocketAddress } from './address.js';
+import type { SocketAddress } from '../net/address.js';
 import { AccessList } from './access.js';
 import type {
   BaseServer,
@@ -25,8 +25,8 @@ import {
   type FromFork,
   type ToFork,
 } from './fork-pool.js';
-import { debug } from './debug.js';
-import { oneLine } from './errors.js';
+import { debug } from '../net/debug.js';
+import { oneLine } from '../net/errors.js';
 
 /** Events are sent at most this long after they happen. */
 const FLUSH_MS = 20;

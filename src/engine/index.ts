@@ -1,9 +1,6 @@
-export * from './address.js';
-export * from './errors.js';
 export * from './access.js';
 export * from './request-handler.js';
 export * from './base-server.js';
 export * from './stream-server.js';
 export * from './datagram-server.js';
 export * from './unix-datagram-server.js';
-export { UnixDgramSocket, UNIX_DGRAM_MAX } from './unix-dgram.js';

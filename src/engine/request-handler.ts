@@ -6,7 +6,7 @@
 import { Duplex, type Readable, type Writable } from 'node:stream';
 import { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
-import type { SocketAddress } from './address.js';
+import type { SocketAddress } from '../net/address.js';
 import type { BaseServer } from './base-server.js';
 
 /** One datagram received by a datagram server. */

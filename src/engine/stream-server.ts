@@ -7,10 +7,10 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { SocketAddress, InetAddress, Transport } from './address.js';
-import { inetAddress, formatEndpoint } from './address.js';
+import type { SocketAddress, InetAddress, Transport } from '../net/address.js';
+import { inetAddress, formatEndpoint } from '../net/address.js';
 import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
-import { NetworkError, errnoName } from './errors.js';
+import { NetworkError, bindError, errnoName } from '../net/errors.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
 import type { AccessList } from './access.js';
 import {
@@ -22,7 +22,7 @@ import {
   bindingAlias,
   publishSocket,
   type BoundPath,
-} from './unix-path.js';
+} from '../net/unix-path.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -117,20 +117,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** Turn a bind failure into a one-line NetworkError. */
   protected bindError(err: unknown): NetworkError {
-    const code = errnoName(err) ?? 'EUNKNOWN';
-    const where = formatEndpoint(this.serverAddress);
-    const why: Record<string, string> = {
-      EADDRINUSE: 'address in use',
-      EACCES: 'permission denied',
-      EADDRNOTAVAIL: 'address not available on this machine',
-      ENOENT: 'no such directory',
-      ENOTDIR: 'a path component is not a directory',
-    };
-    return new NetworkError(
-      `cannot listen on ${where} — ${why[code] ?? code} (${code})`,
-      err,
-      'SOCKIT_ERR_BIND',
-    );
+    return bindError(err, formatEndpoint(this.serverAddress));
   }
 
   #accept(socket: Socket): void {

@@ -25,11 +25,11 @@ import { Worker, MessageChannel } from 'node:worker_threads';
 import { Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
-import type { SocketAddress } from './address.js';
+import type { SocketAddress } from '../net/address.js';
 import type { BaseServer, ConcurrencyStrategy } from './base-server.js';
 import type { Datagram } from './request-handler.js';
-import { errnoName, oneLine } from './errors.js';
-import { debug } from './debug.js';
+import { errnoName, oneLine } from '../net/errors.js';
+import { debug } from '../net/debug.js';
 import { fromWire, poolSize, workerEntry, type WireError } from './concurrency.js';
 
 /** Pause the socket while the worker holds more unacknowledged input than this. */

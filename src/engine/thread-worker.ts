@@ -9,7 +9,7 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { Buffer } from 'node:buffer';
-import type { SocketAddress } from './address.js';
+import type { SocketAddress } from '../net/address.js';
 import {
   runDatagramHandler,
   StreamRequestHandler,

@@ -4,17 +4,17 @@
  * a sender that did not bind a path cannot be answered.
  */
 import { Buffer } from 'node:buffer';
-import type { SocketAddress, Transport, UnixAddress } from './address.js';
+import type { SocketAddress, Transport, UnixAddress } from '../net/address.js';
 import {
   DatagramServer,
   type DatagramHandlerClass,
   type DatagramServerOptions,
 } from './datagram-server.js';
-import { errnoName } from './errors.js';
+import { errnoName } from '../net/errors.js';
 import type { Datagram } from './request-handler.js';
-import { bindUnixDgram, type UnixDgramSocket } from './unix-dgram.js';
-import { checkBindablePath, releaseSocketFile, type BoundPath } from './unix-path.js';
-import { debug } from './debug.js';
+import { bindUnixDgram, type UnixDgramSocket } from '../net/unix-dgram.js';
+import { checkBindablePath, releaseSocketFile, type BoundPath } from '../net/unix-path.js';
+import { debug } from '../net/debug.js';
 
 /** Options for unix datagram servers. */
 export interface UnixDatagramServerOptions extends DatagramServerOptions {

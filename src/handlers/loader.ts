@@ -13,7 +13,7 @@ import { stat } from 'node:fs/promises';
 import { basename, extname, resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Stats } from 'node:fs';
-import { UsageError, errnoName, oneLine } from '../engine/errors.js';
+import { ERR, UsageError, errnoName, oneLine } from '../net/errors.js';
 import {
   BaseRequestHandler,
   DatagramRequestHandler,
@@ -102,7 +102,7 @@ export async function loadHandlerModule(
   if (ext !== '.js' && ext !== '.mjs') {
     throw new UsageError(
       `handler module '${spec}' — must be an ES module file ending in .js or .mjs`,
-      'SOCKIT_ERR_HANDLER_MODULE',
+      ERR.HANDLER_MODULE,
     );
   }
   const file = resolvePath(cwd, spec);
@@ -111,13 +111,10 @@ export async function loadHandlerModule(
     st = await stat(file);
   } catch (err) {
     const why = errnoName(err) === 'ENOENT' ? 'no such file' : oneLine(err);
-    throw new UsageError(
-      `handler module '${spec}' not found — ${why}`,
-      'SOCKIT_ERR_HANDLER_MODULE',
-    );
+    throw new UsageError(`handler module '${spec}' not found — ${why}`, ERR.HANDLER_MODULE);
   }
   if (!st.isFile()) {
-    throw new UsageError(`handler module '${spec}' is not a file`, 'SOCKIT_ERR_HANDLER_MODULE');
+    throw new UsageError(`handler module '${spec}' is not a file`, ERR.HANDLER_MODULE);
   }
   if (options.sockitHook !== false) registerSockitSpecifier();
   const url = pathToFileURL(file).href;
@@ -127,7 +124,7 @@ export async function loadHandlerModule(
   } catch (err) {
     throw new UsageError(
       `cannot load handler module '${spec}' — ${describeLoadError(err, spec)}`,
-      'SOCKIT_ERR_HANDLER_MODULE',
+      ERR.HANDLER_MODULE,
     );
   }
   return classifyHandlerExport(ns, spec, url);
@@ -169,7 +166,7 @@ export function classifyHandlerExport(
   if (value === undefined) {
     throw new UsageError(
       `handler module '${display}' has no default export — export default a handler class or a function (data, info) => reply`,
-      'SOCKIT_ERR_HANDLER_MODULE',
+      ERR.HANDLER_MODULE,
     );
   }
   const as = (kind: HandlerKind, Handler: unknown): LoadedHandler => ({
@@ -185,7 +182,7 @@ export function classifyHandlerExport(
     const name = (value as { name?: string }).name || '(anonymous)';
     throw new UsageError(
       `handler module '${display}' — class ${name} does not extend sockit's StreamRequestHandler, DatagramRequestHandler or BaseRequestHandler`,
-      'SOCKIT_ERR_HANDLER_MODULE',
+      ERR.HANDLER_MODULE,
     );
   }
   if (typeof value === 'function') {
@@ -194,7 +191,7 @@ export function classifyHandlerExport(
   }
   throw new UsageError(
     `handler module '${display}' — the default export is ${describeValue(value)}, not a handler class or a function`,
-    'SOCKIT_ERR_HANDLER_MODULE',
+    ERR.HANDLER_MODULE,
   );
 }
 
@@ -206,7 +203,7 @@ export function checkHandlerTransport(loaded: LoadedHandler, datagram: boolean):
   if (loaded.kind === 'datagram' && !datagram) {
     throw new UsageError(
       `handler module '${loaded.display}' exports a DatagramRequestHandler, which runs only on udp and unix --datagram servers — extend StreamRequestHandler to serve streams`,
-      'SOCKIT_ERR_HANDLER_MODULE',
+      ERR.HANDLER_MODULE,
     );
   }
 }

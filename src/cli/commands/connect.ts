@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { Readable } from 'node:stream';
 import type { CliContext } from '../context.js';
-import { EXIT, UsageError } from '../../engine/errors.js';
+import { EXIT, UsageError } from '../../net/errors.js';
 import { countArg, ipAddressArg, parseDuration, portArg } from '../options.js';
 import { clientTarget, familyOf, familyOptions, type CliTarget } from '../client-args.js';
 import { exitIfInterrupted, interruptOn, releaseInput, watchOutput } from '../client-output.js';
@@ -296,7 +296,7 @@ async function runProbe(
 
 async function runUnixProbe(ctx: CliContext, path: string, opts: ConnectOptions): Promise<void> {
   const { openConnection } = await loadClients();
-  const { errnoNumber } = await import('../../clients/resolve.js');
+  const { errnoNumber } = await import('../../net/errors.js');
   const interrupt = interruptOn(ctx);
   const deadline = opts.wait !== undefined ? Date.now() + opts.wait * 1000 : undefined;
   let code = '0';

@@ -1,8 +1,9 @@
 import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
 import type { CliContext } from '../context.js';
-import { checkSocketDirectory } from '../socket-dir.js';
-import { EXIT, NetworkError, UsageError } from '../../engine/errors.js';
+import { checkSocketDirectory } from '../../net/unix-path.js';
+import { ERR, EXIT, NetworkError, UsageError } from '../../net/errors.js';
+import { formatEndpoint } from '../../net/address.js';
 import { countArg, hostArg, parseDuration, portArg } from '../options.js';
 import {
   datagramJson,
@@ -10,7 +11,6 @@ import {
   hexLine,
   interruptOn,
   watchOutput,
-  senderText,
 } from '../client-output.js';
 
 /** Options of `sockit recvfrom`. */
@@ -69,7 +69,7 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
         throw new UsageError(`with --unix, give no port (got ${port})`);
       if (opts.unix !== undefined) await checkSocketDirectory(opts.unix, 'bind');
       const { recvfrom } = await import('../../clients/datagram-client.js');
-      const { formatUrl } = await import('../../engine/address.js');
+      const { formatUrl } = await import('../../net/address.js');
       const interrupt = interruptOn(ctx);
       const output = watchOutput(io.stdout, () => interrupt.abort());
       try {
@@ -85,7 +85,7 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
             signal: interrupt.signal,
             onListening: (a) => out.always(`listening on ${formatUrl('udp', a)}`),
             onDatagram: (d) => {
-              out.detail(`${d.data.length} bytes from ${senderText(d.from)}`);
+              out.detail(`${d.data.length} bytes from ${formatEndpoint(d.from)}`);
               if (output.closed()) return;
               if (opts.json) io.stdout.write(datagramJson(d.data, d.from));
               else if (opts.hex) io.stdout.write(hexLine(d.data));
@@ -103,11 +103,7 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
         }
         if (r.reason === 'timeout' && r.received === 0) {
           const cause = Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
-          throw new NetworkError(
-            `no datagram within ${opts.timeout}s`,
-            cause,
-            'SOCKIT_ERR_NO_REPLY',
-          );
+          throw new NetworkError(`no datagram within ${opts.timeout}s`, cause, ERR.NO_REPLY);
         }
         ctx.exitCode = EXIT.OK;
       } catch (err) {

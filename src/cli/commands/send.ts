@@ -2,8 +2,9 @@ import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
 import { Transform, type Readable } from 'node:stream';
 import type { CliContext } from '../context.js';
-import { EXIT, NetworkError, UsageError } from '../../engine/errors.js';
+import { ERR, EXIT, NetworkError, UsageError } from '../../net/errors.js';
 import { parseDuration } from '../options.js';
+import { formatEndpoint } from '../../net/address.js';
 import { clientTarget, familyOf, familyOptions } from '../client-args.js';
 import {
   exitIfInterrupted,
@@ -79,7 +80,7 @@ Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`,
         const family = familyOf(opts);
         const { target, rest } = await clientTarget(opts.unix, [host, port, ...message]);
         const { send, DEFAULT_REPLY_TIMEOUT } = await import('../../clients/stream-client.js');
-        const { describeTarget } = await import('../../clients/resolve.js');
+
         let payload: Uint8Array | Readable;
         const fromStdin = rest.length === 0;
         if (fromStdin) {
@@ -122,10 +123,10 @@ Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`,
           });
           throw new NetworkError(
             r.ended === 'timeout'
-              ? `no reply from ${describeTarget(target)} within ${timeout}s`
-              : `no reply from ${describeTarget(target)} — the peer closed the connection without answering`,
+              ? `no reply from ${formatEndpoint(target)} within ${timeout}s`
+              : `no reply from ${formatEndpoint(target)} — the peer closed the connection without answering`,
             cause,
-            'SOCKIT_ERR_NO_REPLY',
+            ERR.NO_REPLY,
           );
         } catch (err) {
           exitIfInterrupted(err, interrupt, ctx);

@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
 import type { CliContext } from '../context.js';
-import { EXIT, NetworkError, UsageError } from '../../engine/errors.js';
+import { ERR, EXIT, NetworkError, UsageError } from '../../net/errors.js';
+import { formatEndpoint } from '../../net/address.js';
 import { countArg, ipAddressArg, parseDuration, portArg } from '../options.js';
 import { clientTarget, familyOf, familyOptions } from '../client-args.js';
 import {
@@ -14,7 +15,6 @@ import {
   parseHex,
   readAll,
   releaseInput,
-  senderText,
 } from '../client-output.js';
 
 /** Options of `sockit sendto`. */
@@ -134,7 +134,7 @@ Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 
             wait: opts.wait,
             signal: interrupt.signal,
             onReply: (d) => {
-              out.detail(`reply from ${senderText(d.from)}: ${d.data.length} bytes`);
+              out.detail(`reply from ${formatEndpoint(d.from)}: ${d.data.length} bytes`);
               if (output.closed()) return;
               if (opts.json) io.stdout.write(datagramJson(d.data, d.from));
               else if (opts.hex) io.stdout.write(hexLine(d.data));
@@ -151,7 +151,7 @@ Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 
           }
           if (opts.wait !== undefined && r.replies === 0 && !output.closed()) {
             const cause = Object.assign(new Error('no reply'), { code: 'ETIMEDOUT' });
-            throw new NetworkError(`no reply within ${opts.wait}s`, cause, 'SOCKIT_ERR_NO_REPLY');
+            throw new NetworkError(`no reply within ${opts.wait}s`, cause, ERR.NO_REPLY);
           }
           ctx.exitCode = EXIT.OK;
         } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../../engine/errors.js';
+import { UsageError } from '../../net/errors.js';
 import { collect, countArg, hostArg, parseDuration, portArg } from '../options.js';
 import { CONCURRENCY_MODES } from '../../engine/modes.js';
 import { HANDLER_INFO as HANDLERS, HANDLER_ALIASES } from '../../handlers/names.js';

@@ -9,8 +9,8 @@ import {
   parsePort,
   unbracket,
   UNIX_PATH_MAX,
-} from '../../src/engine/address.js';
-import { UsageError } from '../../src/engine/errors.js';
+} from '../../src/net/address.js';
+import { UsageError } from '../../src/net/errors.js';
 
 describe('parsePort', () => {
   test.each([

@@ -2,14 +2,14 @@
  * Unix socket files: the checks before binding (stale socket replaced, live one
  * never taken over, non-sockets and symlinks never touched) and removal on close.
  */
-import { lstat, unlink, chmod, link } from 'node:fs/promises';
+import { lstat, unlink, chmod, link, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Buffer } from 'node:buffer';
 import { connect } from 'node:net';
 import type { Stats } from 'node:fs';
 import { checkUnixPath, UNIX_PATH_MAX } from './address.js';
-import { NetworkError, UnsupportedError, errnoName } from './errors.js';
+import { ERR, NetworkError, UnsupportedError, UsageError, errnoName } from './errors.js';
 
 /** Refuse abstract names: Node pads them to 108 bytes, so other programs cannot reach them. */
 export function checkBindablePath(path: string): string {
@@ -22,12 +22,7 @@ export function checkBindablePath(path: string): string {
 }
 
 function inUse(path: string, why: string, cause?: unknown): NetworkError {
-  const err = new NetworkError(
-    `address in use — unix://${path}: ${why}`,
-    cause,
-    'SOCKIT_ERR_ADDRESS_IN_USE',
-  );
-  return err;
+  return new NetworkError(`address in use — unix://${path}: ${why}`, cause, ERR.ADDRESS_IN_USE);
 }
 
 /** What `connect()` on the path says: undefined when something answered. */
@@ -88,7 +83,7 @@ export async function claimSocketFile(path: string, mode: number | undefined): P
     throw new NetworkError(
       `cannot use unix://${path} — it was replaced by something that is not a socket right after the bind; left alone`,
       undefined,
-      'SOCKIT_ERR_BIND',
+      ERR.BIND,
     );
   }
   if (mode !== undefined && (st.mode & 0o7777) !== mode) {
@@ -146,5 +141,27 @@ export async function publishSocket(alias: string, path: string): Promise<void> 
     throw new NetworkError(`cannot use unix://${path} — ${errnoName(err) ?? String(err)}`, err);
   } finally {
     await unlink(alias).catch(() => undefined);
+  }
+}
+
+/** The directory of a unix socket path must exist: say so plainly (exit 2). */
+export async function checkSocketDirectory(path: string, verb = 'listen on'): Promise<void> {
+  const dir = dirname(path);
+  let isDir: boolean;
+  try {
+    isDir = (await stat(dir)).isDirectory();
+  } catch (err) {
+    const code = errnoName(err);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') return; // EACCES and the like: bind says what
+    throw new UsageError(
+      `cannot ${verb} unix://${path} — directory ${dir} does not exist`,
+      ERR.NO_DIRECTORY,
+    );
+  }
+  if (!isDir) {
+    throw new UsageError(
+      `cannot ${verb} unix://${path} — ${dir} is not a directory`,
+      ERR.NO_DIRECTORY,
+    );
   }
 }

@@ -1,10 +1,12 @@
 /**
- * Socket addresses: the shapes the engine passes around, parsing and
- * formatting of ports, hosts and unix paths, and the `scheme://` banner form.
+ * Socket addresses, the one vocabulary of every layer: a bound or peer address
+ * ({@link SocketAddress}), where a client goes before its name is resolved
+ * ({@link Target}), parsing of ports, hosts and unix paths, and the one formatter
+ * for both (`127.0.0.1:80`, `[::1]:80`, the path) with its `scheme://` banner form.
  */
 import { isIP } from 'node:net';
 import { Buffer } from 'node:buffer';
-import { UsageError } from './errors.js';
+import { ERR, UsageError } from './errors.js';
 
 /** An IPv4 or IPv6 endpoint. */
 export interface InetAddress {
@@ -21,6 +23,25 @@ export interface UnixAddress {
 
 /** Any endpoint a server binds to or a request comes from. */
 export type SocketAddress = InetAddress | UnixAddress;
+
+/** A TCP/UDP endpoint given by host name or IP literal, not yet resolved. */
+export interface HostTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A unix socket endpoint given by path. */
+export interface PathTarget {
+  readonly path: string;
+}
+
+/** Where a client connects or sends to, or where a server binds, as the user gave it. */
+export type Target = HostTarget | PathTarget;
+
+/** Whether a target is a unix path. */
+export function isPathTarget(target: Target): target is PathTarget {
+  return 'path' in target;
+}
 
 /** Transports sockit speaks. */
 export type Transport = 'tcp' | 'udp' | 'unix' | 'unix-dgram';
@@ -50,7 +71,7 @@ export function checkUnixPath(path: string): string {
   if (bytes > UNIX_PATH_MAX) {
     throw new UsageError(
       `unix socket path too long — ${bytes} bytes, the limit is ${UNIX_PATH_MAX}: ${path}`,
-      'SOCKIT_ERR_PATH_TOO_LONG',
+      ERR.PATH_TOO_LONG,
     );
   }
   return path;
@@ -62,15 +83,19 @@ export function familyOf(host: string): 'IPv4' | 'IPv6' | undefined {
   return v === 4 ? 'IPv4' : v === 6 ? 'IPv6' : undefined;
 }
 
-/** `127.0.0.1:80`, `[::1]:80` or the unix path. */
-export function formatEndpoint(addr: SocketAddress): string {
-  if (addr.family === 'unix') return addr.path || '(unnamed)';
-  return addr.family === 'IPv6' ? `[${addr.address}]:${addr.port}` : `${addr.address}:${addr.port}`;
+/**
+ * `127.0.0.1:80`, `[::1]:80` or the unix path (`(unnamed)` for an unbound unix
+ * peer), for an address or a target alike: the one formatter of sockit.
+ */
+export function formatEndpoint(addr: SocketAddress | Target): string {
+  if ('path' in addr) return addr.path || '(unnamed)';
+  const [host, port] = 'host' in addr ? [addr.host, addr.port] : [addr.address, addr.port];
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 /** The banner form: `tcp://127.0.0.1:9999`, `udp://[::1]:53`, `unix:///tmp/s.sock` (stream or datagram). */
-export function formatUrl(transport: Transport, addr: SocketAddress): string {
-  if (addr.family === 'unix') return `unix://${addr.path}`;
+export function formatUrl(transport: Transport, addr: SocketAddress | Target): string {
+  if ('path' in addr) return `unix://${addr.path}`;
   return `${transport}://${formatEndpoint(addr)}`;
 }
 

@@ -9,7 +9,7 @@ import {
   UsageError,
   errnoName,
   oneLine,
-} from '../../src/engine/errors.js';
+} from '../../src/net/errors.js';
 
 describe('error classes', () => {
   test('UsageError: exit 2, SOCKIT_ERR_USAGE by default', () => {

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { EventEmitter } from 'node:events';
 import { getSystemErrorMap } from 'node:util';
 import type { Buffer } from 'node:buffer';
-import { NetworkError, UnsupportedError, errnoName } from './errors.js';
+import { UnsupportedError, bindError, errnoName } from './errors.js';
 import {
   clearStaleSocket,
   claimSocketFile,
@@ -187,13 +187,6 @@ export class UnixDgramSocket extends EventEmitter {
   }
 }
 
-const BIND_ERRORS: Readonly<Record<string, string>> = {
-  EADDRINUSE: 'address in use',
-  EACCES: 'permission denied',
-  ENOENT: 'no such directory',
-  ENOTDIR: 'a path component is not a directory',
-};
-
 /**
  * Bind a unix datagram socket at `path` the safe way, for servers and receiving
  * clients alike: a stale socket file is replaced (a live one, a file or a symlink
@@ -210,12 +203,7 @@ export async function bindUnixDgram(
     withPrivateUmask(() => socket.bind(path));
   } catch (err) {
     socket.close();
-    const code = errnoName(err) ?? 'EUNKNOWN';
-    throw new NetworkError(
-      `cannot bind unix://${path} — ${BIND_ERRORS[code] ?? code} (${code})`,
-      err,
-      'SOCKIT_ERR_BIND',
-    );
+    throw bindError(err, `unix://${path}`, 'bind');
   }
   return { socket, bound: await claimSocketFile(path, mode) };
 }

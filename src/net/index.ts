@@ -1,0 +1,5 @@
+/** The ground floor, for library users: addresses, errors, name resolution, unix datagram sockets. */
+export * from './address.js';
+export * from './errors.js';
+export { resolveHost, type IpFamily, type ResolvedAddress, type Resolver } from './resolve.js';
+export { UnixDgramSocket, UNIX_DGRAM_MAX } from './unix-dgram.js';
