@@ -6,7 +6,8 @@
 import { availableParallelism } from 'node:os';
 import { AccessList } from '../engine/access.js';
 import { checkUnixPath, familyOf, formatUrl } from '../net/address.js';
-import type { BaseServer, ConcurrencyMode, HandlerModule } from '../engine/base-server.js';
+import type { BaseServer, HandlerModule } from '../engine/base-server.js';
+import { MODES, type ConcurrencyMode } from '../engine/modes.js';
 import { ERR, EXIT, UsageError } from '../net/errors.js';
 import { resolveBindHost } from '../net/resolve.js';
 import type { Datagram, HandlerClass, StreamRequest } from '../engine/request-handler.js';
@@ -90,17 +91,9 @@ function checkCombinations(
   opts: ServeOptions,
   warn: (message: string) => void,
 ): void {
-  const pooled = opts.mode === 'threading' || opts.mode === 'forking';
-  if (opts.workers !== undefined && !pooled) {
+  if (opts.workers !== undefined && !MODES[opts.mode].pooled) {
     warn(
       `--workers has no effect with --mode ${opts.mode} (only threading and forking use a pool)`,
-    );
-  }
-  if (opts.mode === 'forking' && (opts.once || opts.maxRequests !== undefined)) {
-    // handle_request() takes requests one by one in this process; forked workers
-    // accept on their own, so the count could never be honoured
-    throw new UsageError(
-      `${opts.once ? '--once' : '--max-requests'} needs a single process — not with --mode forking`,
     );
   }
   if (opts.timeout !== undefined && !opts.once && opts.maxRequests === undefined) {
@@ -153,10 +146,9 @@ export async function runServe(
   const { Handler, module } = await resolveHandler(opts.handler, datagram);
   const accessList =
     opts.allow?.length || opts.deny?.length ? new AccessList(opts.allow, opts.deny) : undefined;
-  const pooled = opts.mode === 'threading' || opts.mode === 'forking';
   const base = {
     mode: opts.mode,
-    workers: pooled ? (opts.workers ?? availableParallelism()) : opts.workers,
+    workers: MODES[opts.mode].pooled ? (opts.workers ?? availableParallelism()) : opts.workers,
     handlerModule: module,
     timeout: opts.timeout ?? null,
     log: (line: string) => ctx.io.stderr.write(`${line}\n`),

@@ -17,7 +17,10 @@ import {
   type HandlerClass,
   type StreamRequest,
 } from './request-handler.js';
-import type { AccessList } from './access.js';
+import { toAccessList, type AccessList, type AccessListLike } from './access.js';
+import type { ModuleRef } from './server-spec.js';
+import type { RequestOutcome } from './strategy.js';
+import { builtUrl } from './worker-protocol.js';
 
 /** Datagrams held while no handler takes them; beyond this they are dropped, as a full kernel buffer would. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
@@ -34,7 +37,7 @@ export type DatagramHandlerClass = HandlerClass<Datagram> | HandlerClass<StreamR
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
   /** Peer filter applied by the default `verifyRequest()` (inet only). */
-  accessList?: AccessList;
+  accessList?: AccessListLike;
   /** Datagrams held while no handler takes them (default {@link MAX_QUEUED_DATAGRAMS}). */
   maxQueuedDatagrams?: number;
 }
@@ -62,7 +65,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     options: DatagramServerOptions = {},
   ) {
     super(address, Handler as HandlerClass<Datagram>, options);
-    this.accessList = options.accessList;
+    this.accessList = toAccessList(options.accessList);
     this.maxQueuedDatagrams = Math.max(1, options.maxQueuedDatagrams ?? MAX_QUEUED_DATAGRAMS);
     this.#streamHandler = isSubclassOf(Handler, StreamRequestHandler);
   }
@@ -73,6 +76,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
    * (clientAddress, 'queue-full') is emitted. Do not override.
    */
   protected receive(datagram: Datagram): void {
+    if (!this.admit(datagram, datagram.clientAddress)) return;
     const waiting = this.pendingRequests;
     if (waiting === 0) {
       this.#queuedBytes = 0; // nothing waits: start the byte count afresh
@@ -109,8 +113,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     clientAddress: SocketAddress,
   ): void | Promise<void> {
     if (this.#queuedBytes > 0) this.#unqueued(request);
-    if (!this.#streamHandler || this.mode === 'threading')
-      return super.finishRequest(request, clientAddress);
+    if (!this.#streamHandler) return super.finishRequest(request, clientAddress);
     return runDatagramHandler(
       this.RequestHandlerClass as never,
       true,
@@ -126,7 +129,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     if (this.#queuedBytes > 0) this.#unqueued(request);
   }
 
-  protected requestBytes(request: Datagram): { bytesIn: number; bytesOut: number } {
+  protected requestBytes(request: Datagram): RequestOutcome {
     return { bytesIn: request.data.length, bytesOut: request.bytesOut };
   }
 }
@@ -143,6 +146,11 @@ export interface UDPServerOptions extends DatagramServerOptions {
 
 /** A UDP server (Python's `UDPServer`). Datagrams up to 65,507 bytes (IPv4) / 65,527 (IPv6). */
 export class UDPServer extends DatagramServer {
+  /** Where workers import this class from. */
+  static get module(): ModuleRef {
+    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'UDPServer' };
+  }
+
   readonly transport: Transport = 'udp';
   /** SO_REUSEADDR on the socket. */
   readonly allowReuseAddress: boolean;
@@ -178,8 +186,7 @@ export class UDPServer extends DatagramServer {
         throw err;
       }),
     ]);
-    // A forked worker shares the socket its cluster primary binds (exclusive: false).
-    socket.bind({ address: want.address, port: want.port, exclusive: this.mode !== 'forking' });
+    socket.bind({ address: want.address, port: want.port, exclusive: true });
     try {
       await bound;
     } catch (err) {
