@@ -62,11 +62,7 @@ interface ResolvedHandler {
 /** Built-in by name, or a module file; checked against the transport. */
 async function resolveHandler(spec: string, datagram: boolean): Promise<ResolvedHandler> {
   const builtin = findHandler(spec);
-  if (builtin) {
-    return datagram
-      ? { Handler: builtin.datagram, module: builtin.datagramModule }
-      : { Handler: builtin.stream, module: builtin.streamModule };
-  }
+  if (builtin) return builtin;
   const { isHandlerPath, loadHandlerModule, checkHandlerTransport } =
     await import('../handlers/loader.js');
   if (!isHandlerPath(spec)) {
