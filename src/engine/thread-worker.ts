@@ -12,7 +12,8 @@ import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../net/address.js';
 import { runDatagramHandler, runHandler, type HandlerClass } from './request-handler.js';
 import { DatagramConnection } from './datagram-connection.js';
-import { loadHandlerClass, toWire } from './concurrency.js';
+import { toWire } from './concurrency.js';
+import { loadHandlerClass } from './handler-module.js';
 import {
   ACK_BATCH,
   OUTPUT_WINDOW,
