@@ -11,8 +11,8 @@ import { poolChild, type PoolChild } from '../net/pool-backend.js';
 import { toWire } from '../net/wire.js';
 import type { BaseServer } from './base-server.js';
 import { enter } from './containment.js';
-import { loadHandlerClass } from './concurrency.js';
-import type { Datagram } from './request-handler.js';
+import { loadHandlerClass } from './handler-module.js';
+import { DatagramConnection } from './datagram-connection.js';
 import type { ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import type { DatagramJob, DoneMessage, WorkerInit } from './worker-protocol.js';
@@ -51,14 +51,15 @@ export async function buildServer(spec: ServerSpec): Promise<BaseServer<unknown>
 }
 
 /** A datagram as a worker sees it: replies go back to the owner, which sends them. */
-class ForwardedDatagram implements Datagram {
-  bytesOut = 0;
+class ForwardedDatagram extends DatagramConnection {
   constructor(
     readonly child: PoolChild,
     readonly id: number,
-    readonly data: Buffer,
-    readonly clientAddress: SocketAddress,
-  ) {}
+    data: Buffer,
+    clientAddress: SocketAddress,
+  ) {
+    super(data, clientAddress);
+  }
 
   reply(reply: Uint8Array): Promise<void> {
     const copy = new Uint8Array(reply.byteLength);

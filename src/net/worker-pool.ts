@@ -188,7 +188,7 @@ export class WorkerPool extends EventEmitter {
     this.#workers.delete(worker.id);
     if (this.#phase !== 'running' || worker.closing) return;
     const quick =
-      !worker.ready || (worker.served === 0 && Date.now() - worker.started < QUICK_DEATH_MS);
+      !worker.ready || (worker.served === 0 && Date.now() - worker.readyAt < QUICK_DEATH_MS);
     this.#quickDeaths = quick ? this.#quickDeaths + 1 : 0;
     const gaveUp = this.#quickDeaths >= MAX_QUICK_DEATHS || this.#opts.replace === false;
     const info: WorkerExit = {
