@@ -4,10 +4,10 @@
  * Everything here throws a UsageError (exit 2) on bad input. Kept free of the
  * client modules so that a command's start-up loads only what it uses.
  */
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { UsageError } from '../net/errors.js';
 import { checkUnixPath } from '../net/address.js';
-import { hostArg } from './options.js';
+import { hostArg, ipAddressArg, portArg } from './options.js';
 
 /** A target as the commands see it. */
 export type CliTarget = { host: string; port: number } | { path: string };
@@ -18,12 +18,19 @@ export function familyOf(opts: { ipv4?: boolean; ipv6?: boolean }): 4 | 6 | unde
   return opts.ipv4 ? 4 : opts.ipv6 ? 6 : undefined;
 }
 
-/** The `-4` and `-6` options. */
-export function familyOptions(): Option[] {
-  return [
-    new Option('-4, --ipv4', 'use IPv4 addresses only'),
-    new Option('-6, --ipv6', 'use IPv6 addresses only'),
-  ];
+/** Add the `-4` and `-6` options. */
+export function addFamilyOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('-4, --ipv4', 'use IPv4 addresses only'))
+    .addOption(new Option('-6, --ipv6', 'use IPv6 addresses only'));
+}
+
+/** Add `-s/--source`, `-p/--source-port`, `-4` and `-6`. */
+export function addSourceOptions(cmd: Command): Command {
+  cmd
+    .option('-s, --source <address>', 'source IP address', ipAddressArg)
+    .option('-p, --source-port <port>', 'source port', portArg);
+  return addFamilyOptions(cmd);
 }
 
 /**
