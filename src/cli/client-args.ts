@@ -4,7 +4,7 @@
  * Everything here throws a UsageError (exit 2) on bad input. Kept free of the
  * client modules so that a command's start-up loads only what it uses.
  */
-import { Option, type Command } from 'commander';
+import { Command, Option } from 'commander';
 import { UsageError } from '../net/errors.js';
 import { checkUnixPath } from '../net/address.js';
 import { hostArg, ipAddressArg, portArg } from './options.js';
@@ -87,4 +87,42 @@ export async function clientTarget(
   if (host === undefined) throw new UsageError('missing <host> (or --unix <path>)');
   if (port === undefined) throw new UsageError(`missing <port> after host '${host}'`);
   return { target: { host: checkedHost(host), port: await destinationPort(port, proto) }, rest };
+}
+
+/** The help of a command that sends messages. */
+export interface MessageCommandHelp {
+  readonly description: string;
+  /** What the `[message...]` arguments are. */
+  readonly message: string;
+  /** What `--unix <path>` does. */
+  readonly unix: string;
+  /** Examples and exit status, after the options. */
+  readonly helpAfter: string;
+}
+
+/** A client command taking `<host> <port> [message...]` or `--unix <path> [message...]`. */
+export function messageCommand(name: string, help: MessageCommandHelp): Command {
+  return new Command(name)
+    .description(help.description)
+    .usage('[options] <host> <port> [message...]  |  --unix <path> [message...]')
+    .argument('[host]', 'host name or IP address')
+    .argument('[port]', 'port or service name')
+    .argument('[message...]', help.message)
+    .option('--unix <path>', help.unix)
+    .addHelpText('after', help.helpAfter);
+}
+
+/** The positional arguments of a {@link messageCommand}: host, port, message words. */
+export type Positionals = readonly (string | undefined)[];
+
+/** The action of a {@link messageCommand}: host, port and message words as one list. */
+export function withPositionals<O>(
+  run: (positional: Positionals, opts: O) => Promise<void>,
+): (
+  host: string | undefined,
+  port: string | undefined,
+  message: string[],
+  opts: O,
+) => Promise<void> {
+  return (host, port, message, opts) => run([host, port, ...message], opts);
 }

@@ -108,7 +108,7 @@ export interface InterruptScope {
   /** Aborts on SIGINT/SIGTERM, and (with `watchStdout`) when stdout's reader goes away. */
   readonly signal: AbortSignal;
   /** Whether stdout's reader went away (EPIPE, `| head -1`); false unless `watchStdout`. */
-  outputClosed(): boolean;
+  readonly outputClosed: () => boolean;
 }
 
 /** Options of {@link runInterruptible}. */

@@ -139,18 +139,21 @@ async function runConnect(
   const { target } = await clientTarget(opts.unix, [host, ports[0]], datagram ? 'udp' : 'tcp');
   ctx.out.verbose = opts.verbose === true;
   const pipe = datagram ? datagramPipeTo : streamPipeTo;
-  await runInterruptible(ctx, ({ signal }) => pipe(ctx, target, opts, family, signal), {
+  await runInterruptible(ctx, ({ signal }) => pipe({ ctx, target, opts, family, signal }), {
     input: ctx.io.stdin,
   });
 }
 
-async function datagramPipeTo(
-  ctx: CliContext,
-  target: CliTarget,
-  opts: ConnectOptions,
-  family: 4 | 6 | undefined,
-  signal: AbortSignal,
-): Promise<number> {
+/** What a pipe of `connect` runs with. */
+interface PipeJob {
+  readonly ctx: CliContext;
+  readonly target: CliTarget;
+  readonly opts: ConnectOptions;
+  readonly family: 4 | 6 | undefined;
+  readonly signal: AbortSignal;
+}
+
+async function datagramPipeTo({ ctx, target, opts, family, signal }: PipeJob): Promise<number> {
   const { io, out } = ctx;
   const [{ datagramPipe }, { CrlfTranslator }] = await Promise.all([
     import('../../clients/datagram-client.js'),
@@ -180,13 +183,7 @@ function connectedLine(target: CliTarget, s: Socket): string {
   return `connected to ${remote}:${s.remotePort} from port ${s.localPort}`;
 }
 
-async function streamPipeTo(
-  ctx: CliContext,
-  target: CliTarget,
-  opts: ConnectOptions,
-  family: 4 | 6 | undefined,
-  signal: AbortSignal,
-): Promise<number> {
+async function streamPipeTo({ ctx, target, opts, family, signal }: PipeJob): Promise<number> {
   const { io, out } = ctx;
   const { connectPipe } = await import('../../clients/stream-client.js');
   const interactive = io.stdin.isTTY === true && !opts.recvOnly;
@@ -231,7 +228,8 @@ async function runProbe(
   const udp = opts.udp === true;
   const ports = parsePortSpec(portArgs.join(','), { proto: udp ? 'udp' : 'tcp' });
   const body = async (scope: InterruptScope): Promise<number> => {
-    const report = await ProbeReport.start(ctx, hostName, ports.length, opts, scope);
+    const report = new ProbeReport(ctx, hostName, opts, scope);
+    await report.showSpinner(ctx.out, ports.length, opts.wait !== undefined);
     try {
       const results = await probe(hostName, ports, {
         udp,
@@ -266,47 +264,31 @@ function probeJson(r: ProbeResult): string {
 
 /** What `-z` prints: a spinner while it runs, then lines written in bursts, one call each. */
 class ProbeReport {
-  readonly #ctx: CliContext;
+  readonly #io: CliContext['io'];
   readonly #host: string;
-  readonly #opts: ConnectOptions;
-  readonly #scope: InterruptScope;
-  readonly #spinner: Spinner;
+  readonly #verbose: boolean;
+  readonly #json: boolean;
+  readonly #outputClosed: () => boolean;
   readonly #out: string[] = [];
   readonly #err: string[] = [];
+  #spinner: Spinner = { text() {}, stop() {} };
   #scheduled = false;
   #lastSpin = 0;
 
-  private constructor(
-    ctx: CliContext,
-    host: string,
-    opts: ConnectOptions,
-    scope: InterruptScope,
-    spinner: Spinner,
-  ) {
-    this.#ctx = ctx;
+  constructor(ctx: CliContext, host: string, opts: ConnectOptions, scope: InterruptScope) {
+    this.#io = ctx.io;
     this.#host = host;
-    this.#opts = opts;
-    this.#scope = scope;
-    this.#spinner = spinner;
+    this.#verbose = opts.verbose === true;
+    this.#json = opts.json === true;
+    this.#outputClosed = scope.outputClosed;
   }
 
-  static async start(
-    ctx: CliContext,
-    host: string,
-    count: number,
-    opts: ConnectOptions,
-    scope: InterruptScope,
-  ): Promise<ProbeReport> {
+  /** A spinner while many ports (or a `--wait`) run, never with `-v`. */
+  async showSpinner(out: CliContext['out'], count: number, wait: boolean): Promise<void> {
     // ora loops forever on a terminal that reports 0 columns (script(1), some CI ptys)
-    const columns = (ctx.io.stderr as { columns?: number }).columns;
-    const show =
-      opts.verbose !== true &&
-      (count > 1 || opts.wait !== undefined) &&
-      (columns === undefined || columns > 0);
-    const spinner = show
-      ? await ctx.out.spinner(`probing ${host}: 0/${count} ports`)
-      : { text() {}, stop() {} };
-    return new ProbeReport(ctx, host, opts, scope, spinner);
+    const columns = (this.#io.stderr as { columns?: number }).columns;
+    if (this.#verbose || (count <= 1 && !wait) || columns === 0) return;
+    this.#spinner = await out.spinner(`probing ${this.#host}: 0/${count} ports`);
   }
 
   readonly progress = (done: number, total: number, open: number): void => {
@@ -317,12 +299,12 @@ class ProbeReport {
   };
 
   readonly result = (r: ProbeResult): void => {
-    if (this.#opts.verbose) {
+    if (this.#verbose) {
       const why = r.state === 'open' || r.errno === '0' ? '' : ` ${r.errno}`;
       const self = r.selfConnect ? ' (self-connect)' : '';
       this.#err.push(`${this.#host} ${r.port} ${r.state}${why}${self}\n`);
     }
-    if (this.#opts.json && !this.#scope.outputClosed()) this.#out.push(probeJson(r));
+    if (this.#json && !this.#outputClosed()) this.#out.push(probeJson(r));
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(this.#flush);
@@ -339,10 +321,10 @@ class ProbeReport {
   }
 
   readonly #flush = (): void => {
-    const { stdout, stderr } = this.#ctx.io;
+    const { stdout, stderr } = this.#io;
     this.#scheduled = false;
     if (this.#err.length > 0) stderr.write(this.#err.splice(0).join(''));
-    if (this.#out.length > 0 && !this.#scope.outputClosed()) stdout.write(this.#out.join(''));
+    if (this.#out.length > 0 && !this.#outputClosed()) stdout.write(this.#out.join(''));
     this.#out.length = 0;
   };
 }

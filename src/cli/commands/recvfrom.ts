@@ -23,6 +23,16 @@ interface RecvfromCliOptions {
 /** Default port of `recvfrom`, as for `serve`. */
 const DEFAULT_PORT = 9999;
 
+const RECVFROM_HELP = `
+The line "listening on udp://HOST:PORT" (or unix://PATH) goes to stderr once bound.
+
+Examples:
+  sockit recvfrom 0 --count 1                   any free port, exit after one datagram
+  sockit recvfrom 5514 --json | jq .data
+  sockit recvfrom --unix /tmp/dgram.sock --echo
+
+Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage.`;
+
 /** `sockit recvfrom`: print datagrams as they arrive. */
 export function makeRecvfromCommand(ctx: CliContext): Command {
   return new Command('recvfrom')
@@ -41,18 +51,7 @@ export function makeRecvfromCommand(ctx: CliContext): Command {
     .option('--hex', 'print each datagram as one line of hex')
     .option('--json', 'print {"from","port","bytes","data","encoding"} per datagram')
     .option('-v, --verbose', 'one line per datagram on stderr (sender, size)')
-    .addHelpText(
-      'after',
-      `
-The line "listening on udp://HOST:PORT" (or unix://PATH) goes to stderr once bound.
-
-Examples:
-  sockit recvfrom 0 --count 1                   any free port, exit after one datagram
-  sockit recvfrom 5514 --json | jq .data
-  sockit recvfrom --unix /tmp/dgram.sock --echo
-
-Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage.`,
-    )
+    .addHelpText('after', RECVFROM_HELP)
     .action((port: number | undefined, opts: RecvfromCliOptions) => runRecvfrom(ctx, port, opts));
 }
 

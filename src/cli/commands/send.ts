@@ -6,7 +6,15 @@ import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/erro
 import { parseDuration } from '../options.js';
 import { formatEndpoint } from '../../net/address.js';
 import type { SendResult } from '../../clients/stream-client.js';
-import { addFamilyOptions, clientTarget, familyOf, type CliTarget } from '../client-args.js';
+import {
+  addFamilyOptions,
+  clientTarget,
+  familyOf,
+  messageCommand,
+  withPositionals,
+  type CliTarget,
+  type Positionals,
+} from '../client-args.js';
 import { hexdump, payloadFields, runInterruptible, type InterruptScope } from '../client-output.js';
 
 /** Options of `sockit send`. */
@@ -32,50 +40,35 @@ function appendNewline(): Transform {
   });
 }
 
-/** `sockit send`: one request, one reply, then exit. */
-export function makeSendCommand(ctx: CliContext): Command {
-  const cmd = new Command('send')
-    .description('send one request (the message, or stdin), half-close, print the whole reply')
-    .usage('[options] <host> <port> [message...]  |  --unix <path> [message...]')
-    .argument('[host]', 'host name or IP address')
-    .argument('[port]', 'port or service name')
-    .argument('[message...]', 'words joined by spaces (default: read stdin to its end)')
-    .option('--unix <path>', 'send over a unix stream socket')
-    .option('-n, --newline', 'append a newline to the message')
-    .option(
-      '-w, --timeout <duration>',
-      'give up connecting, and stop reading the reply, after this long (default 10s)',
-      parseDuration,
-    )
-    .option('--hex', 'print the reply as a hex dump')
-    .option('--json', 'print {"sent","received","reply","encoding","rtt_ms"} on one line');
-  return addFamilyOptions(cmd)
-    .option('-v, --verbose', 'report the exchange on stderr')
-    .addHelpText(
-      'after',
-      `
+const TIMEOUT_HELP =
+  'give up connecting, and stop reading the reply, after this long (default 10s)';
+
+const SEND_HELP = `
 Examples:
   sockit send 127.0.0.1 9999 hello -n              prints the reply to "hello\\n"
   sockit send --unix /tmp/app.sock --json ping
   printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockit send example.com 80
 
-Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`,
-    )
-    .action(
-      (
-        host: string | undefined,
-        port: string | undefined,
-        message: string[],
-        opts: SendCliOptions,
-      ) => runSend(ctx, [host, port, ...message], opts),
-    );
+Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`;
+
+/** `sockit send`: one request, one reply, then exit. */
+export function makeSendCommand(ctx: CliContext): Command {
+  const cmd = messageCommand('send', {
+    description: 'send one request (the message, or stdin), half-close, print the whole reply',
+    message: 'words joined by spaces (default: read stdin to its end)',
+    unix: 'send over a unix stream socket',
+    helpAfter: SEND_HELP,
+  })
+    .option('-n, --newline', 'append a newline to the message')
+    .option('-w, --timeout <duration>', TIMEOUT_HELP, parseDuration)
+    .option('--hex', 'print the reply as a hex dump')
+    .option('--json', 'print {"sent","received","reply","encoding","rtt_ms"} on one line');
+  return addFamilyOptions(cmd)
+    .option('-v, --verbose', 'report the exchange on stderr')
+    .action(withPositionals((args, opts: SendCliOptions) => runSend(ctx, args, opts)));
 }
 
-async function runSend(
-  ctx: CliContext,
-  positional: (string | undefined)[],
-  opts: SendCliOptions,
-): Promise<void> {
+async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOptions) {
   const { io, out } = ctx;
   out.verbose = opts.verbose === true;
   if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');

@@ -4,7 +4,14 @@ import type { CliContext } from '../context.js';
 import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { formatEndpoint } from '../../net/address.js';
 import { countArg, parseDuration } from '../options.js';
-import { addSourceOptions, clientTarget, familyOf } from '../client-args.js';
+import {
+  addSourceOptions,
+  clientTarget,
+  familyOf,
+  messageCommand,
+  withPositionals,
+  type Positionals,
+} from '../client-args.js';
 import {
   millisArg,
   parseHex,
@@ -47,15 +54,23 @@ function splitLines(data: Buffer): Buffer[] {
   return lines;
 }
 
+const SENDTO_HELP = `
+Examples:
+  sockit sendto 127.0.0.1 9999 ping --wait 1       one datagram, print the reply
+  printf 'a\\nb\\n' | sockit sendto --lines 127.0.0.1 9999
+  sockit sendto --hex-input 127.0.0.1 9999 00ff10
+  sockit sendto --unix /tmp/dgram.sock hello --wait 1
+
+Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 bad usage.`;
+
 /** `sockit sendto`: send datagrams, optionally wait for replies. */
 export function makeSendtoCommand(ctx: CliContext): Command {
-  const cmd = new Command('sendto')
-    .description('send UDP (or unix) datagrams: one per message, per stdin line, or all of stdin')
-    .usage('[options] <host> <port> [message...]  |  --unix <path> [message...]')
-    .argument('[host]', 'host name or IP address')
-    .argument('[port]', 'port or service name')
-    .argument('[message...]', 'one datagram each (default: stdin, one datagram or one per line)')
-    .option('--unix <path>', 'send to a unix datagram socket')
+  const cmd = messageCommand('sendto', {
+    description: 'send UDP (or unix) datagrams: one per message, per stdin line, or all of stdin',
+    message: 'one datagram each (default: stdin, one datagram or one per line)',
+    unix: 'send to a unix datagram socket',
+    helpAfter: SENDTO_HELP,
+  })
     .option('--lines', 'one datagram per line of stdin')
     .option('-n, --newline', 'append a newline to each datagram')
     .option('-c, --count <n>', 'send everything n times', countArg(1))
@@ -71,25 +86,7 @@ export function makeSendtoCommand(ctx: CliContext): Command {
     .option('--json', 'print replies as {"from","port","bytes","data","encoding"} lines');
   return addSourceOptions(cmd)
     .option('-v, --verbose', 'report what was sent and who replied on stderr')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  sockit sendto 127.0.0.1 9999 ping --wait 1       one datagram, print the reply
-  printf 'a\\nb\\n' | sockit sendto --lines 127.0.0.1 9999
-  sockit sendto --hex-input 127.0.0.1 9999 00ff10
-  sockit sendto --unix /tmp/dgram.sock hello --wait 1
-
-Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 bad usage.`,
-    )
-    .action(
-      (
-        host: string | undefined,
-        port: string | undefined,
-        message: string[],
-        opts: SendtoCliOptions,
-      ) => runSendto(ctx, [host, port, ...message], opts),
-    );
+    .action(withPositionals((args, opts: SendtoCliOptions) => runSendto(ctx, args, opts)));
 }
 
 /** The datagrams to send: one per message, per stdin line (`--lines`), or all of stdin. */
@@ -109,11 +106,7 @@ async function payloadsOf(
   return pieces.map((p) => Buffer.concat([fromHex(p), nl]));
 }
 
-async function runSendto(
-  ctx: CliContext,
-  positional: (string | undefined)[],
-  opts: SendtoCliOptions,
-): Promise<void> {
+async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoCliOptions) {
   const { out } = ctx;
   out.verbose = opts.verbose === true;
   if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
