@@ -48,7 +48,7 @@ export async function datagramAddress(
 /** A datagram socket towards `target` (a UDP host resolved as {@link datagramAddress} says). */
 export async function openTowards(
   target: Target,
-  opts: DatagramOptions & Omit<DatagramOpenOptions, 'localAddress' | 'localPort'>,
+  opts: DatagramOptions & DatagramOpenOptions,
 ): Promise<DatagramSocket> {
   const peer: SocketAddress = isPathTarget(target)
     ? { family: 'unix', path: target.path }

@@ -18,7 +18,13 @@ import {
   type PipeResult,
 } from './socket-pipe.js';
 
-export * from './socket-pipe.js';
+export {
+  CrlfTranslator,
+  pipeSocket,
+  type PipeEnd,
+  type PipeOptions,
+  type PipeResult,
+} from './socket-pipe.js';
 
 /** Default seconds to wait for a connection. */
 export const DEFAULT_CONNECT_TIMEOUT = 10;
