@@ -4,21 +4,12 @@
  * failures rethrown, the stdout EPIPE watch, and everything undone afterwards.
  */
 import { describe, expect, test } from '@jest/globals';
-import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
-import type { CliContext, SignalSource } from '../../src/cli/context.js';
+import type { CliContext } from '../../src/cli/context.js';
 import { Output } from '../../src/cli/output.js';
 import { runInterruptible } from '../../src/cli/client-output.js';
 import { EXIT, NetworkError } from '../../src/net/errors.js';
-
-class FakeSignals extends EventEmitter implements SignalSource {
-  override on(signal: 'SIGINT' | 'SIGTERM', listener: () => void): this {
-    return super.on(signal, listener);
-  }
-  override off(signal: 'SIGINT' | 'SIGTERM', listener: () => void): this {
-    return super.off(signal, listener);
-  }
-}
+import { FakeSignals } from './client-helpers.js';
 
 function context(): { ctx: CliContext; signals: FakeSignals; stdout: PassThrough } {
   const signals = new FakeSignals();

@@ -20,7 +20,7 @@ import { tcpAttempt } from '../../src/clients/tcp-attempt.js';
 import { NetworkError, UsageError } from '../../src/net/errors.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
-import { engineTcp, engineUdp, freePort } from './peers.js';
+import { closedUdpPort, engineTcp, engineUdp, freePort } from './peers.js';
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -187,11 +187,7 @@ describe('probe', () => {
 describe('UDP probe', () => {
   test('closed on an ICMP refusal, open when the server replies', async () => {
     const open = await engineUdp(EchoHandler as never, teardown);
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1');
-    await once(s, 'listening');
-    const closed = s.address().port;
-    s.close();
+    const closed = await closedUdpPort();
     const results = await probe('127.0.0.1', [open, closed], {
       udp: true,
       timeout: 2,

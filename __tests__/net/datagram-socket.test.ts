@@ -5,22 +5,24 @@
  * temporary path of a unix sender, and an idempotent close.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { existsSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
+import { tempSocketPath, Teardown } from '../helpers/loopback.js';
+import { closedUdpPort } from '../clients/peers.js';
+import type { InetAddress, SocketAddress } from '../../src/net/address.js';
+import { ERR, NetworkError } from '../../src/net/errors.js';
+import { UNIX_DGRAM_MAX } from '../../src/net/unix-dgram.js';
 import {
   UDP_MAX_IPV4,
   bindDatagramSocket,
   openDatagramSocket,
   type DatagramSocket,
 } from '../../src/net/datagram-socket.js';
-import { UNIX_DGRAM_MAX } from '../../src/net/unix-dgram.js';
-import type { InetAddress, SocketAddress } from '../../src/net/address.js';
-import { ERR, NetworkError } from '../../src/net/errors.js';
-import { tempSocketPath, Teardown } from '../helpers/loopback.js';
+
+const loopback = (port: number): InetAddress => ({ family: 'IPv4', address: '127.0.0.1', port });
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -34,17 +36,6 @@ function track(socket: DatagramSocket): DatagramSocket {
 function nextMessage(socket: DatagramSocket): Promise<[Buffer, SocketAddress]> {
   return once(socket, 'message') as Promise<[Buffer, SocketAddress]>;
 }
-
-async function closedUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-const loopback = (port: number): InetAddress => ({ family: 'IPv4', address: '127.0.0.1', port });
 
 describe('UDP', () => {
   test('bind on port 0, open towards it: binary datagrams both ways, each with its sender', async () => {
