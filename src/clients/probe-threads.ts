@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { ResolvedAddress } from '../net/resolve.js';
 import type { ConnectExOptions, ProbeResult } from './probe-core.js';
+import type { PoolWorker } from '../net/worker-pool.js';
 import type { FromProbeWorker, ProbeWorkerInit } from './probe-worker.js';
 
 /** What decides whether and how a scan uses threads (a part of `probe()`'s options). */
@@ -42,11 +43,34 @@ export interface ThreadedScan {
 const WORKER_URL = new URL('./probe-worker.js', import.meta.url);
 const BLOCK = 1024;
 
+/** Hands out blocks of ports in order, and knows when every thread is done. */
+class PortDealer {
+  #next = 0;
+  #done = 0;
+  constructor(
+    readonly list: readonly number[],
+    readonly threads: number,
+  ) {}
+
+  /** The next block (none once aborted). */
+  take(aborted: boolean): { ports: number[]; end: boolean } {
+    if (aborted) return { ports: [], end: true };
+    const ports = this.list.slice(this.#next, this.#next + BLOCK);
+    this.#next += ports.length;
+    return { ports, end: this.#next >= this.list.length };
+  }
+
+  /** A thread has finished; true when it was the last. */
+  finished(): boolean {
+    return ++this.#done >= this.threads;
+  }
+}
+
 /**
- * Run a TCP scan on `threads` worker threads, handing out blocks of ports in
- * order so results can be reported in order as they come. Resolves false when
- * the worker module is not there (running from sources), so the caller probes
- * on this thread instead.
+ * Run a TCP scan on `threads` worker threads of a worker pool, handing out blocks
+ * of ports in order so results can be reported in order as they come. Resolves
+ * false when the worker module is not there (running from sources), so the
+ * caller probes on this thread instead.
  */
 export async function probeInThreads(
   scan: ThreadedScan,
@@ -56,54 +80,45 @@ export async function probeInThreads(
   onBatch: (results: ProbeResult[]) => void,
 ): Promise<boolean> {
   if (WORKER_URL.protocol !== 'file:' || !existsSync(fileURLToPath(WORKER_URL))) return false;
-  const { Worker } = await import('node:worker_threads');
-  const { host, addresses, list, timeoutMs } = scan;
-  let next = 0;
-  const take = (): { ports: number[]; end: boolean } => {
-    const ports = list.slice(next, next + BLOCK);
-    next += ports.length;
-    return { ports, end: next >= list.length };
-  };
+  const { WorkerPool } = await import('../net/worker-pool.js');
   const init: ProbeWorkerInit = {
-    host,
-    addresses,
-    timeoutMs,
+    host: scan.host,
+    addresses: scan.addresses,
+    timeoutMs: scan.timeoutMs,
     concurrency: Math.max(1, Math.floor(concurrency / threads)),
     opts: { useNet: opts.useNet, localAddress: opts.localAddress },
   };
-  const workers: InstanceType<typeof Worker>[] = [];
+  const pool = new WorkerPool({
+    backend: 'thread',
+    entry: WORKER_URL,
+    size: threads,
+    init,
+    replace: false,
+  });
+  const dealer = new PortDealer(scan.list, threads);
   const signal = opts.signal;
-  const stopAll = (): void => {
-    for (const w of workers) void w.terminate();
-  };
-  signal?.addEventListener('abort', stopAll, { once: true });
+  let onAbort: (() => void) | undefined;
   try {
-    await Promise.all(
-      Array.from({ length: threads }, () => {
-        const w = new Worker(WORKER_URL, { workerData: init });
-        workers.push(w);
-        return new Promise<void>((resolve, reject) => {
-          let finished = false;
-          w.on('message', (m: FromProbeWorker) => {
-            if (m.results.length > 0) onBatch(m.results);
-            if (m.done) {
-              finished = true;
-              resolve();
-            } else if (m.want) {
-              w.postMessage(signal?.aborted ? { ports: [], end: true } : take());
-            }
-          });
-          w.once('error', reject);
-          w.once('exit', () =>
-            finished || signal?.aborted ? resolve() : reject(new Error('probe worker exited')),
-          );
-          w.postMessage(take());
-        });
-      }),
-    );
+    await new Promise<void>((resolve, reject) => {
+      onAbort = resolve; // stop waiting: the pool is closed below
+      signal?.addEventListener('abort', onAbort, { once: true });
+      pool.on('message', (w: PoolWorker, m: FromProbeWorker) => {
+        if (m.results.length > 0) onBatch(m.results);
+        if (m.done) pool.end(w);
+        if (m.done && dealer.finished()) resolve();
+        else if (m.want) w.send(dealer.take(signal?.aborted === true));
+      });
+      pool.on('exit', () => reject(new Error('probe worker exited')));
+      pool.start().then(() => {
+        for (const w of pool.workers) {
+          pool.begin(w); // a scanning thread keeps the process alive
+          w.send(dealer.take(signal?.aborted === true));
+        }
+      }, reject);
+    });
   } finally {
-    signal?.removeEventListener('abort', stopAll);
-    stopAll();
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    await pool.close(0);
   }
   return true;
 }

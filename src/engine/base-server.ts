@@ -1,16 +1,10 @@
 /**
  * BaseServer: Python's socketserver.BaseServer lifecycle on Node's event loop.
- *
  * Methods for the caller: `listen()` (bind + activate), `serveForever()`,
- * `handleRequest()`, `shutdown()`, `serverClose()`, `serverAddress`.
- * Methods that may be overridden: `serverBind()`, `serverActivate()`,
- * `verifyRequest()`, `processRequest()`, `finishRequest()`, `shutdownRequest()`,
- * `handleError()`, `handleTimeout()`, `serviceActions()`.
- *
- * How requests run is the concurrency strategy of the server's mode
- * (strategy.ts): in this thread, one at a time or all at once, or on a pool of
- * worker threads or processes, each of which builds the same server from its
- * {@link ServerSpec} and runs requests through {@link BaseServer.runRequest}.
+ * `handleRequest()`, `shutdown()`, `serverClose()`, `serverAddress`. The hooks that
+ * may be overridden are at the end. How requests run is the strategy of the mode
+ * (strategy.ts); pooled workers rebuild the server from its {@link ServerSpec} and
+ * run requests through {@link BaseServer.runRequest}.
  */
 import { EventEmitter } from 'node:events';
 import type { SocketAddress, Transport } from '../net/address.js';
@@ -99,7 +93,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     this.serverModule = options.serverModule;
     this.timeout = options.timeout ?? null;
     this.log = options.log ?? ((line) => debug('%s', line));
-    this.#runner = new RequestRunner<Req>(this.#runHooks());
+    this.#runner = new RequestRunner<Req>(this.#hooks());
     this.#pump = new RequestPump<Req>({
       canStart: (active) => this.#strategy?.canStart(active) ?? true,
       dispatch: (item) => this.#runner.dispatch(item),
@@ -139,7 +133,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (this.#state !== 'idle') return Promise.reject(new UsageError('server is closed'));
     this.#listening = (async () => {
       this.#strategy = await createStrategy(this.mode);
-      await this.#strategy.start(this.#host());
+      await this.#strategy.start(this.#hooks());
       this.#address = await this.serverBind();
       await this.serverActivate();
       this.#state = 'listening';
@@ -165,7 +159,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     try {
       await this.#ensureListening();
       if (serving.stopped()) return;
-      timer = setInterval(() => this.#serviceActions(), Math.max(1, pollInterval * 1000));
+      const act = (): void => this.#runner.contained(() => this.serviceActions(), this.#address);
+      timer = setInterval(act, Math.max(1, pollInterval * 1000));
       timer.unref();
       this.#pump.pumpAll();
       await serving.done;
@@ -259,30 +254,18 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     return specOf(this, this.#address);
   }
 
-  // ---- Feeding requests in (for subclasses) -----------------------------------
-
   /**
    * Access before capacity: run `verifyRequest()` on a request just accepted or
    * received, before it takes a slot anywhere. A refused request is counted,
    * reported (`rejected`) and ended; it never counts as a request. Do not override.
    */
   protected admit(request: Req, clientAddress: SocketAddress): boolean {
-    let allowed: boolean;
-    try {
-      allowed = this.verifyRequest(request, clientAddress);
-    } catch (err) {
-      this.#runner.report(err, clientAddress);
-      allowed = false;
-    }
-    if (!allowed) this.refuse(request, clientAddress, 'verifyRequest');
-    return allowed;
+    return this.#runner.admit(request, clientAddress);
   }
 
   /** Count, report and end a request refused for `reason`. Do not override. */
   protected refuse(request: Req, clientAddress: SocketAddress, reason: string): void {
-    this.stats.rejected += 1;
-    this.emit('rejected', clientAddress, reason);
-    this.abortRequest(request);
+    this.#runner.refuse(request, clientAddress, reason);
   }
 
   /**
@@ -309,21 +292,19 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (this.#state !== 'listening') throw new UsageError('server is closed');
   }
 
-  #serviceActions(): void {
-    try {
-      this.serviceActions();
-    } catch (err) {
-      this.handleError(err, this.#address);
-    }
-  }
-
-  /** What a request run calls (the hooks stay protected). */
-  #runHooks(): RunHooks<Req> {
+  /** What a request run and the strategy call (the hooks stay protected). */
+  #hooks(): RunHooks<Req> & StrategyHost {
     return {
       stats: this.stats,
+      transport: this.transport,
+      workers: this.workers,
+      serverAddress: () => this.#address,
+      spec: () => this.spec(),
       processRequest: (r, a) => this.processRequest(r, a),
-      finishRequest: (r, a) => this.finishRequest(r, a),
+      finishRequest: (r, a) => this.finishRequest(r as Req, a),
+      verifyRequest: (r, a) => this.verifyRequest(r, a),
       beginRequest: (r) => this.beginRequest(r),
+      handedOff: (r) => this.handOff(r as Req),
       shutdownRequest: (r) => this.shutdownRequest(r),
       abortRequest: (r) => this.abortRequest(r),
       requestBytes: (r) => this.requestBytes(r),
@@ -331,19 +312,6 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
       handleError: (e, a) => this.handleError(e, a),
       emit: (event, ...args) => this.emit(event, ...args),
       listenerCount: (event) => this.listenerCount(event),
-    };
-  }
-
-  /** What the strategy may ask of this server (the hooks stay protected). */
-  #host(): StrategyHost {
-    return {
-      transport: this.transport,
-      workers: this.workers,
-      serverAddress: () => this.#address,
-      handedOff: (request) => this.handOff(request as Req),
-      finishRequest: (request, clientAddress) => this.finishRequest(request as Req, clientAddress),
-      spec: () => this.spec(),
-      emit: (event, ...args) => this.emit(event, ...args),
       giveUp: () => {
         this.emit('giveUp');
         void this.serverClose();
@@ -359,26 +327,18 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /** Called after `serverBind()`. May be overridden. */
   protected serverActivate(): void | Promise<void> {}
 
-  /** Stop accepting new requests and release the listening socket. Must be overridden. */
+  /** Stop accepting and release the listening socket. Must be overridden. */
   protected abstract closeListener(): Promise<void>;
 
   /** Release what binding left behind (a unix socket file). May be overridden. */
   protected serverCleanup(): void | Promise<void> {}
 
-  /**
-   * Return false to refuse a request before any handler sees it (the request is
-   * closed unserved). Runs as the request arrives, before it takes any slot. The
-   * default accepts everything. May be overridden.
-   */
+  /** False refuses a request as it arrives, before any slot or handler. May be overridden. */
   protected verifyRequest(_request: Req, _clientAddress: SocketAddress): boolean {
     return true;
   }
 
-  /**
-   * Run one request the way the server's mode says (in this thread, or on a worker);
-   * the engine then calls `shutdownRequest()` (or `abortRequest()` after an error).
-   * May be overridden (as Python's mix-ins override `process_request`).
-   */
+  /** Run one request the way the mode says (here, or on a worker). May be overridden. */
   protected processRequest(
     request: Req,
     clientAddress: SocketAddress,
@@ -412,10 +372,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /** Bytes in and out of a finished request, for stats. Must be overridden. */
   protected abstract requestBytes(request: Req): RequestOutcome;
 
-  /**
-   * Called when a handler fails. The default emits `requestError` when someone
-   * listens, else writes one line through `log`; the server keeps serving. May be overridden.
-   */
+  /** A handler failed: `requestError` if listened for, else one line to `log`. May be overridden. */
   protected handleError(err: unknown, clientAddress: SocketAddress): void {
     if (this.listenerCount('requestError') > 0) {
       this.emit('requestError', err, clientAddress);
@@ -427,11 +384,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     }
   }
 
-  /**
-   * Did this request fail because the peer went away (a reset, a broken pipe) rather
-   * than because the handler failed? Such failures end the request without
-   * `handleError()`. May be overridden.
-   */
+  /** Did the peer end it (a reset), not the handler (no `handleError()`)? May be overridden. */
   protected isPeerFailure(err: unknown, _request: Req): boolean {
     return isPeerError(err);
   }

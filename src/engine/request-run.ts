@@ -19,6 +19,7 @@ import type { RequestOutcome } from './strategy.js';
 export interface RunHooks<Req> {
   readonly stats: ServerStats;
   processRequest(request: Req, clientAddress: SocketAddress): void | Promise<void | RequestOutcome>;
+  verifyRequest(request: Req, clientAddress: SocketAddress): boolean;
   finishRequest(request: Req, clientAddress: SocketAddress): void | Promise<void>;
   beginRequest(request: Req): void;
   shutdownRequest(request: Req): void;
@@ -81,6 +82,35 @@ export class RequestRunner<Req> {
       throw err;
     }
     return hooks.requestBytes(request);
+  }
+
+  /** Access before capacity: `verifyRequest()` as the request arrives; a refusal ends it. */
+  admit(request: Req, clientAddress: SocketAddress): boolean {
+    let allowed: boolean;
+    try {
+      allowed = this.#hooks.verifyRequest(request, clientAddress);
+    } catch (err) {
+      this.report(err, clientAddress);
+      allowed = false;
+    }
+    if (!allowed) this.refuse(request, clientAddress, 'verifyRequest');
+    return allowed;
+  }
+
+  /** Count, report and end a request refused for `reason`. */
+  refuse(request: Req, clientAddress: SocketAddress, reason: string): void {
+    this.#hooks.stats.rejected += 1;
+    this.#hooks.emit('rejected', clientAddress, reason);
+    this.#hooks.abortRequest(request);
+  }
+
+  /** Run `fn` (not a request: `serviceActions()`); what it throws goes to `handleError()`. */
+  contained(fn: () => void, where: SocketAddress): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#hooks.handleError(err, where);
+    }
   }
 
   /** A failure that is no request's end: counted and given to `handleError()`. */
