@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { createHash, randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import type { InetAddress } from '../../src/net/address.js';
-import { AccessList } from '../../src/engine/access.js';
+import { AccessList } from '../../src/net/access.js';
 import { StreamRequestHandler, type StreamRequest } from '../../src/engine/request-handler.js';
 import {
   DEFAULT_BACKLOG,

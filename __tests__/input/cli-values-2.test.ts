@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { run } from '../helpers/cli.js';
 import { tempSocketPath } from '../helpers/loopback.js';
 import { freePort } from '../clients/peers.js';
-import { parseCidr } from '../../src/engine/access.js';
+import { parseCidr } from '../../src/net/access.js';
 import { parseHex } from '../../src/cli/client-output.js';
 import { parseDuration } from '../../src/cli/options.js';
 import {

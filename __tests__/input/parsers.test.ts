@@ -12,7 +12,7 @@ import { isIP } from 'node:net';
 import { Buffer } from 'node:buffer';
 import { InvalidArgumentError } from 'commander';
 import { checkUnixPath, parsePort, UNIX_PATH_MAX } from '../../src/net/address.js';
-import { AccessList, mappedIPv4, parseCidr } from '../../src/engine/access.js';
+import { AccessList, mappedIPv4, parseCidr } from '../../src/net/access.js';
 import { UsageError } from '../../src/net/errors.js';
 import { countArg, hostArg, parseDuration, portArg } from '../../src/cli/options.js';
 import { checkedHost, destinationPort } from '../../src/cli/client-args.js';

@@ -4,7 +4,7 @@
  * gracefully on SIGINT/SIGTERM. Loaded lazily by `commands/serve.ts`.
  */
 import { availableParallelism } from 'node:os';
-import { AccessList } from '../engine/access.js';
+import { AccessList } from '../net/access.js';
 import { checkUnixPath, familyOf, formatUrl } from '../net/address.js';
 import type { BaseServer, HandlerModule } from '../engine/base-server.js';
 import { MODES, type ConcurrencyMode } from '../engine/modes.js';

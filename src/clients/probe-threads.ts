@@ -2,12 +2,11 @@
  * Large TCP scans on worker threads: the ports are handed out in blocks, in
  * order, so that results can still be reported in port order as they come.
  */
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import type { ResolvedAddress } from '../net/resolve.js';
 import type { ConnectExOptions, ProbeResult } from './probe-core.js';
 import type { PoolWorker } from '../net/worker-pool.js';
+import { builtSibling } from '../net/built-module.js';
 import type { FromProbeWorker, ProbeWorkerInit } from './probe-worker.js';
 
 /** What decides whether and how a scan uses threads (a part of `probe()`'s options). */
@@ -40,7 +39,6 @@ export interface ThreadedScan {
   readonly timeoutMs: number;
 }
 
-const WORKER_URL = new URL('./probe-worker.js', import.meta.url);
 const BLOCK = 1024;
 
 /** Hands out blocks of ports in order, and knows when every thread is done. */
@@ -68,9 +66,7 @@ class PortDealer {
 
 /**
  * Run a TCP scan on `threads` worker threads of a worker pool, handing out blocks
- * of ports in order so results can be reported in order as they come. Resolves
- * false when the worker module is not there (running from sources), so the
- * caller probes on this thread instead.
+ * of ports in order so results can be reported in order as they come.
  */
 export async function probeInThreads(
   scan: ThreadedScan,
@@ -79,8 +75,8 @@ export async function probeInThreads(
   opts: ThreadOptions,
   onBatch: (results: ProbeResult[]) => void,
 ): Promise<boolean> {
-  if (WORKER_URL.protocol !== 'file:' || !existsSync(fileURLToPath(WORKER_URL))) return false;
   const { WorkerPool } = await import('../net/worker-pool.js');
+  const entry = builtSibling('probe-worker', import.meta.url);
   const init: ProbeWorkerInit = {
     host: scan.host,
     addresses: scan.addresses,
@@ -90,7 +86,7 @@ export async function probeInThreads(
   };
   const pool = new WorkerPool({
     backend: 'thread',
-    entry: WORKER_URL,
+    entry,
     size: threads,
     init,
     replace: false,

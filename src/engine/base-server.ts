@@ -11,7 +11,7 @@ import type { SocketAddress, Transport } from '../net/address.js';
 import { formatEndpoint } from '../net/address.js';
 import { AlreadyListeningError, UsageError, oneLine } from '../net/errors.js';
 import { debug } from '../net/debug.js';
-import { enter, leave } from './containment.js';
+import { enter, leave } from '../net/containment.js';
 import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
 import { RequestPump } from './request-pump.js';
 import { runHandler, type HandlerClass } from './request-handler.js';

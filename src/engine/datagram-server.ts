@@ -2,19 +2,23 @@
  * Datagram servers: every datagram is a request, the reply goes to its sender,
  * from any number of senders (Python's `UDPServer`, unconnected).
  */
-import { createSocket, type Socket as DgramSocket } from 'node:dgram';
-import { once } from 'node:events';
-
-import type { InetAddress, SocketAddress, Transport } from '../net/address.js';
-import { inetAddress, formatEndpoint, familyOf } from '../net/address.js';
+import type { Buffer } from 'node:buffer';
+import type { SocketAddress, Transport } from '../net/address.js';
+import { inetAddress, formatEndpoint } from '../net/address.js';
+import {
+  bindDatagramSocket,
+  type DatagramBindOptions,
+  type DatagramSocket,
+} from '../net/datagram-socket.js';
+import { debug } from '../net/debug.js';
+import { errnoName } from '../net/errors.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
-import { bindError } from '../net/errors.js';
 import { runDatagramHandler, type Datagram, type HandlerClass } from './request-handler.js';
 import { DatagramConnection } from './datagram-connection.js';
-import { toAccessList, type AccessList, type AccessListLike } from './access.js';
+import { toAccessList, type AccessList, type AccessListLike } from '../net/access.js';
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
-import { builtUrl } from './worker-protocol.js';
+import { builtUrl } from '../net/built-module.js';
 
 /** Datagrams held while no handler takes them; beyond this they are dropped, as a full kernel buffer would. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
@@ -44,6 +48,8 @@ export interface DatagramServerOptions extends BaseServerOptions {
  * back to the sender as one datagram after the handler.
  */
 export abstract class DatagramServer extends BaseServer<Datagram> {
+  /** The socket once bound. */
+  socket: DatagramSocket | undefined;
   /** Peer filter for `verifyRequest()`. */
   accessList: AccessList | undefined;
   /** Datagrams dropped because too many were waiting (each emits `dropped`). */
@@ -113,6 +119,25 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     return runDatagramHandler(new this.RequestHandlerClass(request, clientAddress, this), request);
   }
 
+  /** How the transport binds its socket. Must be overridden. */
+  protected abstract bindOptions(): DatagramBindOptions;
+
+  /** Bind the socket; each datagram that arrives is a request. May be overridden. */
+  protected async serverBind(): Promise<SocketAddress> {
+    const socket = await bindDatagramSocket(this.serverAddress, this.bindOptions());
+    this.socket = socket;
+    socket.on('error', (err: Error) => this.handleError(err, this.serverAddress));
+    socket.on('message', (data: Buffer, from: SocketAddress) =>
+      this.receive(new SocketDatagram(socket, data, from)),
+    );
+    return socket.address ?? this.serverAddress;
+  }
+
+  /** Close the socket (a unix socket file goes with it). May be overridden. */
+  protected async closeListener(): Promise<void> {
+    await this.socket?.close();
+  }
+
   protected shutdownRequest(): void {}
 
   protected abortRequest(request: Datagram): void {
@@ -121,6 +146,35 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
 
   protected requestBytes(request: Datagram): RequestOutcome {
     return { bytesIn: request.data.length, bytesOut: request.bytesOut };
+  }
+}
+
+/** A datagram as a request: the reply goes to its sender through the server's socket. */
+class SocketDatagram extends DatagramConnection {
+  constructor(
+    readonly socket: DatagramSocket,
+    data: Buffer,
+    clientAddress: SocketAddress,
+  ) {
+    super(data, clientAddress);
+  }
+
+  reply(data: Uint8Array): Promise<void> {
+    const to = this.clientAddress;
+    if (to.family === 'unix' && !to.path) {
+      debug('unix datagram from an unbound sender: reply dropped');
+      return Promise.resolve();
+    }
+    this.bytesOut += data.length;
+    // Wait for the send: the server may close right after the reply (--once).
+    return this.socket.send(data, to).catch((err: unknown) => {
+      // A unix sender that closed (or removed) its socket before the reply: like a UDP
+      // reply to a port nobody listens on any more, it is dropped, not a handler failure.
+      const code = errnoName(err);
+      if (to.family !== 'unix' || (code !== 'ECONNREFUSED' && code !== 'ENOENT')) throw err;
+      this.bytesOut -= data.length;
+      debug('reply to %s dropped: %s', formatEndpoint(to), code);
+    });
   }
 }
 
@@ -146,9 +200,6 @@ export class UDPServer extends DatagramServer {
   readonly allowReuseAddress: boolean;
   /** IPv6 only on `::`. */
   readonly ipv6Only: boolean;
-  readonly #recvBufferSize: number | undefined;
-  /** The dgram socket once bound. */
-  socket: DgramSocket | undefined;
 
   constructor(
     serverAddress: { host: string; port: number },
@@ -158,79 +209,10 @@ export class UDPServer extends DatagramServer {
     super(inetAddress(serverAddress.host, serverAddress.port), Handler, options);
     this.allowReuseAddress = options.allowReuseAddress ?? false;
     this.ipv6Only = options.ipv6Only ?? false;
-    this.#recvBufferSize = options.recvBufferSize;
   }
 
-  protected async serverBind(): Promise<SocketAddress> {
-    const want = this.serverAddress as InetAddress;
-    const type = familyOf(want.address) === 'IPv6' ? 'udp6' : 'udp4';
-    const socket = createSocket({
-      type,
-      reuseAddr: this.allowReuseAddress,
-      ipv6Only: this.ipv6Only,
-    });
-    this.socket = socket;
-    const bound = Promise.race([
-      once(socket, 'listening'),
-      once(socket, 'error').then(([err]) => {
-        throw err;
-      }),
-    ]);
-    socket.bind({ address: want.address, port: want.port, exclusive: true });
-    try {
-      await bound;
-    } catch (err) {
-      socket.close();
-      throw bindError(err, formatEndpoint(want), 'bind');
-    }
-    if (this.#recvBufferSize) {
-      try {
-        socket.setRecvBufferSize(this.#recvBufferSize);
-      } catch {
-        // the kernel may cap it (net.core.rmem_max): keep the default
-      }
-    }
-    socket.on('error', (err) => this.handleError(err, this.serverAddress));
-    socket.on('message', (data, rinfo) => {
-      const clientAddress = inetAddress(rinfo.address, rinfo.port, rinfo.family);
-      this.receive(new UdpDatagram(socket, data, clientAddress));
-    });
-    const a = socket.address();
-    return inetAddress(a.address, a.port, a.family);
-  }
-
-  protected async closeListener(): Promise<void> {
-    const socket = this.socket;
-    if (!socket) return;
-    await new Promise<void>((resolve) => {
-      try {
-        socket.close(() => resolve());
-      } catch {
-        resolve(); // already closed
-      }
-    });
-  }
-}
-
-/** A UDP datagram as a request: replies leave from the server's socket. */
-class UdpDatagram extends DatagramConnection {
-  declare readonly clientAddress: InetAddress;
-  constructor(
-    readonly socket: DgramSocket,
-    data: Buffer,
-    clientAddress: InetAddress,
-  ) {
-    super(data, clientAddress);
-  }
-
-  reply(data: Uint8Array): Promise<void> {
-    this.bytesOut += data.length;
-    // Wait for the send to complete: the server may close right after the reply
-    // (--once, --max-requests), and a send still waiting for its turn would be lost.
-    return new Promise((resolve, reject) => {
-      this.socket.send(data, this.clientAddress.port, this.clientAddress.address, (err) =>
-        err ? reject(err) : resolve(),
-      );
-    });
+  protected bindOptions(): DatagramBindOptions {
+    const { recvBufferSize } = this.options as UDPServerOptions;
+    return { reuseAddress: this.allowReuseAddress, ipv6Only: this.ipv6Only, recvBufferSize };
   }
 }

@@ -1,4 +1,3 @@
-export * from './access.js';
 export * from './request-handler.js';
 export * from './base-server.js';
 export * from './stream-server.js';

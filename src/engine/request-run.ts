@@ -9,7 +9,7 @@ import { formatEndpoint } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
 import { debug } from '../net/debug.js';
 import { EventEmitter } from 'node:events';
-import { contain, containEmitter } from './containment.js';
+import { contain, containEmitter } from '../net/containment.js';
 import { isThenable } from './request-handler.js';
 import type { Pending } from './request-pump.js';
 import type { ServerStats } from './server-types.js';

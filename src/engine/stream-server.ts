@@ -4,29 +4,17 @@
  * a connection cap that refuses loudly and an idle timeout.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { dirname } from 'node:path';
-import type { SocketAddress, InetAddress, Transport } from '../net/address.js';
-import { inetAddress, formatEndpoint } from '../net/address.js';
+import type { SocketAddress, Transport } from '../net/address.js';
+import { inetAddress } from '../net/address.js';
+import { listenStream, type ListenOptions } from '../net/listen.js';
 import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
-import { toAccessList, type AccessListLike } from './access.js';
+import { toAccessList, type AccessListLike } from '../net/access.js';
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
-import { builtUrl } from './worker-protocol.js';
-import { NetworkError, bindError, errnoName } from '../net/errors.js';
+import { builtUrl } from '../net/built-module.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
-import type { AccessList } from './access.js';
-import {
-  checkBindablePath,
-  clearStaleSocket,
-  claimSocketFile,
-  releaseSocketFile,
-  withPrivateUmask,
-  bindingAlias,
-  publishSocket,
-  type BoundPath,
-} from '../net/unix-path.js';
+import type { AccessList } from '../net/access.js';
+import { checkBindablePath } from '../net/unix-path.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -61,6 +49,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   readonly #sockets = new Set<Socket>();
   /** Connections handed to a worker process (forking): open until their request ends. */
   readonly #away = new Set<StreamRequest>();
+  /** Lets the address go after the close (a unix socket file). */
+  #release: (() => Promise<void>) | undefined;
 
   constructor(
     address: SocketAddress,
@@ -79,16 +69,10 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     return this.#sockets.size + this.#away.size;
   }
 
-  /** The `listen()` arguments for this transport. */
-  protected abstract listenOptions(): {
-    host?: string;
-    port?: number;
-    path?: string;
-    ipv6Only?: boolean;
-  };
-
-  /** Peer address of an accepted socket. */
-  protected abstract peerAddress(socket: Socket): SocketAddress;
+  /** How this transport listens. May be extended. */
+  protected listenOptions(): ListenOptions {
+    return { backlog: this.requestQueueSize };
+  }
 
   /** Create the `net.Server` and listen. May be overridden. */
   protected async serverBind(): Promise<SocketAddress> {
@@ -96,34 +80,16 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
       this.#accept(s),
     );
     this.listener = server;
-    const opts = { ...this.listenOptions(), backlog: this.requestQueueSize, exclusive: false };
-    const done = Promise.race([
-      once(server, 'listening'),
-      once(server, 'error').then(([err]) => {
-        throw err;
-      }),
-    ]);
-    this.doListen(server, opts);
-    try {
-      await done;
-    } catch (err) {
-      throw this.bindError(err);
-    }
+    const listening = await listenStream(server, this.serverAddress, this.listenOptions());
+    this.#release = listening.release;
     server.on('error', (err) => this.handleError(err, this.serverAddress));
-    return this.boundAddress(server);
+    return listening.address;
   }
 
-  /** Call `server.listen()`; unix servers wrap it in a private umask. May be overridden. */
-  protected doListen(server: Server, opts: object): void {
-    server.listen(opts);
-  }
-
-  /** The real bound address after listen. */
-  protected abstract boundAddress(server: Server): SocketAddress;
-
-  /** Turn a bind failure into a one-line NetworkError. */
-  protected bindError(err: unknown): NetworkError {
-    return bindError(err, formatEndpoint(this.serverAddress));
+  /** Peer address of an accepted socket (unix peers are unnamed). */
+  protected peerAddress(socket: Socket): SocketAddress {
+    if (socket.remoteAddress === undefined) return { family: 'unix', path: '' };
+    return inetAddress(socket.remoteAddress, socket.remotePort ?? 0, socket.remoteFamily);
   }
 
   #accept(socket: Socket): void {
@@ -222,6 +188,11 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
    * after the handler). May be extended.
    */
   protected override async serverCleanup(): Promise<void> {
+    await this.#closeLingering();
+    await this.#release?.();
+  }
+
+  async #closeLingering(): Promise<void> {
     if (this.#sockets.size === 0) return;
     const flushing = [...this.#sockets]
       .filter((s) => !s.writableFinished)
@@ -271,19 +242,8 @@ export class TCPServer extends StreamServer {
     this.ipv6Only = options.ipv6Only ?? false;
   }
 
-  protected listenOptions() {
-    const a = this.serverAddress as InetAddress;
-    return { host: a.address, port: a.port, ipv6Only: this.ipv6Only };
-  }
-
-  protected boundAddress(server: Server): SocketAddress {
-    const a = server.address();
-    if (a === null || typeof a === 'string') return this.serverAddress;
-    return inetAddress(a.address, a.port, a.family);
-  }
-
-  protected peerAddress(socket: Socket): SocketAddress {
-    return inetAddress(socket.remoteAddress ?? '', socket.remotePort ?? 0, socket.remoteFamily);
+  protected override listenOptions(): ListenOptions {
+    return { ...super.listenOptions(), ipv6Only: this.ipv6Only };
   }
 }
 
@@ -296,7 +256,7 @@ export interface UnixServerOptions extends StreamServerOptions {
 /**
  * A unix stream server (Python's `UnixStreamServer`). A stale socket file is
  * replaced, a live server's never; the file is created 0600 (or `socketMode`)
- * and removed on `serverClose()`.
+ * and removed on `serverClose()` if it is still the one it bound (net/listen.ts).
  */
 export class UnixStreamServer extends StreamServer {
   /** Where workers import this class from. */
@@ -307,70 +267,12 @@ export class UnixStreamServer extends StreamServer {
   readonly transport: Transport = 'unix';
   /** Socket file mode. */
   readonly socketMode: number | undefined;
-  #bound: BoundPath | undefined;
-  /** Where the listener binds before the socket is published at its path (see bindingAlias). */
-  #alias: string | undefined;
-
   constructor(path: string, Handler: HandlerClass<StreamRequest>, options: UnixServerOptions = {}) {
     super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
     this.socketMode = options.socketMode;
   }
 
-  protected listenOptions() {
-    return { path: this.#alias ?? (this.serverAddress as { path: string }).path };
-  }
-
-  /**
-   * Bind at a private alias and hard-link the socket to its path: libuv unlinks the
-   * bound name when the listener closes, and must not unlink whatever sits at the
-   * path by then (a newer server's socket, a file).
-   */
-  protected override async serverBind(): Promise<SocketAddress> {
-    const path = (this.serverAddress as { path: string }).path;
-    await clearStaleSocket(path);
-    this.#alias = bindingAlias(path);
-    try {
-      const address = await super.serverBind();
-      if (this.#alias !== undefined) await publishSocket(this.#alias, path);
-      this.#bound = await claimSocketFile(path, this.socketMode);
-      return address;
-    } catch (err) {
-      if (this.listener?.listening) this.listener.close();
-      throw err;
-    } finally {
-      this.#alias = undefined;
-    }
-  }
-
-  protected override doListen(server: Server, opts: object): void {
-    withPrivateUmask(() => server.listen(opts));
-  }
-
-  /** libuv reports a missing directory as EACCES (Windows' habit): say what it is. */
-  protected override bindError(err: unknown): NetworkError {
-    const path = this.listenOptions().path;
-    if (errnoName(err) === 'EACCES' && !existsSync(dirname(path))) {
-      const enoent = Object.assign(new Error(`listen ENOENT: no such file or directory ${path}`), {
-        code: 'ENOENT',
-        syscall: 'listen',
-        address: path,
-        cause: err,
-      });
-      return super.bindError(enoent);
-    }
-    return super.bindError(err);
-  }
-
-  protected boundAddress(): SocketAddress {
-    return this.serverAddress;
-  }
-
-  protected peerAddress(): SocketAddress {
-    return { family: 'unix', path: '' };
-  }
-
-  protected override async serverCleanup(): Promise<void> {
-    await super.serverCleanup();
-    await releaseSocketFile(this.#bound);
+  protected override listenOptions(): ListenOptions {
+    return { ...super.listenOptions(), mode: this.socketMode };
   }
 }

@@ -9,7 +9,7 @@ import type { SocketAddress } from '../net/address.js';
 import type { PoolWorker } from '../net/worker-pool.js';
 import type { Duplex } from 'node:stream';
 import { PooledStrategy } from './pooled.js';
-import { StreamBridge } from './stream-bridge.js';
+import { StreamBridge } from '../net/stream-bridge.js';
 import type { StreamJob } from './thread-protocol.js';
 import type { DatagramJob } from './worker-protocol.js';
 

@@ -10,7 +10,7 @@ import type { SocketAddress } from '../net/address.js';
 import { poolChild, type PoolChild } from '../net/pool-backend.js';
 import { toWire } from '../net/wire.js';
 import type { BaseServer } from './base-server.js';
-import { enter } from './containment.js';
+import { enter } from '../net/containment.js';
 import { loadHandlerClass } from './handler-module.js';
 import { DatagramConnection } from './datagram-connection.js';
 import type { ServerSpec } from './server-spec.js';

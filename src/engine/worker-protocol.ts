@@ -1,12 +1,10 @@
 /**
  * The messages both pooled modes exchange with their workers for datagrams and
  * for the end of every request; thread-protocol.ts and fork-protocol.ts add how
- * each carries a stream connection. Also where the built worker entries are.
+ * each carries a stream connection.
  */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { SocketAddress } from '../net/address.js';
-import { UnsupportedError } from '../net/errors.js';
+import { builtSibling } from '../net/built-module.js';
 import type { WireError } from '../net/wire.js';
 import type { ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
@@ -55,22 +53,7 @@ export interface EventMessage {
 /** Messages every pooled worker may send. */
 export type FromWorker = ReplyMessage | DoneMessage | EventMessage;
 
-/**
- * The compiled worker entry `name.js` next to this module. When the engine runs
- * from its TypeScript sources (ts-jest, ts-node), workers cannot load `.ts`
- * files, so the built copy in `dist/engine/` is used instead.
- */
+/** The worker entry `name` of a pooled mode, as workers load it. */
 export function workerEntry(name: 'thread-worker' | 'fork-worker'): URL {
-  return builtUrl(new URL(`./${name}.js`, import.meta.url));
-}
-
-/** A module URL a worker can import: the `.ts` source's built twin under dist/ when need be. */
-export function builtUrl(url: URL): URL {
-  if (!url.pathname.endsWith('.ts') && !import.meta.url.endsWith('.ts')) return url;
-  const rel = url.href.slice(new URL('../', import.meta.url).href.length).replace(/\.ts$/, '.js');
-  const built = new URL(`../../dist/${rel}`, import.meta.url);
-  if (existsSync(fileURLToPath(built))) return built;
-  throw new UnsupportedError(
-    `${rel} not found in dist/ — the engine runs from its sources; run 'npm run build' first`,
-  );
+  return builtSibling(name, import.meta.url);
 }

@@ -50,6 +50,10 @@ export interface DatagramOpenOptions {
 export interface DatagramBindOptions {
   /** UDP on `::`: receive IPv6 only. */
   ipv6Only?: boolean;
+  /** UDP: SO_REUSEADDR, so that other sockets may bind the same port. */
+  reuseAddress?: boolean;
+  /** UDP: SO_RCVBUF in bytes (the kernel may cap it: then the default stays). */
+  recvBufferSize?: number;
   /** unix: the mode of the socket file (default 0600). */
   mode?: number;
 }
@@ -229,13 +233,20 @@ async function openUdp(peer: InetAddress, opts: DatagramOpenOptions): Promise<Da
 
 async function bindUdp(local: InetAddress, opts: DatagramBindOptions): Promise<DatagramSocket> {
   const type = local.family === 'IPv6' ? 'udp6' : 'udp4';
-  const socket = createSocket({ type, ipv6Only: opts.ipv6Only });
+  const socket = createSocket({ type, ipv6Only: opts.ipv6Only, reuseAddr: opts.reuseAddress });
   try {
     const where = { address: local.address, port: local.port, exclusive: true };
     await udpStep(socket, (done) => socket.bind(where, done));
   } catch (err) {
     socket.close();
     throw bindError(err, formatEndpoint(local), 'bind');
+  }
+  if (opts.recvBufferSize) {
+    try {
+      socket.setRecvBufferSize(opts.recvBufferSize);
+    } catch {
+      // the kernel may cap it (net.core.rmem_max): keep the default
+    }
   }
   return new UdpDatagramSocket(socket, local.family, undefined, false);
 }

@@ -1,4 +1,5 @@
 /** The ground floor, for library users: addresses, errors, name resolution, unix datagram sockets. */
+export * from './access.js';
 export * from './address.js';
 export * from './errors.js';
 export { resolveHost, type IpFamily, type ResolvedAddress, type Resolver } from './resolve.js';

@@ -3,8 +3,8 @@
  * addresses matched as IPv4, deny wins over allow.
  */
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
-import { UsageError } from '../net/errors.js';
-import { unbracket } from '../net/address.js';
+import { UsageError } from './errors.js';
+import { unbracket } from './address.js';
 
 /** A parsed CIDR. */
 export interface Cidr {

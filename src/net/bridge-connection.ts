@@ -1,6 +1,6 @@
 /**
  * A connection as a handler in a worker thread sees it: reads yield what the peer
- * sent, writes go to the peer, with backpressure both ways (see thread-protocol.ts).
+ * sent, writes go to the peer, with backpressure both ways (see stream-bridge.ts).
  *
  * It has the `net.Socket` members handlers reach for: `remoteAddress`,
  * `remotePort`, `remoteFamily`, `localAddress`, `localPort`, `bytesRead`,
@@ -11,8 +11,8 @@
 import { Buffer } from 'node:buffer';
 import { Duplex } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
-import type { SocketAddress } from '../net/address.js';
-import { ACK_BATCH, OUTPUT_WINDOW, type ChannelMessage } from './thread-protocol.js';
+import type { SocketAddress } from './address.js';
+import { ACK_BATCH, OUTPUT_WINDOW, type ChannelMessage } from './stream-bridge.js';
 
 /** An error with the code the main thread saw on the socket (ECONNRESET…). */
 function peerError(code: string): Error {

@@ -1,6 +1,6 @@
 /** AccessList and CIDR parsing (verifyRequest's peer filter). */
 import { describe, expect, test } from '@jest/globals';
-import { AccessList, mappedIPv4, parseCidr } from '../../src/engine/access.js';
+import { AccessList, mappedIPv4, parseCidr } from '../../src/net/access.js';
 import { UsageError } from '../../src/net/errors.js';
 
 describe('parseCidr', () => {

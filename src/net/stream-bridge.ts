@@ -1,22 +1,61 @@
 /**
- * The owner's end of a connection served by a worker thread: bytes read from the
- * socket go to the worker over the connection's MessagePort, the worker's writes
- * come back and are written to the socket, both ways flow-controlled (see
- * thread-protocol.ts). One close path: {@link StreamBridge.finish}.
+ * A stream carried over a MessagePort, for a socket served in a worker thread (a
+ * Worker cannot receive a socket: DataCloneError). The bytes read from the socket
+ * go to the worker (ArrayBuffers transferred, not copied), the worker's writes
+ * come back and are written to the socket; both directions are flow-controlled by
+ * acknowledgements. This module is the protocol and the owner's end
+ * ({@link StreamBridge}); bridge-connection.ts is the worker's end.
  */
 import { Buffer } from 'node:buffer';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
-import { errnoName } from '../net/errors.js';
-import { fromWire } from '../net/wire.js';
-import {
-  ACK_BATCH,
-  INPUT_HIGH_WATER,
-  INPUT_LOW_WATER,
-  transferable,
-  type ChannelMessage,
-} from './thread-protocol.js';
+import { errnoName } from './errors.js';
+import { fromWire, type WireError } from './wire.js';
+
+/** Pause the socket while the worker holds more unacknowledged input than this. */
+export const INPUT_HIGH_WATER = 1024 * 1024;
+/** Resume it once the worker has acknowledged down to this. */
+export const INPUT_LOW_WATER = 256 * 1024;
+/** Bytes a worker may have written that the main thread has not yet handed to the kernel. */
+export const OUTPUT_WINDOW = 1024 * 1024;
+/**
+ * Acknowledgements go out once this many bytes are due (less than both the low
+ * water mark and the window, so neither side can wait on an ack that never
+ * comes): a small request costs no ack message at all.
+ */
+export const ACK_BATCH = 64 * 1024;
+
+/** On a connection's channel (both directions share the shape). */
+export type ChannelMessage =
+  | { t: 'data'; buf: ArrayBuffer }
+  | { t: 'ack'; n: number }
+  | { t: 'end' }
+  /** owner → worker: the socket died, with this code */
+  | { t: 'abort'; code: string }
+  /** worker → owner: socket options the handler set */
+  | { t: 'option'; noDelay?: boolean; keepAlive?: [boolean, number] }
+  /** worker → owner: the handler is done */
+  | { t: 'done'; error?: WireError };
+
+/**
+ * Copy a chunk into an ArrayBuffer of its own, or hand over the one it owns
+ * when it is a socket's read buffer (exactly the chunk, nobody else holds it).
+ */
+export function transferable(chunk: Uint8Array, owned: boolean): ArrayBuffer {
+  const ab = chunk.buffer;
+  if (
+    owned &&
+    ab instanceof ArrayBuffer &&
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === ab.byteLength
+  ) {
+    return ab;
+  }
+  const copy = new ArrayBuffer(chunk.byteLength);
+  new Uint8Array(copy).set(chunk);
+  return copy;
+}
 
 /** Bridges one socket to the worker thread at the other end of `port`. */
 export class StreamBridge {

@@ -9,8 +9,8 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { EventEmitter } from 'node:events';
-import { debug } from '../net/debug.js';
-import { oneLine } from '../net/errors.js';
+import { debug } from './debug.js';
+import { oneLine } from './errors.js';
 
 /** What a request's scope does with a failure that escaped its handler. */
 export interface RequestScope {
