@@ -19,13 +19,15 @@ import {
 import { UsageError } from '../../src/net/errors.js';
 import {
   SOCKIT_INDEX_URL,
-  checkHandlerTransport,
   classifyHandlerExport,
-  isHandlerPath,
   loadHandlerClass,
-  loadHandlerModule,
   sockitResolveHook,
 } from '../../src/engine/handler-module.js';
+import {
+  checkHandlerTransport,
+  isHandlerPath,
+  loadHandlerModule,
+} from '../../src/handlers/loader.js';
 import { Teardown, tempSocketPath } from '../helpers/loopback.js';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/handlers/', import.meta.url));
@@ -220,6 +222,7 @@ describe('the one resolve hook, registered once (built engine, in a child proces
     );
     const loader = new URL('../../dist/engine/handler-module.js', import.meta.url).href;
     const index = new URL('../../dist/index.js', import.meta.url).href;
+    const byPathLoader = new URL('../../dist/handlers/loader.js', import.meta.url).href;
     const script = `
       import module from 'node:module';
       let registers = 0;
@@ -228,7 +231,8 @@ describe('the one resolve hook, registered once (built engine, in a child proces
       module.syncBuiltinESMExports();
       const loader = await import(${JSON.stringify(loader)});
       const sockit = await import(${JSON.stringify(index)});
-      const byPath = await loader.loadHandlerModule('./outside.mjs', ${JSON.stringify(tmp.dir)});
+      const { loadHandlerModule } = await import(${JSON.stringify(byPathLoader)});
+      const byPath = await loadHandlerModule('./outside.mjs', ${JSON.stringify(tmp.dir)});
       const byRef = await loader.loadHandlerClass({ url: ${JSON.stringify(pathToFileURL(outside).href)}, exportName: 'Other' });
       const builtin = await loader.loadHandlerClass({ url: ${JSON.stringify(new URL('../../dist/handlers/echo.js', import.meta.url).href)}, exportName: 'EchoHandler' });
       const again = loader.registerSockitSpecifier();

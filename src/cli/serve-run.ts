@@ -65,7 +65,7 @@ async function resolveHandler(spec: string, datagram: boolean): Promise<Resolved
   const builtin = findHandler(spec);
   if (builtin) return builtin;
   const { isHandlerPath, loadHandlerModule, checkHandlerTransport } =
-    await import('../engine/handler-module.js');
+    await import('../handlers/loader.js');
   if (!isHandlerPath(spec)) {
     throw new UsageError(
       `unknown handler '${spec}' — expected one of ${HANDLER_NAMES.join(', ')}, or a module file such as ./my-handler.js`,

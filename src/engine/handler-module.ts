@@ -1,7 +1,7 @@
 /**
  * Loading handler modules: the one loader behind `--handler ./my-handler.js` (a
- * path, checked with the CLI's rules) and behind worker threads and processes (a
- * {@link HandlerModule} reference: URL and export name). Either way the module's
+ * path, checked with the CLI's rules in handlers/loader.ts) and behind worker
+ * threads and processes (a {@link HandlerModule} reference: URL and export name). Either way the module's
  * export must be a handler class built on the engine's base classes or a plain
  * `(data, info) => reply` function; every problem is a one-line UsageError.
  *
@@ -11,11 +11,9 @@
  * classes the servers check against.
  */
 import { register } from 'node:module';
-import { stat } from 'node:fs/promises';
-import { basename, extname, resolve as resolvePath } from 'node:path';
+import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Stats } from 'node:fs';
-import { ERR, UsageError, errnoName, oneLine } from '../net/errors.js';
+import { ERR, UsageError, oneLine } from '../net/errors.js';
 import {
   BaseRequestHandler,
   DatagramRequestHandler,
@@ -94,37 +92,6 @@ export interface LoadedHandler {
   readonly display: string;
 }
 
-/** Does this `--handler` value name a file rather than a built-in? */
-export function isHandlerPath(spec: string): boolean {
-  return /[/\\]/.test(spec) || spec.startsWith('.') || /\.[cm]?js$/i.test(spec);
-}
-
-/**
- * Import the handler module at the path `spec` (resolved against `cwd`) and check
- * its default export. Every problem is a UsageError of one line.
- */
-export async function loadHandlerModule(spec: string, cwd: string): Promise<LoadedHandler> {
-  const ext = extname(spec).toLowerCase();
-  if (ext !== '.js' && ext !== '.mjs') {
-    throw new UsageError(
-      `handler module '${spec}' — must be an ES module file ending in .js or .mjs`,
-      ERR.HANDLER_MODULE,
-    );
-  }
-  const file = resolvePath(cwd, spec);
-  let st: Stats;
-  try {
-    st = await stat(file);
-  } catch (err) {
-    const why = errnoName(err) === 'ENOENT' ? 'no such file' : oneLine(err);
-    throw new UsageError(`handler module '${spec}' not found — ${why}`, ERR.HANDLER_MODULE);
-  }
-  if (!st.isFile()) {
-    throw new UsageError(`handler module '${spec}' is not a file`, ERR.HANDLER_MODULE);
-  }
-  return importHandler({ url: pathToFileURL(file).href, exportName: 'default' }, spec);
-}
-
 /**
  * Import the handler a {@link HandlerModule} names (a URL, or an absolute path;
  * the default export unless `exportName` says otherwise) and return its class, a
@@ -137,7 +104,8 @@ export async function loadHandlerClass(mod: HandlerModule): Promise<HandlerClass
   return loaded.Handler as HandlerClass<unknown>; // the server it is given decides the request
 }
 
-async function importHandler(
+/** Import and check the handler `module` names; `display` names it in messages. */
+export async function importHandler(
   module: Required<HandlerModule>,
   display: string,
 ): Promise<LoadedHandler> {
@@ -224,17 +192,4 @@ export function classifyHandlerExport(
     `handler module '${display}' — ${what} is ${describeValue(value)}, not a handler class or a function`,
     ERR.HANDLER_MODULE,
   );
-}
-
-/**
- * Refuse a handler that cannot run on the transport: a DatagramRequestHandler on a
- * stream server.
- */
-export function checkHandlerTransport(loaded: LoadedHandler, datagram: boolean): void {
-  if (loaded.kind === 'datagram' && !datagram) {
-    throw new UsageError(
-      `handler module '${loaded.display}' exports a DatagramRequestHandler, which runs only on udp and unix --datagram servers — extend StreamRequestHandler to serve streams`,
-      ERR.HANDLER_MODULE,
-    );
-  }
 }
