@@ -18,7 +18,7 @@ import { DatagramConnection } from './datagram-connection.js';
 import { toAccessList, type AccessList, type AccessListLike } from '../net/access.js';
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
-import { builtUrl } from '../net/built-module.js';
+import { moduleRef } from '../net/built-module.js';
 
 /** Datagrams held while no handler takes them; beyond this they are dropped, as a full kernel buffer would. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
@@ -191,9 +191,7 @@ export interface UDPServerOptions extends DatagramServerOptions {
 /** A UDP server (Python's `UDPServer`). Datagrams up to 65,507 bytes (IPv4) / 65,527 (IPv6). */
 export class UDPServer extends DatagramServer {
   /** Where workers import this class from. */
-  static get module(): ModuleRef {
-    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'UDPServer' };
-  }
+  static readonly module: ModuleRef = moduleRef(import.meta.url, 'UDPServer');
 
   readonly transport: Transport = 'udp';
   /** SO_REUSEADDR on the socket. */

@@ -69,3 +69,9 @@ export function isPeerError(err: unknown): boolean {
     PEER_ERRORS.has(String((err as { code?: unknown }).code))
   );
 }
+
+/** Options of the servers on a unix socket path. */
+export interface UnixSocketOptions {
+  /** File mode of the socket (default 0600). */
+  socketMode?: number;
+}

@@ -8,10 +8,11 @@ import type { SocketAddress, Transport } from '../net/address.js';
 import { inetAddress } from '../net/address.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
 import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
+import type { UnixSocketOptions } from './server-types.js';
 import { toAccessList, type AccessListLike } from '../net/access.js';
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
-import { builtUrl } from '../net/built-module.js';
+import { moduleRef } from '../net/built-module.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
 import type { AccessList } from '../net/access.js';
 import { checkBindablePath } from '../net/unix-path.js';
@@ -223,9 +224,7 @@ export interface TCPServerOptions extends StreamServerOptions {
  */
 export class TCPServer extends StreamServer {
   /** Where workers import this class from. */
-  static get module(): ModuleRef {
-    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'TCPServer' };
-  }
+  static readonly module: ModuleRef = moduleRef(import.meta.url, 'TCPServer');
 
   readonly transport: Transport = 'tcp';
   /** Node sets SO_REUSEADDR on every TCP listener; this cannot be turned off. */
@@ -248,10 +247,7 @@ export class TCPServer extends StreamServer {
 }
 
 /** Options for unix stream servers. */
-export interface UnixServerOptions extends StreamServerOptions {
-  /** File mode of the socket (default 0600). */
-  socketMode?: number;
-}
+export interface UnixServerOptions extends StreamServerOptions, UnixSocketOptions {}
 
 /**
  * A unix stream server (Python's `UnixStreamServer`). A stale socket file is
@@ -260,19 +256,14 @@ export interface UnixServerOptions extends StreamServerOptions {
  */
 export class UnixStreamServer extends StreamServer {
   /** Where workers import this class from. */
-  static get module(): ModuleRef {
-    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'UnixStreamServer' };
-  }
-
+  static readonly module: ModuleRef = moduleRef(import.meta.url, 'UnixStreamServer');
   readonly transport: Transport = 'unix';
-  /** Socket file mode. */
-  readonly socketMode: number | undefined;
+
   constructor(path: string, Handler: HandlerClass<StreamRequest>, options: UnixServerOptions = {}) {
     super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
-    this.socketMode = options.socketMode;
   }
 
   protected override listenOptions(): ListenOptions {
-    return { ...super.listenOptions(), mode: this.socketMode };
+    return { ...super.listenOptions(), mode: (this.options as UnixServerOptions).socketMode };
   }
 }

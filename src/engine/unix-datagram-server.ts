@@ -8,13 +8,11 @@ import {
   type DatagramServerOptions,
 } from './datagram-server.js';
 import type { ModuleRef } from './server-spec.js';
-import { builtUrl } from '../net/built-module.js';
+import type { UnixSocketOptions } from './server-types.js';
+import { moduleRef } from '../net/built-module.js';
 
 /** Options for unix datagram servers. */
-export interface UnixDatagramServerOptions extends DatagramServerOptions {
-  /** File mode of the socket (default 0600). */
-  socketMode?: number;
-}
+export interface UnixDatagramServerOptions extends DatagramServerOptions, UnixSocketOptions {}
 
 /**
  * A unix datagram server (Python's `UnixDatagramServer`): a real AF_UNIX SOCK_DGRAM
@@ -23,13 +21,8 @@ export interface UnixDatagramServerOptions extends DatagramServerOptions {
  */
 export class UnixDatagramServer extends DatagramServer {
   /** Where workers import this class from. */
-  static get module(): ModuleRef {
-    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'UnixDatagramServer' };
-  }
-
+  static readonly module: ModuleRef = moduleRef(import.meta.url, 'UnixDatagramServer');
   readonly transport: Transport = 'unix-dgram';
-  /** Socket file mode. */
-  readonly socketMode: number | undefined;
 
   constructor(
     path: string,
@@ -37,10 +30,9 @@ export class UnixDatagramServer extends DatagramServer {
     options: UnixDatagramServerOptions = {},
   ) {
     super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
-    this.socketMode = options.socketMode;
   }
 
   protected bindOptions(): DatagramBindOptions {
-    return { mode: this.socketMode };
+    return { mode: (this.options as UnixDatagramServerOptions).socketMode };
   }
 }
