@@ -270,6 +270,49 @@ describe('the queue bound', () => {
     await serving;
   });
 
+  test('while serving (async), datagrams being handled count too: in flight stays bounded', async () => {
+    const release = deferred();
+    let started = 0;
+    const threeRunning = deferred();
+    class Held extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        if (++started === 3) threeRunning.resolve();
+        await release.promise;
+        await this.write('done');
+      }
+    }
+    const server = new UDPServer(LOCAL, Held, { maxQueuedDatagrams: 3 });
+    teardown.add(() => server.serverClose());
+    const addr = (await server.listen()) as InetAddress;
+    const serving = server.serveForever(0.05);
+    const drops: string[] = [];
+    const twoDropped = deferred();
+    server.on('dropped', (_a: SocketAddress, why: string) => {
+      drops.push(why);
+      if (drops.length === 2) twoDropped.resolve();
+    });
+    const client = udpClient();
+    for (const n of ['1', '2', '3']) client.send(n, addr.port, addr.address);
+    await threeRunning.promise;
+    expect(server.activeRequests).toBe(3);
+    client.send('4', addr.port, addr.address);
+    client.send('5', addr.port, addr.address);
+    await twoDropped.promise;
+    expect(drops).toEqual(['queue-full', 'queue-full']);
+    expect(started).toBe(3);
+    const replies: string[] = [];
+    const all = deferred();
+    client.on('message', (m: Buffer) => {
+      replies.push(m.toString());
+      if (replies.length === 3) all.resolve();
+    });
+    release.resolve();
+    await all.promise;
+    expect(server.stats.requests).toBe(3);
+    await server.shutdown();
+    await serving;
+  });
+
   test('datagrams that wait are served by handleRequest(), one per call', async () => {
     const server = new UDPServer(LOCAL, UpperCaseHandler);
     teardown.add(() => server.serverClose());

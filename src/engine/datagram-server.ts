@@ -20,10 +20,10 @@ import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
 
-/** Datagrams held while no handler takes them; beyond this they are dropped, as a full kernel buffer would. */
+/** Datagrams in flight at most (waiting or being handled); beyond this they are dropped. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
 
-/** Bytes held in waiting datagrams at most (8192 datagrams of 64 KiB would be 512 MiB). */
+/** Bytes in datagrams in flight at most (8192 datagrams of 64 KiB would be 512 MiB). */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 /**
@@ -38,7 +38,7 @@ export type DatagramHandlerClass = HandlerClass<Datagram>;
 export interface DatagramServerOptions extends BaseServerOptions {
   /** Peer filter applied by the default `verifyRequest()` (inet only). */
   accessList?: AccessListLike;
-  /** Datagrams held while no handler takes them (default {@link MAX_QUEUED_DATAGRAMS}). */
+  /** Datagrams in flight at most: waiting, being handled, replies on the way (default {@link MAX_QUEUED_DATAGRAMS}). */
   maxQueuedDatagrams?: number;
 }
 
@@ -54,11 +54,11 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   accessList: AccessList | undefined;
   /** Datagrams dropped because too many were waiting (each emits `dropped`). */
   dropped = 0;
-  /** Datagrams held while no handler takes them; more are dropped. */
+  /** Datagrams in flight at most (waiting, being handled, replies on the way); more are dropped. */
   readonly maxQueuedDatagrams: number;
-  /** Bytes in queued datagrams, and which datagrams those are. */
-  #queuedBytes = 0;
-  readonly #queued = new WeakSet<Datagram>();
+  /** Bytes in datagrams in flight, and which datagrams those are. */
+  #inFlightBytes = 0;
+  readonly #counted = new WeakSet<Datagram>();
 
   constructor(
     address: SocketAddress,
@@ -71,34 +71,32 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   }
 
   /**
-   * Hand a received datagram to the server. While too many datagrams (or bytes) wait
-   * for a handler, it is dropped, as a full receive buffer would, and `dropped`
-   * (clientAddress, 'queue-full') is emitted. Do not override.
+   * Hand a received datagram to the server. Datagrams in flight — waiting, being
+   * handled here or on a worker, their replies on the way — are bounded in count
+   * and bytes in every mode; beyond that a datagram is dropped, as a full receive
+   * buffer would, and `dropped` (clientAddress, 'queue-full') is emitted. Do not override.
    */
   protected receive(datagram: Datagram): void {
     if (!this.admit(datagram, datagram.clientAddress)) return;
-    const waiting = this.pendingRequests;
-    if (waiting === 0) {
-      this.#queuedBytes = 0; // nothing waits: start the byte count afresh
-    } else if (
-      waiting >= this.maxQueuedDatagrams ||
-      this.#queuedBytes + datagram.data.length > MAX_QUEUED_BYTES
-    ) {
-      this.dropped += 1;
-      this.emit('dropped', datagram.clientAddress, 'queue-full');
+    const inFlight = this.pendingRequests + this.activeRequests;
+    const size = datagram.data.length;
+    if (inFlight >= this.maxQueuedDatagrams || this.#inFlightBytes + size > MAX_QUEUED_BYTES) {
+      this.drop(datagram.clientAddress, 'queue-full');
       return;
     }
+    this.#inFlightBytes += size;
+    this.#counted.add(datagram);
     this.enqueueRequest(datagram, datagram.clientAddress);
   }
 
-  /** Counts the bytes a queued datagram holds. */
-  protected override onQueued(request: Datagram): void {
-    this.#queuedBytes += request.data.length;
-    this.#queued.add(request);
+  /** Count and report a datagram (or a reply) dropped for `reason`. Do not override. */
+  protected drop(clientAddress: SocketAddress, reason: 'queue-full' | 'peer-full'): void {
+    this.dropped += 1;
+    this.emit('dropped', clientAddress, reason);
   }
 
-  #unqueued(request: Datagram): void {
-    if (this.#queued.delete(request)) this.#queuedBytes -= request.data.length;
+  #release(request: Datagram): void {
+    if (this.#counted.delete(request)) this.#inFlightBytes -= request.data.length;
   }
 
   /** Checks the access list, when there is one. May be overridden. */
@@ -115,7 +113,6 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     request: Datagram,
     clientAddress: SocketAddress,
   ): void | Promise<void> {
-    if (this.#queuedBytes > 0) this.#unqueued(request);
     return runDatagramHandler(new this.RequestHandlerClass(request, clientAddress, this), request);
   }
 
@@ -128,7 +125,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     this.socket = socket;
     socket.on('error', (err: Error) => this.handleError(err, this.serverAddress));
     socket.on('message', (data: Buffer, from: SocketAddress) =>
-      this.receive(new SocketDatagram(socket, data, from)),
+      this.receive(new SocketDatagram(socket, data, from, (to) => this.drop(to, 'peer-full'))),
     );
     return socket.address ?? this.serverAddress;
   }
@@ -138,10 +135,12 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     await this.socket?.close();
   }
 
-  protected shutdownRequest(): void {}
+  protected shutdownRequest(request: Datagram): void {
+    this.#release(request);
+  }
 
   protected abortRequest(request: Datagram): void {
-    if (this.#queuedBytes > 0) this.#unqueued(request);
+    this.#release(request);
   }
 
   protected requestBytes(request: Datagram): RequestOutcome {
@@ -155,6 +154,8 @@ class SocketDatagram extends DatagramConnection {
     readonly socket: DatagramSocket,
     data: Buffer,
     clientAddress: SocketAddress,
+    /** A reply the peer had no room for was dropped. */
+    readonly dropped: (to: SocketAddress) => void,
   ) {
     super(data, clientAddress);
   }
@@ -168,11 +169,15 @@ class SocketDatagram extends DatagramConnection {
     this.bytesOut += data.length;
     // Wait for the send: the server may close right after the reply (--once).
     return this.socket.send(data, to).catch((err: unknown) => {
-      // A unix sender that closed (or removed) its socket before the reply: like a UDP
-      // reply to a port nobody listens on any more, it is dropped, not a handler failure.
+      // A unix sender that closed (or removed) its socket before the reply, like a UDP
+      // reply to a port nobody listens on any more, or that does not read (its queue is
+      // full): the reply is dropped, never held, and it is no handler failure.
       const code = errnoName(err);
-      if (to.family !== 'unix' || (code !== 'ECONNREFUSED' && code !== 'ENOENT')) throw err;
+      if (to.family !== 'unix' || !['ECONNREFUSED', 'ENOENT', 'EAGAIN'].includes(code ?? '')) {
+        throw err;
+      }
       this.bytesOut -= data.length;
+      if (code === 'EAGAIN') this.dropped(to);
       debug('reply to %s dropped: %s', formatEndpoint(to), code);
     });
   }

@@ -293,7 +293,9 @@ class UnixDatagramSocket extends DatagramSocket {
     if (to.family !== 'unix') {
       return Promise.reject(new TypeError('a unix datagram socket sends to paths only'));
     }
-    return this.#socket.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength), to.path);
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // a bound socket answers; it never holds datagrams for a peer that does not read
+    return this.#socket.send(buf, to.path, { wait: this.peer !== undefined });
   }
 
   protected async closeSocket(): Promise<void> {

@@ -125,18 +125,21 @@ export class UnixDgramSocket extends EventEmitter {
   /**
    * Send one datagram to `path`. While the receiver's queue is full the send waits
    * and retries (up to {@link SEND_RETRY_MS}), as a blocking `sendto` would, keeping
-   * the order of datagrams to that path; then it rejects with EAGAIN. Other failures
-   * reject at once with the system error (ECONNREFUSED, ENOENT…).
+   * the order of datagrams to that path; then it rejects with EAGAIN. With `wait:
+   * false` (a server's reply) a full queue rejects with EAGAIN at once: nothing is
+   * held for a peer that does not read. Other failures reject at once with the
+   * system error (ECONNREFUSED, ENOENT…).
    */
-  send(data: Buffer, path: string): Promise<void> {
+  send(data: Buffer, path: string, opts: { wait?: boolean } = {}): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('socket is closed'));
-    const ahead = this.#waiting.get(path);
+    const wait = opts.wait !== false;
+    const ahead = wait ? this.#waiting.get(path) : undefined;
     if (ahead) return this.#sendAfter(ahead, data, path);
     return new Promise((resolve, reject) => {
       this.#sock.send(data, 0, data.length, path, (err) => {
         if (!err) return resolve();
         const e = systemError(err, path);
-        if (errnoName(e) === 'EAGAIN')
+        if (wait && errnoName(e) === 'EAGAIN')
           resolve(this.#sendAfter(this.#waiting.get(path), data, path));
         else reject(e);
       });
