@@ -4,7 +4,7 @@
  * summary and exit 0; a second SIGINT stops at once with 130.
  */
 import { describe, expect, test } from '@jest/globals';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { exchange, tempSocketPath } from '../helpers/loopback.js';
 import { dial, serve, untilClosed, useServeTeardown } from './serve-helpers.js';
@@ -76,6 +76,31 @@ describe('stopping sockit serve', () => {
     expect(existsSync(t.path)).toBe(false);
     expect(s.stderr()).not.toMatch(/stopping:/);
     expect(s.stderr()).toMatch(/stopped: 0 connections/);
+  });
+
+  test('SIGHUP stops like SIGTERM: summary, exit 0, unix socket file removed', async () => {
+    const t = tempSocketPath();
+    defer(t.cleanup);
+    const s = await serve(['serve', 'unix', t.path]);
+    s.child.kill('SIGHUP');
+    expect(await s.exited).toBe(0);
+    expect(existsSync(t.path)).toBe(false);
+    expect(s.stderr()).toMatch(/stopped: 0 connections/);
+  });
+
+  test('a timer a handler left running does not keep the process alive after the stop', async () => {
+    const t = tempSocketPath();
+    defer(t.cleanup);
+    const module = `${t.dir}/lingers.mjs`;
+    writeFileSync(
+      module,
+      'export default function lingers(data) { setInterval(() => {}, 1000); return data; }\n',
+    );
+    const s = await serve(['serve', 'tcp', '0', '-e', module]);
+    expect((await exchange({ port: s.port }, 'x')).toString()).toBe('x');
+    s.child.kill('SIGTERM');
+    expect(await s.exited).toBe(0);
+    expect(s.stderr()).toMatch(/stopped: 1 connection/);
   });
 
   test('--once: a signal while waiting for the request ends it with exit 0', async () => {

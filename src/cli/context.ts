@@ -12,6 +12,6 @@ export interface CliContext {
 
 /** Where interrupt signals come from (the process, or a test). */
 export interface SignalSource {
-  on(signal: 'SIGINT' | 'SIGTERM', listener: () => void): void;
-  off(signal: 'SIGINT' | 'SIGTERM', listener: () => void): void;
+  on(signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: () => void): void;
+  off(signal: 'SIGINT' | 'SIGTERM' | 'SIGHUP', listener: () => void): void;
 }

@@ -8,8 +8,9 @@ import { AccessList } from '../net/access.js';
 import { checkUnixPath, familyOf, formatUrl } from '../net/address.js';
 import type { BaseServer, HandlerModule } from '../engine/base-server.js';
 import { MODES, type ConcurrencyMode } from '../engine/modes.js';
-import { ERR, EXIT, UsageError } from '../net/errors.js';
+import { ERR, EXIT, UsageError, oneLine } from '../net/errors.js';
 import { resolveBindHost } from '../net/resolve.js';
+import { onUncontained } from '../net/containment.js';
 import type { Datagram, HandlerClass, StreamRequest } from '../engine/request-handler.js';
 import type { AnyHandlerClass } from '../engine/handler-module.js';
 import { TCPServer, UnixStreamServer } from '../engine/stream-server.js';
@@ -181,6 +182,11 @@ export async function runServe(
   }
   const any = server as unknown as BaseServer<unknown>;
   log.attach(any);
+  // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
+  onUncontained((err) => {
+    log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
+    process.exit(EXIT.FAILURE);
+  });
   await new ServeSession(ctx, any, log, opts).run();
 }
 
@@ -278,7 +284,9 @@ class ServeSession {
   #finish(): void {
     const ctx = this.#ctx;
     if (this.#forced) {
-      ctx.exitCode = this.#forced === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
+      ctx.exitCode = { SIGINT: EXIT.SIGINT, SIGTERM: EXIT.SIGTERM, SIGHUP: EXIT.SIGHUP }[
+        this.#forced
+      ];
     } else if (this.#timedOut && !this.#stopping) {
       this.#log.error(`no request within ${seconds(this.#opts.timeout ?? 0)}`, {
         reason: 'timeout',

@@ -1,13 +1,13 @@
 /**
- * Interrupts for `sockit serve`: the first SIGINT/SIGTERM asks for a graceful stop,
- * any later one for an immediate one.
+ * Interrupts for `sockit serve`: the first SIGINT/SIGTERM/SIGHUP asks for a graceful
+ * stop, any later one for an immediate one.
  */
 import type { SignalSource } from './context.js';
 
-/** The signals a server stops on. */
-export type StopSignal = 'SIGINT' | 'SIGTERM';
+/** The signals a server stops on (SIGHUP: its terminal went away; stop as for SIGTERM). */
+export type StopSignal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 
-const STOP_SIGNALS: readonly StopSignal[] = ['SIGINT', 'SIGTERM'];
+const STOP_SIGNALS: readonly StopSignal[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Call `first(signal)` on the first SIGINT or SIGTERM and `again(signal)` on every

@@ -8,7 +8,14 @@ import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 
 /** Exit codes used across sockit. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, SIGINT: 130, SIGTERM: 143 } as const;
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  SIGHUP: 129,
+  SIGINT: 130,
+  SIGTERM: 143,
+} as const;
 
 /** Every error code sockit raises, by name. */
 export const ERR = {
