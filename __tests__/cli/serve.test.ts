@@ -15,13 +15,14 @@ import { Output } from '../../src/cli/output.js';
 import { exchange } from '../helpers/loopback.js';
 import { dial, untilClosed } from './serve-helpers.js';
 
-type Sig = 'SIGINT' | 'SIGTERM';
+type Sig = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 
 /** A signal source a test fires by hand; counts its listeners. */
 class TestSignals implements SignalSource {
   readonly listeners = new Map<Sig, Set<() => void>>([
     ['SIGINT', new Set()],
     ['SIGTERM', new Set()],
+    ['SIGHUP', new Set()],
   ]);
   on(signal: Sig, fn: () => void): void {
     this.listeners.get(signal)!.add(fn);

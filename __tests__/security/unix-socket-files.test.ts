@@ -23,6 +23,8 @@ import { once } from 'node:events';
 import { BIN, run } from '../helpers/cli.js';
 import { exchange, tempSocketPath } from '../helpers/loopback.js';
 import { serve, stop, stopAll, waitForText } from '../cli/serve-helpers.js';
+import { UnixStreamServer } from '../../src/engine/stream-server.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
 
 const cleanups: (() => void)[] = [];
 const children: ChildProcessWithoutNullStreams[] = [];
@@ -226,4 +228,50 @@ describe('a file that is not a socket is never deleted', () => {
     expect(other.child.exitCode).toBeNull();
     expect(dir).toBeTruthy();
   });
+});
+
+describe('the alias protection holds for long paths too', () => {
+  test("in a directory of 95 bytes, stopping a server never removes another server's live socket", async () => {
+    const { dir } = tmp();
+    const deep = join(dir, 'd'.repeat(Math.max(1, 95 - Buffer.byteLength(dir) - 1)));
+    mkdirSync(deep);
+    const path = join(deep, 'ab.sock');
+    expect(Buffer.byteLength(deep)).toBeGreaterThanOrEqual(95);
+    const s = await serve(['serve', 'unix', path]);
+    unlinkSync(path);
+    const other = await serve(['serve', 'unix', path, '-e', 'upper']);
+    expect(await stop(s)).toBe(0);
+    expect((await exchange({ path }, 'ok')).toString()).toBe('OK');
+    expect(await stop(other)).toBe(0);
+    expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe('--socket-mode never chmods by path', () => {
+  test('a symlink swapped in right after the bind never gets its target chmod-ed (200 tries)', async () => {
+    const { dir, path } = tmp();
+    const target = join(dir, 'target');
+    writeFileSync(target, 'private\n', { mode: 0o600 });
+    // A swapper races 200 binds: whenever the socket appears, it puts a symlink to the
+    // target in its place. The mode comes from the umask at the bind, so nothing is
+    // ever chmod-ed through the symlink.
+    const go = join(dir, 'go');
+    writeFileSync(go, '');
+    const loop = `while [ -e "$1" ]; do if [ -S "$2" ]; then rm -f "$2" && ln -s "$3" "$2"; fi; done`;
+    const swapper = spawn('sh', ['-c', loop, 'sh', go, path, target], { stdio: 'ignore' });
+    const swapperGone = once(swapper, 'close');
+    try {
+      for (let i = 0; i < 200; i++) {
+        rmSync(path, { force: true });
+        const server = new UnixStreamServer(path, EchoHandler, { socketMode: 0o666 });
+        await server.listen().catch(() => undefined); // the swap came first: refused
+        await server.serverClose();
+        expect(modeOf(target)).toBe(0o600);
+      }
+    } finally {
+      rmSync(go);
+      await swapperGone;
+    }
+    expect(modeOf(target)).toBe(0o600);
+  }, 60_000);
 });

@@ -308,13 +308,13 @@ class UnixDatagramSocket extends DatagramSocket {
 
 async function openUnix(peer: UnixAddress): Promise<DatagramSocket> {
   checkUnixPath(peer.path);
-  const { UnixDgramSocket, UNIX_DGRAM_MAX, withPrivateUmask } = await unixModules();
+  const { UnixDgramSocket, UNIX_DGRAM_MAX, withSocketUmask } = await unixModules();
   const socket = new UnixDgramSocket();
   // bind a private path so that the peer can answer; close() removes it
   const dir = mkdtempSync(join(tmpdir(), 'sockit-'));
   const own = join(dir, 'c.sock');
   try {
-    withPrivateUmask(() => socket.bind(own));
+    withSocketUmask(() => socket.bind(own));
   } catch (err) {
     socket.close();
     rmSync(dir, { recursive: true, force: true });

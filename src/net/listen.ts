@@ -18,8 +18,11 @@ import {
   clearStaleSocket,
   publishSocket,
   releaseSocketFile,
-  withPrivateUmask,
+  withSocketUmask,
 } from './unix-path.js';
+
+/** Aliases tried before a bind gives up (a taken one fails at once with EADDRINUSE). */
+const ALIAS_TRIES = 8;
 
 /** How to listen. */
 export interface ListenOptions {
@@ -83,21 +86,29 @@ async function listenInet(
 
 async function listenUnix(server: Server, path: string, opts: ListenOptions): Promise<Listening> {
   await clearStaleSocket(path);
-  const alias = bindingAlias(path);
   try {
-    try {
-      await withPrivateUmask(() =>
-        listenOnce(server, { path: alias ?? path, backlog: opts.backlog }),
-      );
-    } catch (err) {
-      throw unixBindError(err, alias ?? path, path);
-    }
-    if (alias !== undefined) await publishSocket(alias, path);
-    const bound = await claimSocketFile(path, opts.mode);
+    await listenAtAlias(server, path, opts);
+    const bound = await claimSocketFile(path);
     return { address: { family: 'unix', path }, release: () => releaseSocketFile(bound) };
   } catch (err) {
     if (server.listening) server.close();
     throw err;
+  }
+}
+
+/** Listen at a fresh alias next to `path` (another, if one is taken), then publish it. */
+async function listenAtAlias(server: Server, path: string, opts: ListenOptions): Promise<void> {
+  for (let tries = 1; ; tries++) {
+    const alias = bindingAlias(path);
+    try {
+      const options = { path: alias, backlog: opts.backlog };
+      await withSocketUmask(() => listenOnce(server, options), opts.mode);
+    } catch (err) {
+      if (errnoName(err) === 'EADDRINUSE' && tries < ALIAS_TRIES) continue;
+      throw unixBindError(err, alias, path);
+    }
+    await publishSocket(alias, path);
+    return;
   }
 }
 

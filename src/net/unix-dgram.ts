@@ -11,12 +11,7 @@ import { EventEmitter } from 'node:events';
 import { getSystemErrorMap } from 'node:util';
 import type { Buffer } from 'node:buffer';
 import { UnsupportedError, bindError, errnoName } from './errors.js';
-import {
-  clearStaleSocket,
-  claimSocketFile,
-  withPrivateUmask,
-  type BoundPath,
-} from './unix-path.js';
+import { clearStaleSocket, claimSocketFile, withSocketUmask, type BoundPath } from './unix-path.js';
 
 interface AddonSocket extends EventEmitter {
   bind(path: string): void;
@@ -203,10 +198,10 @@ export async function bindUnixDgram(
   await clearStaleSocket(path);
   const socket = new UnixDgramSocket();
   try {
-    withPrivateUmask(() => socket.bind(path));
+    withSocketUmask(() => socket.bind(path), mode);
   } catch (err) {
     socket.close();
     throw bindError(err, `unix://${path}`, 'bind');
   }
-  return { socket, bound: await claimSocketFile(path, mode) };
+  return { socket, bound: await claimSocketFile(path) };
 }

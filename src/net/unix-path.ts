@@ -2,7 +2,7 @@
  * Unix socket files: the checks before binding (stale socket replaced, live one
  * never taken over, non-sockets and symlinks never touched) and removal on close.
  */
-import { lstat, unlink, chmod, link, stat } from 'node:fs/promises';
+import { lstat, unlink, link, stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { Buffer } from 'node:buffer';
@@ -73,22 +73,18 @@ export interface BoundPath {
 }
 
 /**
- * Record the bound socket file and apply its mode. Whatever is at `path` is checked
- * first: if it is no longer a socket (swapped for a symlink or a file since the
- * bind), nothing is changed, since chmod would follow a symlink to its target.
+ * Record the bound socket file (its mode was set by the umask at the bind: nothing
+ * is ever chmod-ed by path, which a symlink swapped in could redirect). If what is
+ * at `path` is no longer a socket, it is left alone and the bind fails.
  */
-export async function claimSocketFile(path: string, mode: number | undefined): Promise<BoundPath> {
-  let st = await lstat(path);
+export async function claimSocketFile(path: string): Promise<BoundPath> {
+  const st = await lstat(path);
   if (!st.isSocket()) {
     throw new NetworkError(
       `cannot use unix://${path} — it was replaced by something that is not a socket right after the bind; left alone`,
       undefined,
       ERR.BIND,
     );
-  }
-  if (mode !== undefined && (st.mode & 0o7777) !== mode) {
-    await chmod(path, mode);
-    st = await lstat(path);
   }
   return { path, ino: st.ino, dev: st.dev, ctimeMs: st.ctimeMs };
 }
@@ -105,9 +101,15 @@ export async function releaseSocketFile(bound: BoundPath | undefined): Promise<v
   }
 }
 
-/** Run `bind` with a umask that makes the socket file 0600 from the first instant. */
-export function withPrivateUmask<T>(bind: () => T): T {
-  const old = process.umask(0o177);
+/** The default mode of a socket file sockit creates. */
+export const SOCKET_MODE = 0o600;
+
+/**
+ * Run `bind` with the umask that gives the socket file `mode` (default 0600) from the
+ * first instant: bind(2) creates it 0777 less the umask. Only permission bits.
+ */
+export function withSocketUmask<T>(bind: () => T, mode = SOCKET_MODE): T {
+  const old = process.umask(0o777 & ~mode);
   try {
     return bind();
   } finally {
@@ -115,17 +117,24 @@ export function withPrivateUmask<T>(bind: () => T): T {
   }
 }
 
+const ALIAS_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
 /**
- * A private temporary name next to `path` for a stream server to bind at, or
- * undefined when none fits in sun_path. libuv unlinks the path a pipe server was
- * bound to when the server closes, whatever is there by then (another server's
- * socket, a file put there since); bound at this alias and published under `path`
- * with {@link publishSocket}, the server's close unlinks only the alias.
+ * A random private name next to `path` for a stream server to bind at. libuv
+ * unlinks the path a pipe server was bound to when the server closes, whatever is
+ * there by then (another server's socket, a file put there since); bound at this
+ * alias and published under `path` with {@link publishSocket}, the server's close
+ * unlinks only the alias. The name is as long as sun_path leaves room for, up to 16
+ * characters, and never longer than `path`'s own name: it always fits. A bind at a
+ * taken alias fails (EADDRINUSE), and the caller tries another.
  */
-export function bindingAlias(path: string): string | undefined {
-  const name = `.sk-${randomBytes(6).toString('hex')}`;
-  const alias = join(dirname(path), name);
-  return Buffer.byteLength(alias) <= UNIX_PATH_MAX ? alias : undefined;
+export function bindingAlias(path: string): string {
+  const dir = dirname(path);
+  const room = UNIX_PATH_MAX - Buffer.byteLength(join(dir, 'x')) + 1;
+  const length = Math.max(1, Math.min(16, room));
+  const random = [...randomBytes(length)].map((b) => ALIAS_CHARS[b % ALIAS_CHARS.length]);
+  if (length >= 2) random[0] = '.';
+  return join(dir, random.join(''));
 }
 
 /**

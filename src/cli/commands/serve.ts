@@ -13,8 +13,12 @@ import type { ServeOptions, ServeTarget, ServeTransport } from '../serve-run.js'
 
 /** A file mode in octal: `600`, `0660`, `0o644`. */
 export function octalModeArg(value: string): number {
-  const m = /^(?:0o?)?([0-7]{1,4})$/i.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('expected an octal file mode such as 600 or 0660');
+  const m = /^(?:0o?)?(0?[0-7]{1,3})$/i.exec(value.trim());
+  if (!m) {
+    throw new InvalidArgumentError(
+      'expected an octal file mode such as 600 or 0660 (permission bits only)',
+    );
+  }
   return parseInt(m[1]!, 8);
 }
 
