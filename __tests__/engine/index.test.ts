@@ -53,7 +53,14 @@ describe('public API', () => {
     expect(sockit.MAX_QUEUED_DATAGRAMS).toBeGreaterThan(0);
     expect(sockit.UNIX_PATH_MAX).toBe(107);
     expect(sockit.UNIX_DGRAM_MAX).toBe(65536);
-    expect(sockit.EXIT).toEqual({ OK: 0, FAILURE: 1, USAGE: 2, SIGINT: 130, SIGTERM: 143 });
+    expect(sockit.EXIT).toEqual({
+      OK: 0,
+      FAILURE: 1,
+      USAGE: 2,
+      SIGHUP: 129,
+      SIGINT: 130,
+      SIGTERM: 143,
+    });
   });
 
   test('the exports are the engine classes themselves (one class hierarchy)', () => {

@@ -4,6 +4,7 @@
  * SIGTERM, with an EPIPE on stdout as a normal end.
  */
 import { Buffer, isUtf8 } from 'node:buffer';
+import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from 'commander';
 import { EXIT, UsageError } from '../net/errors.js';
@@ -109,6 +110,22 @@ export interface InterruptScope {
   readonly signal: AbortSignal;
   /** Whether stdout's reader went away (EPIPE, `| head -1`); false unless `watchStdout`. */
   readonly outputClosed: () => boolean;
+}
+
+/**
+ * Refuse a stdin that is a directory (`sockit send host 80 < /etc`): it would read as
+ * nothing at all, silently. Bad input: exit 2.
+ */
+export function checkInput(input: Readable): void {
+  const fd = (input as { fd?: unknown }).fd;
+  if (typeof fd !== 'number') return;
+  let dir = false;
+  try {
+    dir = fstatSync(fd).isDirectory();
+  } catch {
+    return; // nothing to say: reading will tell
+  }
+  if (dir) throw new UsageError('stdin is a directory — give a file or a pipe');
 }
 
 /** Options of {@link runInterruptible}. */

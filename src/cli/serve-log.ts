@@ -7,6 +7,7 @@ import type { BaseServer, RequestEndInfo, ServerStats } from '../engine/base-ser
 import { formatEndpoint, type SocketAddress } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
 import type { Output } from './output.js';
+import { Throttle } from './throttle.js';
 import { QUICK_DEATH_MS, type WorkerExit } from '../net/worker-pool.js';
 
 /** How a serve run reports. */
@@ -96,34 +97,58 @@ export class ServeLog {
       if (json) writeEvent(out, 'error', { peer, handler: handlerName, message: oneLine(err) });
       else out.error(`handler '${handlerName}' failed for ${peer}: ${oneLine(err)}`);
     });
-    // Refusals: --max-conns always says so; access-list refusals only with -v / --json.
-    server.on('rejected', (addr: SocketAddress, reason: string) => {
-      const peer = formatEndpoint(addr);
-      const maxConns = reason === 'max-conns';
-      if (json) {
-        writeEvent(out, 'rejected', { peer, reason: maxConns ? 'max-conns' : 'access' });
-      } else if (maxConns) {
-        out.error(`refused ${peer} — too many connections (--max-conns ${this.#opts.maxConns})`);
-      } else if (verbose) {
-        out.detail(`refused ${peer} — not allowed by --allow/--deny`);
-      }
-    });
-    // A full datagram queue drops datagrams: say so, at most once a second, never silently.
-    let dropped = 0;
-    server.on('dropped', () => {
-      if (dropped++ > 0) return;
-      setTimeout(() => {
-        const n = dropped;
-        dropped = 0;
-        if (json) writeEvent(out, 'dropped', { count: n, reason: 'queue-full' });
-        else
-          out.warn(`dropped ${plural(n, 'datagram')} — the handler is not keeping up (queue full)`);
-      }, 1000).unref();
-    });
+    this.#attachRefusals(server);
+    this.#attachDrops(server);
     this.#attachWorkers(server);
     if (!json && !verbose) return;
     if (json) this.#attachJson(server);
     else this.#attachVerbose(server);
+  }
+
+  /** Refusals, throttled: --max-conns always says so; access-list refusals with -v / --json. */
+  #attachRefusals(server: BaseServer<unknown>): void {
+    const { json, verbose, maxConns } = this.#opts;
+    const out = this.#out;
+    const report = (reason: 'max-conns' | 'access', why: string, print: (line: string) => void) =>
+      new Throttle((count, first, peer) => {
+        if (json) writeEvent(out, 'rejected', first ? { peer, reason } : { reason, count });
+        else print(`refused ${first ? peer : plural(count, 'more client')} — ${why}`);
+      });
+    const full = report('max-conns', `too many connections (--max-conns ${maxConns})`, (l) =>
+      out.error(l),
+    );
+    const denied = report('access', 'not allowed by --allow/--deny', (l) => out.detail(l));
+    server.on('rejected', (addr: SocketAddress, reason: string) => {
+      if (reason === 'max-conns') full.hit(formatEndpoint(addr));
+      else if (json || verbose) denied.hit(formatEndpoint(addr));
+    });
+    server.on('close', () => {
+      full.flush();
+      denied.flush();
+    });
+  }
+
+  /** Datagrams dropped (queue full, a peer that does not read) and accept errors, throttled. */
+  #attachDrops(server: BaseServer<unknown>): void {
+    const { json } = this.#opts;
+    const out = this.#out;
+    const drops = new Throttle((count) => {
+      if (json) writeEvent(out, 'dropped', { count, reason: 'queue-full' });
+      else
+        out.warn(
+          `dropped ${plural(count, 'datagram')} — the handler is not keeping up (queue full)`,
+        );
+    });
+    const accepts = new Throttle((count, _first, message) => {
+      if (json) writeEvent(out, 'accept-error', { count, message });
+      else out.warn(`${message}${count > 1 ? ` (${count} times since the last line)` : ''}`);
+    });
+    server.on('dropped', () => drops.hit());
+    server.on('acceptError', (err: unknown) => accepts.hit(oneLine(err)));
+    server.on('close', () => {
+      drops.flush();
+      accepts.flush();
+    });
   }
 
   /** Pooled modes: a worker that dies is one line; a pool that gives up, one more. */

@@ -11,7 +11,6 @@ import { MODES, type ConcurrencyMode } from '../engine/modes.js';
 import { ERR, EXIT, UsageError, oneLine } from '../net/errors.js';
 import { resolveBindHost } from '../net/resolve.js';
 import { onUncontained } from '../net/containment.js';
-import type { Datagram, HandlerClass, StreamRequest } from '../engine/request-handler.js';
 import type { AnyHandlerClass } from '../engine/handler-module.js';
 import { TCPServer, UnixStreamServer } from '../engine/stream-server.js';
 import { UDPServer } from '../engine/datagram-server.js';
@@ -139,10 +138,26 @@ export async function runServe(
   });
 
   checkCombinations(transport, opts, (m) => log.warn(m));
+  const server = await makeServer(ctx, transport, target, opts);
+  log.attach(server);
+  // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
+  onUncontained((err) => {
+    log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
+    process.exit(EXIT.FAILURE);
+  });
+  await new ServeSession(ctx, server, log, opts).run();
+}
+
+/** The server a serve run asks for: transport, address, handler and options. */
+async function makeServer(
+  ctx: CliContext,
+  transport: ServeTransport,
+  target: ServeTarget,
+  opts: ServeOptions,
+): Promise<BaseServer<unknown>> {
+  const datagram = transport === 'udp' || (transport === 'unix' && opts.datagram === true);
   const path = 'path' in target ? checkUnixPath(target.path) : undefined;
   const { Handler, module } = await resolveHandler(opts.handler, datagram);
-  const accessList =
-    opts.allow?.length || opts.deny?.length ? new AccessList(opts.allow, opts.deny) : undefined;
   const base = {
     mode: opts.mode,
     workers: MODES[opts.mode].pooled ? (opts.workers ?? availableParallelism()) : opts.workers,
@@ -151,43 +166,30 @@ export async function runServe(
     log: (line: string) => ctx.io.stderr.write(`${line}\n`),
   };
   const stream = {
-    ...base,
     requestQueueSize: opts.backlog,
     maxConnections: opts.maxConns,
     idleTimeout: opts.idleTimeout,
   };
-
-  const dgramHandler = Handler as HandlerClass<Datagram>;
-  const streamHandler = Handler as HandlerClass<StreamRequest>;
-  let server: UnixDatagramServer | UnixStreamServer | UDPServer | TCPServer;
+  const H = Handler as never; // each server checks the handler kind against its transport
   if (path !== undefined) {
     await checkSocketDirectory(path);
-    const socketMode = opts.socketMode;
-    server = datagram
-      ? new UnixDatagramServer(path, dgramHandler, { ...base, socketMode })
-      : new UnixStreamServer(path, streamHandler, { ...stream, socketMode });
-  } else {
-    const host = await resolveBindHost(opts.host ?? '127.0.0.1');
-    const port = (target as { port?: number }).port ?? DEFAULT_PORT;
-    const ipv6Only = opts.ipv6Only === true;
-    server =
-      transport === 'udp'
-        ? new UDPServer({ host, port }, dgramHandler, {
-            ...base,
-            accessList,
-            allowReuseAddress: opts.reuseAddress === true,
-            ipv6Only,
-          })
-        : new TCPServer({ host, port }, streamHandler, { ...stream, accessList, ipv6Only });
+    const unix = { ...base, socketMode: opts.socketMode };
+    return (
+      datagram
+        ? new UnixDatagramServer(path, H, unix)
+        : new UnixStreamServer(path, H, { ...unix, ...stream })
+    ) as BaseServer<unknown>;
   }
-  const any = server as unknown as BaseServer<unknown>;
-  log.attach(any);
-  // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
-  onUncontained((err) => {
-    log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
-    process.exit(EXIT.FAILURE);
-  });
-  await new ServeSession(ctx, any, log, opts).run();
+  const host = await resolveBindHost(opts.host ?? '127.0.0.1');
+  const where = { host, port: (target as { port?: number }).port ?? DEFAULT_PORT };
+  const accessList =
+    opts.allow?.length || opts.deny?.length ? new AccessList(opts.allow, opts.deny) : undefined;
+  const inet = { ...base, accessList, ipv6Only: opts.ipv6Only === true };
+  if (transport === 'udp') {
+    const udp = { ...inet, allowReuseAddress: opts.reuseAddress === true };
+    return new UDPServer(where, H, udp) as BaseServer<unknown>;
+  }
+  return new TCPServer(where, H, { ...inet, ...stream }) as BaseServer<unknown>;
 }
 
 /** One serve run: bind, banner, serve (for ever or n requests), stop on a signal. */

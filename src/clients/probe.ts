@@ -4,10 +4,12 @@
  * timeout, retries until open (`wait`), self-connect detection, and UDP
  * probes that say `closed` only on an ICMP refusal.
  */
-import { readFileSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import { NetworkError, UsageError, errnoNumber } from '../net/errors.js';
 import { parsePortSpec } from './ports.js';
+import { openFileLimit } from '../net/limits.js';
+
+export { openFileLimit };
 import { resolveHost, type ResolvedAddress } from '../net/resolve.js';
 import {
   attemptAll,
@@ -72,18 +74,6 @@ export interface ProbeOptions extends ConnectExOptions {
    * thread only). Used from 2,048 ports up, never with `wait` or a source port.
    */
   threads?: number;
-}
-
-/** The soft limit on open files, from /proc/self/limits (undefined when unknown). */
-export function openFileLimit(): number | undefined {
-  try {
-    const text = readFileSync('/proc/self/limits', 'utf8');
-    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
-    if (!m) return undefined;
-    return m[1] === 'unlimited' ? undefined : Number(m[1]);
-  } catch {
-    return undefined;
-  }
 }
 
 /** A concurrency that never exhausts file descriptors: at most the limit minus headroom. */

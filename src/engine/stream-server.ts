@@ -7,6 +7,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { SocketAddress, Transport } from '../net/address.js';
 import { inetAddress } from '../net/address.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
+import { openFileLimit } from '../net/limits.js';
+import { systemError } from '../net/errors.js';
 import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
 import type { UnixSocketOptions } from './server-types.js';
 import { toAccessList, type AccessListLike } from '../net/access.js';
@@ -19,6 +21,9 @@ import { checkBindablePath } from '../net/unix-path.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
+
+/** Descriptors left for everything else (listeners, files, workers) before the limit. */
+const FD_HEADROOM = 32;
 
 /** How long a handled connection may linger for the peer's FIN before it is destroyed. */
 const LINGER_MS = 2000;
@@ -50,6 +55,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   readonly #sockets = new Set<Socket>();
   /** Connections handed to a worker process (forking): open until their request ends. */
   readonly #away = new Set<StreamRequest>();
+  /** The open-file limit: near it, the kernel's accept fails and libuv drops clients unseen. */
+  #fileLimit: number | undefined;
   /** Lets the address go after the close (a unix socket file). */
   #release: (() => Promise<void>) | undefined;
 
@@ -83,7 +90,9 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     this.listener = server;
     const listening = await listenStream(server, this.serverAddress, this.listenOptions());
     this.#release = listening.release;
-    server.on('error', (err) => this.handleError(err, this.serverAddress));
+    // accept errors are the listener's, not a handler's: `acceptError`, never fatal
+    server.on('error', (err) => this.emit('acceptError', err));
+    this.#fileLimit = openFileLimit();
     return listening.address;
   }
 
@@ -107,6 +116,13 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     // fire. Back to "no mode": the first consumer starts the flow, as on any socket.
     (socket as { readableFlowing: boolean | null }).readableFlowing = null;
     this.#sockets.add(socket);
+    if (this.#fileLimit !== undefined && this.connections + FD_HEADROOM >= this.#fileLimit) {
+      const err = systemError(
+        'EMFILE',
+        `near the open-file limit (ulimit -n ${this.#fileLimit}): ${this.connections} connections open, new ones may be dropped unseen`,
+      );
+      this.emit('acceptError', err);
+    }
     socket.once('close', () => {
       this.#sockets.delete(socket);
       this.dequeueRequest(socket);

@@ -11,7 +11,7 @@ import {
   familyOf,
   type CliTarget,
 } from '../client-args.js';
-import { runInterruptible, type InterruptScope } from '../client-output.js';
+import { checkInput, runInterruptible, type InterruptScope } from '../client-output.js';
 import type { ProbeResult } from '../../clients/probe.js';
 
 /** Options of `sockit connect`, as commander parses them. */
@@ -138,6 +138,7 @@ async function runConnect(
   const datagram = opts.udp === true || opts.datagram === true;
   const { target } = await clientTarget(opts.unix, [host, ports[0]], datagram ? 'udp' : 'tcp');
   ctx.out.verbose = opts.verbose === true;
+  if (!opts.recvOnly) checkInput(ctx.io.stdin);
   const pipe = datagram ? datagramPipeTo : streamPipeTo;
   await runInterruptible(ctx, ({ signal }) => pipe({ ctx, target, opts, family, signal }), {
     input: ctx.io.stdin,

@@ -15,7 +15,13 @@ import {
   type CliTarget,
   type Positionals,
 } from '../client-args.js';
-import { hexdump, payloadFields, runInterruptible, type InterruptScope } from '../client-output.js';
+import {
+  checkInput,
+  hexdump,
+  payloadFields,
+  runInterruptible,
+  type InterruptScope,
+} from '../client-output.js';
 
 /** Options of `sockit send`. */
 interface SendCliOptions {
@@ -76,6 +82,7 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
   const { target, rest } = await clientTarget(opts.unix, positional);
   const { send, DEFAULT_REPLY_TIMEOUT } = await import('../../clients/stream-client.js');
   const fromStdin = rest.length === 0;
+  if (fromStdin) checkInput(io.stdin);
   const payload: Uint8Array | Readable = fromStdin
     ? opts.newline
       ? io.stdin.pipe(appendNewline())

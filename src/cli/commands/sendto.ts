@@ -14,6 +14,7 @@ import {
 } from '../client-args.js';
 import {
   millisArg,
+  checkInput,
   parseHex,
   printDatagram,
   readAll,
@@ -99,6 +100,7 @@ async function payloadsOf(
   if (rest.length > 0) {
     return rest.map((m) => Buffer.concat([opts.hexInput ? parseHex(m) : Buffer.from(m), nl]));
   }
+  checkInput(ctx.io.stdin);
   const data = await readAll(ctx.io.stdin);
   releaseInput(ctx.io.stdin);
   const fromHex = (b: Buffer): Buffer => (opts.hexInput ? parseHex(b.toString('latin1')) : b);

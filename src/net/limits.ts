@@ -1,0 +1,14 @@
+/** What the system allows this process: open files. */
+import { readFileSync } from 'node:fs';
+
+/** The soft limit on open files, from /proc/self/limits (undefined when unknown). */
+export function openFileLimit(): number | undefined {
+  try {
+    const text = readFileSync('/proc/self/limits', 'utf8');
+    const m = /^Max open files\s+(\d+|unlimited)/m.exec(text);
+    if (!m) return undefined;
+    return m[1] === 'unlimited' ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
