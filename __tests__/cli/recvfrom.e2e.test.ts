@@ -13,6 +13,9 @@ import { Buffer } from 'node:buffer';
 import { finish, run, start, startServer } from '../helpers/cli.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { hasCommand, PYTHON } from '../clients/peers.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -118,19 +121,22 @@ describe('recvfrom', () => {
     expect(r.code).toBe(0);
   });
 
-  test('--unix: banner unix://PATH, echo to a sendto --unix client, path removed at exit', async () => {
-    const tmp = tempSocketPath('r.sock');
-    teardown.add(tmp.cleanup);
-    const srv = await recvfrom(['--unix', tmp.path, '--count', '1', '--echo']);
-    expect(srv.url).toBe(`unix://${tmp.path}`);
-    const done = outcome(srv.child);
-    const s = await run(['sendto', '--unix', tmp.path, '--wait', '10', 'hello unix']);
-    expect(s.stdout.toString()).toBe('hello unix\n');
-    const r = await done;
-    expect(r.stdout.toString()).toBe('hello unix');
-    expect(r.code).toBe(0);
-    expect(existsSync(tmp.path)).toBe(false);
-  });
+  testDgram(
+    '--unix: banner unix://PATH, echo to a sendto --unix client, path removed at exit',
+    async () => {
+      const tmp = tempSocketPath('r.sock');
+      teardown.add(tmp.cleanup);
+      const srv = await recvfrom(['--unix', tmp.path, '--count', '1', '--echo']);
+      expect(srv.url).toBe(`unix://${tmp.path}`);
+      const done = outcome(srv.child);
+      const s = await run(['sendto', '--unix', tmp.path, '--wait', '10', 'hello unix']);
+      expect(s.stdout.toString()).toBe('hello unix\n');
+      const r = await done;
+      expect(r.stdout.toString()).toBe('hello unix');
+      expect(r.code).toBe(0);
+      expect(existsSync(tmp.path)).toBe(false);
+    },
+  );
 
   testPy("Python's socket.sendto reaches it", async () => {
     const srv = await recvfrom(['0', '--count', '1']);

@@ -26,6 +26,7 @@ import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseDatagramHandler, UpperCaseHandler } from '../../src/handlers/case.js';
 import { Teardown, tempSocketPath } from '../helpers/loopback.js';
 import { deferred, udpRequest, unixDgramRequest } from '../helpers/matrix.js';
+import { NO_UNIX_DGRAM, describeEachIf, describeIf, unixDgramMissing } from '../helpers/skip.js';
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -74,7 +75,11 @@ function ask(server: DatagramServer, data: Uint8Array | string, dir: string): Pr
 
 const both = ['udp', 'unix-dgram'] as const;
 
-describe.each(both)('%s', (transport) => {
+describeEachIf(
+  both,
+  unixDgramMissing,
+  import.meta.url,
+)('%s', (transport) => {
   test.each([
     ['datagram', UpperCaseDatagramHandler],
     ['stream', UpperCaseHandler],
@@ -207,7 +212,7 @@ describe('the queue bound', () => {
   });
 });
 
-describe('UnixDatagramServer specifics', () => {
+describeIf(NO_UNIX_DGRAM, import.meta.url)('UnixDatagramServer specifics', () => {
   test('a burst from one sender beyond the kernel queue (max_dgram_qlen) all gets answered, in order', async () => {
     const dir = tmpDir();
     const server = await serve(make('unix-dgram', EchoDatagramHandler, dir));
