@@ -4,6 +4,8 @@
  * stderr line per file and reason, as `skipped in <file>: <reason>`.
  */
 import { describe, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,4 +93,36 @@ export function describeEachIf<T>(
   where: string,
 ): Each<T> {
   return eachSplit(cases, missing, where, [describe.each as EachOf, describe.skip.each as EachOf]);
+}
+
+/** The `nobody` user and group, for tests that need an unprivileged process. */
+export const NOBODY = { uid: 65534, gid: 65534 } as const;
+
+/**
+ * Why the CLI cannot run as {@link NOBODY} here, or undefined when it can: that takes
+ * root, and a clone whose parent directories let other users through (a root clone
+ * under `mktemp -d` or in /root does not).
+ */
+export function cliAsNobodyMissing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'running the CLI as nobody (uid 65534) needs root';
+  const bin = fileURLToPath(new URL('../../bin/sockit.js', import.meta.url));
+  const probe = spawnSync(process.execPath, [bin, 'serve', 'tcp', '--help'], {
+    ...NOBODY,
+    stdio: 'ignore',
+  });
+  if (probe.status === 0) return undefined;
+  return `uid 65534 cannot load the CLI from ${ROOT} (a parent directory is closed to other users)`;
+}
+
+/** Why binding port 80 is not a privilege here (Linux's ip_unprivileged_port_start), or undefined. */
+export function lowPortsOpenToAll(): string | undefined {
+  let start = 1024;
+  try {
+    start = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+  } catch {
+    // not Linux, or no such knob: ports below 1024 are privileged
+  }
+  return start > 80
+    ? undefined
+    : `port 80 is open to every user here (net.ipv4.ip_unprivileged_port_start = ${start})`;
 }
