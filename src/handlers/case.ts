@@ -24,14 +24,17 @@ class CaseTransform extends Transform {
   }
 }
 
-/** Reply with ASCII letters upper-cased (the seeds' MyTCPHandler). */
+/** Reply with ASCII letters upper-cased (MyTCPHandler in Python socketserver's examples). */
 export class UpperCaseHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {
     await pipeline(this.rfile, new CaseTransform(UPPER), this.wfile);
   }
 }
 
-/** Reply to each datagram with its ASCII letters upper-cased (the seeds' MyUDPHandler). */
+/**
+ * Reply to each datagram with its ASCII letters upper-cased (MyUDPHandler in Python
+ * socketserver's examples).
+ */
 export class UpperCaseDatagramHandler extends DatagramRequestHandler {
   override finish(): Promise<void> {
     return this.request.reply(mapBytes(this.packet, UPPER));

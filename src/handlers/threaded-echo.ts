@@ -34,8 +34,8 @@ export class LinePrefixer {
 
 /**
  * Echo with every line prefixed by the worker's name (`Thread-2: hello`), the
- * seeds' ThreadedTCPRequestHandler. Meant for `--mode threading`, where the work
- * runs on the worker pool.
+ * ThreadedTCPRequestHandler of Python socketserver's examples. Meant for
+ * `--mode threading`, where the work runs on the worker pool.
  */
 export class ThreadedEchoHandler extends StreamRequestHandler {
   override async handle(): Promise<void> {
