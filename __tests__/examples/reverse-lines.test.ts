@@ -1,6 +1,6 @@
 /**
  * The README's user handler, examples/reverse-lines.js: ten lines of plain ESM
- * that `import … from 'sockit'` (the package resolves itself to dist/, so run
+ * that `import … from 'sockit'` (jest.config.js maps it to dist/ as the CLI does, so run
  * `npm run build` first). It must run on every transport, in-process through the
  * package's own server classes and behind `sockit serve --handler`.
  */
