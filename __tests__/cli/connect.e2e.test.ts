@@ -12,8 +12,8 @@ import { Buffer } from 'node:buffer';
 import { createServer } from 'node:net';
 import { finish, run, start } from '../helpers/cli.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
-import { EchoHandler, EchoDatagramHandler } from '../../src/handlers/echo.js';
-import { UpperCaseHandler, UpperCaseDatagramHandler } from '../../src/handlers/case.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
+import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { ChargenHandler } from '../../src/handlers/chargen.js';
 import {
   engineTcp,
@@ -305,7 +305,7 @@ s.serve_forever()
   testDgram('--unix --datagram against an engine unix datagram server', async () => {
     const tmp = tempSocketPath('d.sock');
     teardown.add(tmp.cleanup);
-    await engineUnixDgram(UpperCaseDatagramHandler as never, tmp.path, teardown);
+    await engineUnixDgram(UpperCaseHandler as never, tmp.path, teardown);
     const child = track(
       start(['connect', '--unix', tmp.path, '--datagram', '-q', '30'], { keepStdin: true }),
     );
@@ -319,7 +319,7 @@ s.serve_forever()
   });
 
   test('-u with -q 0 against an engine UDP echo server', async () => {
-    const port = await engineUdp(EchoDatagramHandler as never, teardown);
+    const port = await engineUdp(EchoHandler as never, teardown);
     const r = await run(['connect', '-u', '-q', '0', '127.0.0.1', String(port)], { input: 'x' });
     expect(r.code).toBe(0);
   });
@@ -427,7 +427,7 @@ describe('connect -z: probes', () => {
   });
 
   test('UDP: closed on ICMP refusal, open when a server replies', async () => {
-    const open = await engineUdp(EchoDatagramHandler as never, teardown);
+    const open = await engineUdp(EchoHandler as never, teardown);
     const closed = await freePort();
     const r = await run(['connect', '-u', '-z', '-v', '127.0.0.1', `${open},${closed}`]);
     const lines = r.stderr.trim().split('\n').sort();

@@ -9,7 +9,7 @@ import { PassThrough } from 'node:stream';
 import { Buffer } from 'node:buffer';
 import { main } from '../../src/cli/main.js';
 import type { SignalSource } from '../../src/cli/context.js';
-import { EchoHandler, EchoDatagramHandler } from '../../src/handlers/echo.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { collect, Teardown } from '../helpers/loopback.js';
 // The commands import their client modules lazily; jest's ESM loader cannot link
@@ -116,7 +116,7 @@ describe('connect in-process', () => {
   });
 
   test('-u -z: a replying UDP server is open', async () => {
-    const port = await engineUdp(EchoDatagramHandler as never, teardown);
+    const port = await engineUdp(EchoHandler as never, teardown);
     const r = await sockit(['connect', '-u', '-z', '--json', '127.0.0.1', String(port)]);
     expect(JSON.parse(r.stdout.toString())).toMatchObject({ proto: 'udp', state: 'open' });
     expect(r.code).toBe(0);
@@ -144,7 +144,7 @@ describe('send, sendto, recvfrom in-process', () => {
   });
 
   test('sendto --wait --json', async () => {
-    const port = await engineUdp(EchoDatagramHandler as never, teardown);
+    const port = await engineUdp(EchoHandler as never, teardown);
     const r = await sockit(['sendto', '--json', '--wait', '5', '127.0.0.1', String(port), 'x']);
     expect(JSON.parse(r.stdout.toString())).toMatchObject({ from: '127.0.0.1', port, data: 'x' });
     expect(r.code).toBe(0);

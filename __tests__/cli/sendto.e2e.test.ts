@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { run } from '../helpers/cli.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
-import { EchoDatagramHandler } from '../../src/handlers/echo.js';
-import { UpperCaseDatagramHandler } from '../../src/handlers/case.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
+import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { engineUdp, engineUnixDgram, pythonPeer, PYTHON } from '../clients/peers.js';
 import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
 
@@ -106,7 +106,7 @@ s.serve_forever()
   });
 
   test('--wait --json: one object per reply with the sender; binary as base64', async () => {
-    const port = await engineUdp(EchoDatagramHandler as never, teardown);
+    const port = await engineUdp(EchoHandler as never, teardown);
     const r = await run([
       'sendto',
       '--json',
@@ -137,7 +137,7 @@ s.serve_forever()
   });
 
   test('--wait --hex: one hex line per reply', async () => {
-    const port = await engineUdp(EchoDatagramHandler as never, teardown);
+    const port = await engineUdp(EchoHandler as never, teardown);
     const r = await run(['sendto', '--hex', '--wait', '10', '127.0.0.1', String(port), 'AB']);
     expect(r.stdout.toString()).toBe('4142\n');
   });
@@ -145,7 +145,7 @@ s.serve_forever()
   testDgram('--unix: a unix datagram server answers to our temp path', async () => {
     const tmp = tempSocketPath('d.sock');
     teardown.add(tmp.cleanup);
-    await engineUnixDgram(UpperCaseDatagramHandler as never, tmp.path, teardown);
+    await engineUnixDgram(UpperCaseHandler as never, tmp.path, teardown);
     const r = await run(['sendto', '--unix', tmp.path, 'unix', 'dgram', '--wait', '10', '--json']);
     const lines = r.stdout
       .toString()

@@ -20,8 +20,8 @@ import {
 } from '../../src/clients/datagram-client.js';
 import type { InetAddress } from '../../src/net/address.js';
 import { NetworkError } from '../../src/net/errors.js';
-import { EchoDatagramHandler } from '../../src/handlers/echo.js';
-import { UpperCaseDatagramHandler } from '../../src/handlers/case.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
+import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { engineUdp, engineUnixDgram } from './peers.js';
 import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
@@ -54,7 +54,7 @@ function sockitTempDirs(): string[] {
 
 describe('sendto', () => {
   test('one datagram per payload, binary and boundaries kept, replies with their sender', async () => {
-    const port = await engineUdp(EchoDatagramHandler as never, teardown);
+    const port = await engineUdp(EchoHandler as never, teardown);
     const payloads = [randomBytes(1), Buffer.from([0, 255, 10, 13]), randomBytes(60_000)];
     const replies: ReceivedDatagram[] = [];
     const r = await sendto({ host: '127.0.0.1', port }, payloads, {
@@ -120,7 +120,7 @@ describe('sendto', () => {
     async () => {
       const tmp = tempSocketPath('d.sock');
       teardown.add(tmp.cleanup);
-      await engineUnixDgram(UpperCaseDatagramHandler as never, tmp.path, teardown);
+      await engineUnixDgram(UpperCaseHandler as never, tmp.path, teardown);
       const before = sockitTempDirs();
       const replies: ReceivedDatagram[] = [];
       const r = await sendto({ path: tmp.path }, [Buffer.from('unix hi')], {
@@ -238,7 +238,7 @@ describe('recvfrom', () => {
 
 describe('datagramPipe (connect -u)', () => {
   test('each input chunk is one datagram; replies go to the output', async () => {
-    const port = await engineUdp(UpperCaseDatagramHandler as never, teardown);
+    const port = await engineUdp(UpperCaseHandler as never, teardown);
     const input = new PassThrough();
     const out = new PassThrough();
     const replies: string[] = [];
@@ -265,7 +265,7 @@ describe('datagramPipe (connect -u)', () => {
   testDgram('unix datagram pipe', async () => {
     const tmp = tempSocketPath('p.sock');
     teardown.add(tmp.cleanup);
-    await engineUnixDgram(EchoDatagramHandler as never, tmp.path, teardown);
+    await engineUnixDgram(EchoHandler as never, tmp.path, teardown);
     const input = new PassThrough();
     const out = new PassThrough();
     const got = once(out, 'data') as Promise<[Buffer]>;

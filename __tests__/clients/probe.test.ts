@@ -12,7 +12,7 @@ import { Buffer } from 'node:buffer';
 import { boundedConcurrency, connectEx, probe, type ProbeResult } from '../../src/clients/probe.js';
 import { tcpAttempt } from '../../src/clients/tcp-attempt.js';
 import { NetworkError, UsageError } from '../../src/net/errors.js';
-import { EchoHandler, EchoDatagramHandler } from '../../src/handlers/echo.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
 import { Teardown } from '../helpers/loopback.js';
 import { engineTcp, engineUdp, freePort } from './peers.js';
 
@@ -180,7 +180,7 @@ describe('probe', () => {
 
 describe('UDP probe', () => {
   test('closed on an ICMP refusal, open when the server replies', async () => {
-    const open = await engineUdp(EchoDatagramHandler as never, teardown);
+    const open = await engineUdp(EchoHandler as never, teardown);
     const s = createSocket('udp4');
     s.bind(0, '127.0.0.1');
     await once(s, 'listening');

@@ -20,7 +20,7 @@ import {
 } from '../../src/engine/request-handler.js';
 import { TCPServer } from '../../src/engine/stream-server.js';
 import { UDPServer } from '../../src/engine/datagram-server.js';
-import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { exchange, Teardown } from '../helpers/loopback.js';
 import { deferred, drain, udpRequest } from '../helpers/matrix.js';
@@ -71,7 +71,7 @@ describe('listen and serverAddress', () => {
   });
 
   test('UDP port 0 resolves to the real port', async () => {
-    const server = new UDPServer(LOCAL, EchoDatagramHandler);
+    const server = new UDPServer(LOCAL, EchoHandler);
     teardown.add(() => server.serverClose());
     const addr = (await server.listen()) as InetAddress;
     expect(addr.port).toBeGreaterThan(0);
@@ -114,10 +114,10 @@ describe('listen and serverAddress', () => {
   });
 
   test('binding twice to the same ephemeral UDP port rejects with EADDRINUSE', async () => {
-    const first = new UDPServer(LOCAL, EchoDatagramHandler);
+    const first = new UDPServer(LOCAL, EchoHandler);
     teardown.add(() => first.serverClose());
     const { port } = (await first.listen()) as InetAddress;
-    const second = new UDPServer({ host: '127.0.0.1', port }, EchoDatagramHandler);
+    const second = new UDPServer({ host: '127.0.0.1', port }, EchoHandler);
     teardown.add(() => second.serverClose());
     await expect(second.listen()).rejects.toMatchObject({
       name: 'NetworkError',
@@ -486,7 +486,7 @@ describe('verifyRequest', () => {
         return !request.data.toString().startsWith('deny');
       }
     }
-    const server = new Server(LOCAL, EchoDatagramHandler);
+    const server = new Server(LOCAL, EchoHandler);
     teardown.add(() => server.serverClose());
     const addr = (await server.listen()) as InetAddress;
     const serving = server.serveForever(0.05);
@@ -682,7 +682,7 @@ describe('serverClose', () => {
     class Stuck extends StreamRequestHandler {
       override async handle(): Promise<void> {
         started.resolve();
-        await once(this.connection, 'close'); // only a destroy ends this
+        await once(this.connection as StreamRequest, 'close'); // only a destroy ends this
       }
     }
     const { server, port } = await tcp(Stuck);

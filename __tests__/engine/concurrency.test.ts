@@ -43,17 +43,17 @@ interface HandlerPick {
 const ECHO = {
   url: dist('handlers/echo.js'),
   stream: 'EchoHandler',
-  datagram: 'EchoDatagramHandler',
+  datagram: 'EchoHandler',
 };
 const UPPER = {
   url: dist('handlers/case.js'),
   stream: 'UpperCaseHandler',
-  datagram: 'UpperCaseDatagramHandler',
+  datagram: 'UpperCaseHandler',
 };
 const THREADED_ECHO = {
   url: dist('handlers/threaded-echo.js'),
   stream: 'ThreadedEchoHandler',
-  datagram: 'ThreadedEchoDatagramHandler',
+  datagram: 'ThreadedEchoHandler',
 };
 const TEST = { url: FIXTURE, stream: 'TestHandler', datagram: 'TestDatagramHandler' };
 const SHOUT = { url: FIXTURE, stream: 'shout', datagram: 'shout' };

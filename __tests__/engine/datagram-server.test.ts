@@ -1,7 +1,9 @@
 /**
  * Datagram servers (UDPServer, UnixDatagramServer): many senders, empty and
  * maximum-size datagrams, the queue bound, unix datagram specifics (full receiver
- * queues, vanished senders, unbound senders), stream handlers over datagrams.
+ * queues, vanished senders, unbound senders), and every kind of handler class on
+ * the datagram connection: built-ins, a user's StreamRequestHandler,
+ * DatagramRequestHandler and BaseRequestHandler.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
@@ -17,16 +19,19 @@ import {
 } from '../../src/engine/datagram-server.js';
 import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
 import { UnixDgramSocket } from '../../src/net/unix-dgram.js';
+import { NO_UNIX_DGRAM, describeEachIf, describeIf, unixDgramMissing } from '../helpers/skip.js';
+import { createInterface } from 'node:readline';
 import {
+  BaseRequestHandler,
+  DatagramConnection,
   DatagramRequestHandler,
   StreamRequestHandler,
   type Datagram,
 } from '../../src/engine/request-handler.js';
-import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
-import { UpperCaseDatagramHandler, UpperCaseHandler } from '../../src/handlers/case.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
+import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { Teardown, tempSocketPath } from '../helpers/loopback.js';
 import { deferred, udpRequest, unixDgramRequest } from '../helpers/matrix.js';
-import { NO_UNIX_DGRAM, describeEachIf, describeIf, unixDgramMissing } from '../helpers/skip.js';
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -75,14 +80,35 @@ function ask(server: DatagramServer, data: Uint8Array | string, dir: string): Pr
 
 const both = ['udp', 'unix-dgram'] as const;
 
+const upper = (b: Buffer): Buffer => Buffer.from(b.toString('latin1').toUpperCase(), 'latin1');
+
+/** A user's StreamRequestHandler: reads rfile to its end, writes what it maps. */
+function userStream(map: (b: Buffer) => Buffer): typeof StreamRequestHandler {
+  return class extends StreamRequestHandler {
+    override async handle(): Promise<void> {
+      for await (const chunk of this.rfile) await this.write(map(chunk as Buffer));
+    }
+  };
+}
+
+/** A user's DatagramRequestHandler (Python's way): the reply is what wfile got. */
+function userDatagram(map: (b: Buffer) => Buffer): typeof DatagramRequestHandler {
+  return class extends DatagramRequestHandler {
+    override handle(): void {
+      this.wfile.write(map(this.packet));
+    }
+  };
+}
+
 describeEachIf(
   both,
   unixDgramMissing,
   import.meta.url,
 )('%s', (transport) => {
   test.each([
-    ['datagram', UpperCaseDatagramHandler],
-    ['stream', UpperCaseHandler],
+    ['built-in', UpperCaseHandler],
+    ['datagram', userDatagram(upper)],
+    ['stream', userStream(upper)],
   ] as const)('20 senders each get their own replies (%s handler)', async (_kind, Handler) => {
     const dir = tmpDir();
     const server = await serve(make(transport, Handler, dir));
@@ -94,7 +120,7 @@ describeEachIf(
 
   test('an empty datagram gets an empty reply from the echo handler', async () => {
     const dir = tmpDir();
-    const server = await serve(make(transport, EchoDatagramHandler, dir));
+    const server = await serve(make(transport, EchoHandler, dir));
     const reply = await ask(server, Buffer.alloc(0), dir);
     expect(reply.length).toBe(0);
     expect(server.stats.requests).toBe(1);
@@ -134,6 +160,58 @@ describeEachIf(
     expect(replies).toEqual(['sentinel']);
   });
 
+  test("a user's line-based StreamRequestHandler (readline over rfile, wfile) answers each datagram", async () => {
+    class ReverseLines extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        for await (const line of createInterface({ input: this.rfile, crlfDelay: Infinity })) {
+          this.wfile.write(`${[...line].reverse().join('')}\n`);
+        }
+      }
+    }
+    const dir = tmpDir();
+    const server = await serve(make(transport, ReverseLines, dir));
+    expect((await ask(server, 'hello\nsockit ünïcode\n', dir)).toString()).toBe(
+      'olleh\nedocïnü tikcos\n',
+    );
+    expect((await ask(server, 'one line, no newline', dir)).toString()).toBe(
+      'enilwen on ,enil eno\n',
+    );
+    // Every datagram is a connection of its own: two requests, two replies, no state shared.
+    expect(server.stats).toMatchObject({ requests: 2, errors: 0 });
+  });
+
+  test('a BaseRequestHandler gets the datagram connection: data and reply() as ever, and wfile', async () => {
+    const seen = deferred<DatagramConnection>();
+    class Direct extends BaseRequestHandler<DatagramConnection> {
+      override async handle(): Promise<void> {
+        seen.resolve(this.request);
+        await this.request.reply(Buffer.from(`${this.request.data}: first`));
+        this.request.wfile.write('second'); // sent by the server after the handler
+      }
+    }
+    const dir = tmpDir();
+    const server = await serve(make(transport, Direct, dir));
+    const a = server.serverAddress;
+    const replies: string[] = [];
+    const twoReplies = deferred();
+    const onMessage = (m: Buffer): void => {
+      replies.push(m.toString());
+      if (replies.length === 2) twoReplies.resolve();
+    };
+    if (a.family === 'unix') {
+      const c = unixClient(dir, 'b.sock');
+      c.on('message', onMessage);
+      await c.send(Buffer.from('ping'), a.path);
+    } else {
+      const c = udpClient();
+      c.on('message', onMessage);
+      c.send('ping', a.port, a.address);
+    }
+    await twoReplies.promise;
+    expect(replies).toEqual(['ping: first', 'second']);
+    expect(await seen.promise).toBeInstanceOf(DatagramConnection);
+  });
+
   test('the stream echo handler echoes binary datagrams byte-exact', async () => {
     const dir = tmpDir();
     const server = await serve(make(transport, EchoHandler, dir));
@@ -144,8 +222,9 @@ describeEachIf(
 
 describe('UDP sizes', () => {
   test.each([
-    ['datagram', EchoDatagramHandler],
-    ['stream', EchoHandler],
+    ['built-in', EchoHandler],
+    ['datagram', userDatagram((b) => b)],
+    ['stream', userStream((b) => b)],
   ] as const)('a 65,507-byte datagram round-trips (%s handler)', async (_kind, Handler) => {
     const server = await serve(new UDPServer(LOCAL, Handler));
     const data = Buffer.alloc(65_507);
@@ -156,7 +235,7 @@ describe('UDP sizes', () => {
   });
 
   test('a 65,527-byte datagram round-trips over IPv6', async () => {
-    const server = await serve(new UDPServer({ host: '::1', port: 0 }, EchoDatagramHandler));
+    const server = await serve(new UDPServer({ host: '::1', port: 0 }, EchoHandler));
     const data = Buffer.alloc(65_527, 0x5a);
     const reply = await udpRequest(server.serverAddress as InetAddress, data);
     expect(reply.equals(data)).toBe(true);
@@ -165,10 +244,10 @@ describe('UDP sizes', () => {
 
 describe('the queue bound', () => {
   test("datagrams beyond maxQueuedDatagrams are dropped with a 'dropped' event", async () => {
-    const server = new UDPServer(LOCAL, EchoDatagramHandler, { maxQueuedDatagrams: 3 });
+    const server = new UDPServer(LOCAL, EchoHandler, { maxQueuedDatagrams: 3 });
     teardown.add(() => server.serverClose());
     const addr = (await server.listen()) as InetAddress;
-    expect(new UDPServer(LOCAL, EchoDatagramHandler).maxQueuedDatagrams).toBe(MAX_QUEUED_DATAGRAMS);
+    expect(new UDPServer(LOCAL, EchoHandler).maxQueuedDatagrams).toBe(MAX_QUEUED_DATAGRAMS);
     const drops: [SocketAddress, string][] = [];
     const twoDropped = deferred();
     server.on('dropped', (a: SocketAddress, why: string) => {
@@ -197,7 +276,7 @@ describe('the queue bound', () => {
   });
 
   test('datagrams that wait are served by handleRequest(), one per call', async () => {
-    const server = new UDPServer(LOCAL, UpperCaseDatagramHandler);
+    const server = new UDPServer(LOCAL, UpperCaseHandler);
     teardown.add(() => server.serverClose());
     const addr = (await server.listen()) as InetAddress;
     const client = udpClient();
@@ -215,7 +294,7 @@ describe('the queue bound', () => {
 describeIf(NO_UNIX_DGRAM, import.meta.url)('UnixDatagramServer specifics', () => {
   test('a burst from one sender beyond the kernel queue (max_dgram_qlen) all gets answered, in order', async () => {
     const dir = tmpDir();
-    const server = await serve(make('unix-dgram', EchoDatagramHandler, dir));
+    const server = await serve(make('unix-dgram', EchoHandler, dir));
     const client = unixClient(dir, 'burst.sock');
     const N = 60;
     const replies: string[] = [];
@@ -263,7 +342,7 @@ describeIf(NO_UNIX_DGRAM, import.meta.url)('UnixDatagramServer specifics', () =>
 
   test('a datagram from an unbound sender is handled; the reply has nowhere to go', async () => {
     const dir = tmpDir();
-    const server = await serve(make('unix-dgram', EchoDatagramHandler, dir));
+    const server = await serve(make('unix-dgram', EchoHandler, dir));
     const path = (server.serverAddress as { path: string }).path;
     const request = once(server, 'request');
     const ended = once(server, 'requestEnd');
@@ -279,7 +358,7 @@ describeIf(NO_UNIX_DGRAM, import.meta.url)('UnixDatagramServer specifics', () =>
 
   test('a 65,536-byte unix datagram round-trips', async () => {
     const dir = tmpDir();
-    const server = await serve(make('unix-dgram', EchoDatagramHandler, dir));
+    const server = await serve(make('unix-dgram', EchoHandler, dir));
     const data = Buffer.alloc(65_536);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7) & 0xff;
     const reply = await unixDgramRequest(

@@ -9,6 +9,7 @@ import {
   DatagramRequestHandler,
   StreamRequestHandler,
 } from '../../src/engine/request-handler.js';
+import { DatagramConnection } from '../../src/engine/datagram-connection.js';
 
 describe('public API', () => {
   test.each([
@@ -22,6 +23,7 @@ describe('public API', () => {
     'BaseRequestHandler',
     'StreamRequestHandler',
     'DatagramRequestHandler',
+    'DatagramConnection',
     'AccessList',
     'SockitError',
     'UsageError',
@@ -67,18 +69,22 @@ describe('public API', () => {
     expect(Object.getPrototypeOf(DatagramRequestHandler)).toBe(BaseRequestHandler);
   });
 
-  test('exports the built-in handlers and their registry', () => {
+  test('exports the built-in handlers (one class each) and their registry', () => {
     for (const name of [
       'EchoHandler',
-      'EchoDatagramHandler',
       'UpperCaseHandler',
-      'UpperCaseDatagramHandler',
+      'LowerCaseHandler',
+      'ThreadedEchoHandler',
+      'DiscardHandler',
+      'DaytimeHandler',
+      'ChargenHandler',
     ]) {
       const cls = (sockit as Record<string, unknown>)[name] as { prototype: object };
-      expect(typeof cls).toBe('function');
+      expect(cls.prototype).toBeInstanceOf(StreamRequestHandler);
+      expect(cls.prototype).not.toBeInstanceOf(DatagramRequestHandler);
+      expect(`${name.replace(/Handler$/, '')}DatagramHandler` in sockit).toBe(false);
     }
-    expect(sockit.EchoHandler.prototype).toBeInstanceOf(StreamRequestHandler);
-    expect(sockit.EchoDatagramHandler.prototype).toBeInstanceOf(DatagramRequestHandler);
+    expect(sockit.DatagramConnection).toBe(DatagramConnection);
     expect(sockit.HANDLER_NAMES).toEqual(expect.arrayContaining(['echo', 'upper-case', 'upper']));
     expect(sockit.findHandler('upper')?.name).toBe('upper-case');
   });

@@ -1,28 +1,59 @@
 /**
  * The engine matrix (CPython's test_socketserver): every server class × the
- * echo and upper-case handlers (stream classes everywhere, datagram classes on
- * datagram servers) × the in-process concurrency models, on real sockets.
+ * echo and upper-case handlers (the built-in class and a user's
+ * StreamRequestHandler everywhere, a user's DatagramRequestHandler on datagram
+ * servers) × the in-process concurrency models, on real sockets.
  */
 import { describe, expect } from '@jest/globals';
 import { Buffer } from 'node:buffer';
 import type { ConcurrencyMode } from '../../src/engine/base-server.js';
-import type { HandlerClass } from '../../src/engine/request-handler.js';
-import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
-import { UpperCaseDatagramHandler, UpperCaseHandler } from '../../src/handlers/case.js';
+import {
+  DatagramRequestHandler,
+  StreamRequestHandler,
+  type HandlerClass,
+} from '../../src/engine/request-handler.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
+import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { isDatagram, runServerCase, TRANSPORTS, type MatrixTransport } from '../helpers/matrix.js';
 import { eachIf, unixDgramMissing } from '../helpers/skip.js';
 
 type Kind = 'echo' | 'upper-case';
-type Flavour = 'stream' | 'datagram';
-
-const HANDLERS: Record<Kind, Record<Flavour, HandlerClass<never>>> = {
-  echo: { stream: EchoHandler as never, datagram: EchoDatagramHandler as never },
-  'upper-case': { stream: UpperCaseHandler as never, datagram: UpperCaseDatagramHandler as never },
-};
+type Flavour = 'built-in' | 'stream' | 'datagram';
 
 const expected: Record<Kind, (b: Buffer) => Buffer> = {
   echo: (b) => Buffer.from(b),
   'upper-case': (b) => Buffer.from(b.map((c) => (c >= 0x61 && c <= 0x7a ? c - 32 : c))),
+};
+
+/** A user's StreamRequestHandler: reads rfile, writes what it maps, on any transport. */
+function streamClass(map: (b: Buffer) => Buffer): HandlerClass<never> {
+  return class extends StreamRequestHandler {
+    override async handle(): Promise<void> {
+      for await (const chunk of this.rfile) await this.write(map(chunk as Buffer));
+    }
+  };
+}
+
+/** Python's DatagramRequestHandler way: read rfile, write wfile; the reply leaves in finish(). */
+function datagramClass(map: (b: Buffer) => Buffer): HandlerClass<never> {
+  return class extends DatagramRequestHandler {
+    override async handle(): Promise<void> {
+      for await (const chunk of this.rfile) this.wfile.write(map(chunk as Buffer));
+    }
+  };
+}
+
+const HANDLERS: Record<Kind, Record<Flavour, HandlerClass<never>>> = {
+  echo: {
+    'built-in': EchoHandler,
+    stream: streamClass(expected.echo),
+    datagram: datagramClass(expected.echo),
+  },
+  'upper-case': {
+    'built-in': UpperCaseHandler,
+    stream: streamClass(expected['upper-case']),
+    datagram: datagramClass(expected['upper-case']),
+  },
 };
 
 /** NUL, invalid UTF-8 (lone continuation, bad lead bytes, truncated sequence) and letters. */
@@ -33,7 +64,9 @@ const MODES: readonly ConcurrencyMode[] = ['async', 'sequential'];
 const cases: [MatrixTransport, Kind, Flavour, ConcurrencyMode][] = [];
 for (const transport of TRANSPORTS) {
   for (const kind of ['echo', 'upper-case'] as const) {
-    const flavours: Flavour[] = isDatagram(transport) ? ['datagram', 'stream'] : ['stream'];
+    const flavours: Flavour[] = isDatagram(transport)
+      ? ['built-in', 'stream', 'datagram']
+      : ['built-in', 'stream'];
     for (const flavour of flavours) {
       for (const mode of MODES) cases.push([transport, kind, flavour, mode]);
     }

@@ -1,6 +1,7 @@
 /**
  * Request handlers: runHandler's setup/handle/finish contract, the
- * functionHandler() form on every transport, DatagramConnection.
+ * functionHandler() form on every transport, the DatagramConnection every handler
+ * gets on datagram servers, and the handler classes built on it.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { Buffer } from 'node:buffer';
@@ -15,8 +16,8 @@ import {
   functionHandler,
   isSubclassOf,
   isThenable,
+  runDatagramHandler,
   runHandler,
-  type Datagram,
   type FunctionHandlerInfo,
 } from '../../src/engine/request-handler.js';
 import { collect, Teardown } from '../helpers/loopback.js';
@@ -28,19 +29,18 @@ afterEach(() => teardown.run());
 
 const PEER: SocketAddress = { family: 'IPv4', address: '127.0.0.1', port: 1 };
 
-function fakeDatagram(data: string): Datagram & { replies: Buffer[] } {
-  const replies: Buffer[] = [];
-  return {
-    data: Buffer.from(data),
-    clientAddress: PEER,
-    bytesOut: 0,
-    replies,
-    reply(out: Uint8Array) {
-      replies.push(Buffer.from(out));
-      this.bytesOut += out.length;
-      return Promise.resolve();
-    },
-  };
+/** A datagram connection whose replies are kept (the transport part, in memory). */
+class KeptReplies extends DatagramConnection {
+  readonly replies: Buffer[] = [];
+  reply(out: Uint8Array): Promise<void> {
+    this.replies.push(Buffer.from(out));
+    this.bytesOut += out.length;
+    return Promise.resolve();
+  }
+}
+
+function fakeDatagram(data: string): KeptReplies {
+  return new KeptReplies(Buffer.from(data), PEER);
 }
 
 describe('runHandler', () => {
@@ -210,27 +210,108 @@ describe('functionHandler', () => {
 });
 
 describe('DatagramConnection', () => {
-  test('reads the datagram then ends; what is written goes back as one datagram', async () => {
-    const dg = fakeDatagram('payload');
-    const conn = new DatagramConnection(dg);
-    // (a plain `for await` would destroy it at the end; handlers read rfile, which does not)
-    expect((await collect(conn.iterator({ destroyOnReturn: false }))).toString()).toBe('payload');
-    conn.write('a');
-    conn.write(Buffer.from('b'));
-    await conn.flushReply();
-    expect(dg.replies.map(String)).toEqual(['ab']);
-    expect(dg.bytesOut).toBe(2);
+  test('rfile yields the datagram once, then ends; an empty datagram ends at once', async () => {
+    expect((await collect(fakeDatagram('payload').rfile)).toString()).toBe('payload');
+    const empty = fakeDatagram('').rfile;
+    const chunks: unknown[] = [];
+    empty.on('data', (c) => chunks.push(c));
+    await once(empty, 'end');
+    expect(chunks).toEqual([]);
   });
 
-  test('sends nothing if nothing was written; an empty write sends an empty datagram', async () => {
+  test('what wfile and appendReply() collect goes back as one datagram, in order', async () => {
+    const dg = fakeDatagram('x');
+    dg.wfile.write('a');
+    dg.appendReply(Buffer.from('b'));
+    dg.wfile.write(new Uint8Array([0x63]));
+    dg.appendReply('d');
+    expect(dg.replyPending).toBe(true);
+    await dg.flushReply();
+    expect(dg.replies.map(String)).toEqual(['abcd']);
+    expect(dg.bytesOut).toBe(4);
+    expect(dg.replyPending).toBe(false);
+  });
+
+  test('flushReply() sends nothing if nothing was written, unless told to; an empty write sends an empty datagram', async () => {
     const quiet = fakeDatagram('x');
-    await new DatagramConnection(quiet).flushReply();
+    expect(quiet.flushReply()).toBeUndefined(); // nothing to send, not even a promise
     expect(quiet.replies).toEqual([]);
+    await quiet.flushReply(true);
+    expect(quiet.replies).toEqual([Buffer.alloc(0)]);
     const empty = fakeDatagram('x');
-    const conn = new DatagramConnection(empty);
-    conn.write(Buffer.alloc(0));
-    await conn.flushReply();
+    empty.wfile.write(Buffer.alloc(0));
+    await empty.flushReply();
     expect(empty.replies).toEqual([Buffer.alloc(0)]);
+  });
+
+  test('a reply of one write is the written buffer itself (no copy)', async () => {
+    const dg = fakeDatagram('x');
+    dg.appendReply(dg.data);
+    await dg.flushReply();
+    expect(dg.replies).toEqual([dg.data]);
+  });
+
+  test('rfile and wfile are made once each, and are two streams', () => {
+    const dg = fakeDatagram('x');
+    expect(dg.rfile).toBe(dg.rfile);
+    expect(dg.wfile).toBe(dg.wfile);
+    expect(dg.rfile).not.toBe(dg.wfile);
+  });
+});
+
+describe('runDatagramHandler', () => {
+  test('a StreamRequestHandler reads rfile, writes wfile; the reply leaves after finish()', async () => {
+    const dg = fakeDatagram('line one\nline two\n');
+    const log: string[] = [];
+    class Lines extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        const { createInterface } = await import('node:readline');
+        for await (const line of createInterface({ input: this.rfile, crlfDelay: Infinity })) {
+          await this.write(`<${line}>`);
+        }
+        log.push(`handled, ${dg.replies.length} sent`);
+      }
+      override finish(): void {
+        this.wfile.write('!');
+        log.push(`finished, ${dg.replies.length} sent`);
+      }
+    }
+    await runDatagramHandler(new Lines(dg, PEER, null as never), dg);
+    expect(dg.replies.map(String)).toEqual(['<line one><line two>!']);
+    expect(log).toEqual(['handled, 0 sent', 'finished, 0 sent']);
+  });
+
+  test('a StreamRequestHandler that writes nothing sends nothing, synchronously', () => {
+    const dg = fakeDatagram('q');
+    expect(
+      runDatagramHandler(new StreamRequestHandler(dg, PEER, null as never), dg),
+    ).toBeUndefined();
+    expect(dg.replies).toEqual([]);
+  });
+
+  test('a failing handler sends nothing and the error comes out', async () => {
+    const dg = fakeDatagram('q');
+    class Fails extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        await this.write('half a reply');
+        throw new Error('nope');
+      }
+    }
+    await expect(runDatagramHandler(new Fails(dg, PEER, null as never), dg)).rejects.toThrow(
+      'nope',
+    );
+    expect(dg.replies).toEqual([]);
+  });
+
+  test('a BaseRequestHandler gets the connection as request: data and reply() as before', async () => {
+    const dg = fakeDatagram('ping');
+    class Direct extends BaseRequestHandler<DatagramConnection> {
+      override handle(): Promise<void> {
+        return this.request.reply(Buffer.from(`${this.request.data}/pong`));
+      }
+    }
+    await runDatagramHandler(new Direct(dg, PEER, null as never), dg);
+    expect(dg.replies.map(String)).toEqual(['ping/pong']);
   });
 });
 
@@ -238,25 +319,31 @@ describe('DatagramRequestHandler', () => {
   test('replies in finish() with what wfile collected — empty when nothing was written', async () => {
     const dg = fakeDatagram('q');
     class Quiet extends DatagramRequestHandler {}
-    await runHandler(new Quiet(dg, PEER, null as never));
+    await runDatagramHandler(new Quiet(dg, PEER, null as never), dg);
     expect(dg.replies).toEqual([Buffer.alloc(0)]);
     const dg2 = fakeDatagram('q');
+    let sentInFinish = -1;
     class Talks extends DatagramRequestHandler {
       override handle(): void {
         this.wfile.write('1');
         this.wfile.write('2');
       }
+      override async finish(): Promise<void> {
+        await super.finish();
+        sentInFinish = dg2.replies.length;
+      }
     }
-    await runHandler(new Talks(dg2, PEER, null as never));
+    await runDatagramHandler(new Talks(dg2, PEER, null as never), dg2);
+    expect(sentInFinish).toBe(1); // sent in finish(); the server's flush had nothing left
     expect(dg2.replies.map(String)).toEqual(['12']);
   });
 
-  test('rfile is read-only', async () => {
+  test('packet is the datagram; rfile reads it and is read-only', async () => {
     const h = new DatagramRequestHandler(fakeDatagram('r'), PEER, null as never);
-    const failed = once(h.rfile, 'error');
-    (h.rfile as unknown as NodeJS.WritableStream).write('no');
-    const [err] = (await failed) as [Error];
-    expect(err.message).toBe('this stream is read-only');
+    expect(h.packet.toString()).toBe('r');
+    expect(h.rfile.readable).toBe(true);
+    expect('write' in h.rfile).toBe(false);
+    expect((await collect(h.rfile)).toString()).toBe('r');
   });
 });
 

@@ -18,8 +18,8 @@ import {
   type StreamServer,
 } from '../../src/engine/stream-server.js';
 import { UDPServer } from '../../src/engine/datagram-server.js';
-import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
-import { UpperCaseDatagramHandler, UpperCaseHandler } from '../../src/handlers/case.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
+import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { exchange, Teardown, tempSocketPath } from '../helpers/loopback.js';
 import { deferred, drain, runServerCase, udpRequest } from '../helpers/matrix.js';
 
@@ -49,9 +49,9 @@ function connectTo(port: number, host = '127.0.0.1'): Socket {
 describe('IPv6', () => {
   test.each([
     ['tcp', EchoHandler],
-    ['udp', EchoDatagramHandler],
+    ['udp', EchoHandler],
     ['tcp', UpperCaseHandler],
-    ['udp', UpperCaseDatagramHandler],
+    ['udp', UpperCaseHandler],
   ] as const)('%s on ::1 with %p', async (transport, Handler) => {
     await runServerCase(
       transport,
@@ -152,7 +152,7 @@ describe('how handlers read', () => {
     const serverSide = deferred<StreamRequest>();
     class Greeter extends StreamRequestHandler {
       override handle(): Promise<void> {
-        serverSide.resolve(this.connection);
+        serverSide.resolve(this.connection as StreamRequest);
         return this.write('220 hello\r\n');
       }
     }
@@ -171,7 +171,7 @@ describe('how handlers read', () => {
     const serverSide = deferred<StreamRequest>();
     class Greeter extends StreamRequestHandler {
       override handle(): Promise<void> {
-        serverSide.resolve(this.connection);
+        serverSide.resolve(this.connection as StreamRequest);
         return this.write('bye');
       }
     }
@@ -251,7 +251,7 @@ describe('accessList on TCPServer', () => {
   test('a denied peer is closed unserved', async () => {
     let handled = 0;
     class Counting extends EchoHandler {
-      override handle(): Promise<void> {
+      override handle(): void | Promise<void> {
         handled += 1;
         return super.handle();
       }
@@ -305,7 +305,7 @@ describe('ipv6Only', () => {
       const make = (ipv6Only: boolean): TCPServer | UDPServer =>
         transport === 'tcp'
           ? new TCPServer({ host: '::', port: 0 }, EchoHandler, { ipv6Only })
-          : new UDPServer({ host: '::', port: 0 }, EchoDatagramHandler, { ipv6Only });
+          : new UDPServer({ host: '::', port: 0 }, EchoHandler, { ipv6Only });
       const only = make(true);
       teardown.add(() => only.serverClose());
       try {

@@ -20,7 +20,7 @@ import type { BaseServer } from '../../src/engine/base-server.js';
 import { NetworkError, UnsupportedError, UsageError } from '../../src/net/errors.js';
 import { UnixStreamServer } from '../../src/engine/stream-server.js';
 import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
-import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
 import { Teardown, exchange, tempSocketPath } from '../helpers/loopback.js';
 import { unixDgramRequest } from '../helpers/matrix.js';
 import { NO_UNIX_DGRAM, describeIf, eachIf, testIf, unixDgramMissing } from '../helpers/skip.js';
@@ -44,7 +44,7 @@ function make(kind: Kind, path: string, socketMode?: number): BaseServer<unknown
   const server =
     kind === 'unix'
       ? new UnixStreamServer(path, EchoHandler, { socketMode })
-      : new UnixDatagramServer(path, EchoDatagramHandler, { socketMode });
+      : new UnixDatagramServer(path, EchoHandler, { socketMode });
   teardown.add(() => server.serverClose({ graceMs: 0 }));
   return server as BaseServer<unknown>;
 }
@@ -184,7 +184,7 @@ describe.each(KINDS)('%s socket files', (kind) => {
     const build = (p: string): unknown =>
       kind === 'unix'
         ? new UnixStreamServer(p, EchoHandler)
-        : new UnixDatagramServer(p, EchoDatagramHandler);
+        : new UnixDatagramServer(p, EchoHandler);
     expect(() => build(long)).toThrow(UsageError);
     expect(() => build(long)).toThrow(/unix socket path too long — 130 bytes, the limit is 107/);
     expect(() => build('@abstract')).toThrow(UnsupportedError);

@@ -1,38 +1,35 @@
 /**
  * The built-in handlers on real loopback servers (in-process): echo, upper-case,
  * lower, threaded-echo, discard (RFC 863), daytime (RFC 867), chargen (RFC 864,
- * bounded by backpressure), each on stream and datagram servers; and the registry.
+ * bounded by backpressure). One class each serves tcp, udp and unix datagram
+ * servers; and the registry gives one class and one module per name.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { Duplex } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Buffer } from 'node:buffer';
+import { createSocket } from 'node:dgram';
 import { TCPServer } from '../../src/engine/stream-server.js';
-import { UDPServer } from '../../src/engine/datagram-server.js';
-import type { RequestEndInfo } from '../../src/engine/base-server.js';
-import type { HandlerClass, StreamRequest, Datagram } from '../../src/engine/request-handler.js';
-import { EchoDatagramHandler, EchoHandler } from '../../src/handlers/echo.js';
+import { UnixDgramSocket } from '../../src/net/unix-dgram.js';
+import type { InetAddress, SocketAddress, UnixAddress } from '../../src/net/address.js';
+import type { BaseServer, RequestEndInfo } from '../../src/engine/base-server.js';
 import {
-  LowerCaseDatagramHandler,
-  LowerCaseHandler,
-  UpperCaseDatagramHandler,
-  UpperCaseHandler,
-  mapBytes,
-} from '../../src/handlers/case.js';
-import {
-  LinePrefixer,
-  ThreadedEchoDatagramHandler,
-  ThreadedEchoHandler,
-  workerName,
-} from '../../src/handlers/threaded-echo.js';
-import { DiscardDatagramHandler, DiscardHandler } from '../../src/handlers/discard.js';
-import { DaytimeDatagramHandler, DaytimeHandler, daytime } from '../../src/handlers/daytime.js';
-import { ChargenDatagramHandler, ChargenHandler, chargenLine } from '../../src/handlers/chargen.js';
+  DatagramRequestHandler,
+  StreamRequestHandler,
+  type HandlerClass,
+  type StreamRequest,
+} from '../../src/engine/request-handler.js';
+import { EchoHandler } from '../../src/handlers/echo.js';
+import { LowerCaseHandler, UpperCaseHandler, mapBytes } from '../../src/handlers/case.js';
+import { LinePrefixer, ThreadedEchoHandler, workerName } from '../../src/handlers/threaded-echo.js';
+import { DiscardHandler } from '../../src/handlers/discard.js';
+import { DaytimeHandler, daytime } from '../../src/handlers/daytime.js';
+import { ChargenHandler, chargenLine } from '../../src/handlers/chargen.js';
 import { HANDLERS, HANDLER_NAMES, findHandler } from '../../src/handlers/registry.js';
-import { collect, exchange } from '../helpers/loopback.js';
+import { collect, exchange, tempSocketPath } from '../helpers/loopback.js';
+import { makeServer, requestFor } from '../helpers/matrix.js';
 import { dial } from '../cli/serve-helpers.js';
 
 const closers: (() => unknown)[] = [];
@@ -51,26 +48,66 @@ async function tcp(Handler: unknown): Promise<{ server: TCPServer; port: number 
   return { server, port: (address as { port: number }).port };
 }
 
-async function udp(Handler: unknown): Promise<{ server: UDPServer; port: number }> {
-  const server = new UDPServer({ host: '127.0.0.1', port: 0 }, Handler as HandlerClass<Datagram>);
+type DatagramTransport = 'udp' | 'unix-dgram';
+const DATAGRAM_TRANSPORTS: readonly DatagramTransport[] = ['udp', 'unix-dgram'];
+
+interface DatagramCase {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly server: BaseServer<any>;
+  readonly address: SocketAddress;
+  /** Send one datagram from a fresh client and wait for its reply. */
+  ask(data: Uint8Array | string): Promise<Buffer>;
+}
+
+/** A udp or unix datagram server with `Handler`, serving until the test ends. */
+async function datagram(transport: DatagramTransport, Handler: unknown): Promise<DatagramCase> {
+  const tmp = tempSocketPath();
+  closers.push(tmp.cleanup);
+  const server = makeServer(transport, Handler as HandlerClass<never>, tmp.dir);
   closers.push(() => server.serverClose({ graceMs: 0 }));
   const address = await server.listen();
   void server.serveForever();
-  return { server, port: (address as { port: number }).port };
+  return { server, address, ask: requestFor(transport, address, tmp.dir) };
 }
 
-async function client(): Promise<UdpSocket> {
-  const socket = createSocket('udp4');
-  socket.bind(0, '127.0.0.1');
-  await once(socket, 'listening');
-  closers.push(() => socket.close());
-  return socket;
+interface DatagramClient {
+  send(to: SocketAddress, data: string): Promise<void>;
+  /** The next datagram this client receives. */
+  next(): Promise<Buffer>;
+  /** Every datagram it received so far, in order. */
+  readonly received: Buffer[];
 }
 
-async function ask(socket: UdpSocket, port: number, data: Uint8Array | string): Promise<Buffer> {
-  const reply = once(socket, 'message');
-  socket.send(data, port, '127.0.0.1');
-  return ((await reply) as [Buffer])[0];
+/** One client socket (bound, so that unix datagram servers can answer it). */
+async function datagramClient(transport: DatagramTransport): Promise<DatagramClient> {
+  const received: Buffer[] = [];
+  if (transport === 'udp') {
+    const s = createSocket('udp4');
+    closers.push(() => s.close());
+    s.bind(0, '127.0.0.1');
+    await once(s, 'listening');
+    s.on('message', (m: Buffer) => received.push(m));
+    return {
+      received,
+      next: async () => ((await once(s, 'message')) as [Buffer])[0],
+      send: (to, data) =>
+        new Promise((resolve, reject) => {
+          const { address, port } = to as InetAddress;
+          s.send(data, port, address, (err) => (err ? reject(err) : resolve()));
+        }),
+    };
+  }
+  const tmp = tempSocketPath('c.sock');
+  closers.push(tmp.cleanup);
+  const s = new UnixDgramSocket();
+  closers.push(() => s.close());
+  s.bind(tmp.path);
+  s.on('message', (m: Buffer) => received.push(m));
+  return {
+    received,
+    next: async () => ((await once(s, 'message')) as [Buffer])[0],
+    send: (to, data) => s.send(Buffer.from(data), (to as UnixAddress).path),
+  };
 }
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 * 8 }, (_, i) => i % 256));
@@ -85,12 +122,14 @@ describe('echo', () => {
     expect(await exchange({ port }, '')).toEqual(Buffer.alloc(0));
   });
 
-  test('datagram: each datagram back to its sender, including an empty one', async () => {
-    const { port } = await udp(EchoDatagramHandler);
-    const c = await client();
-    expect(await ask(c, port, ALL_BYTES)).toEqual(ALL_BYTES);
-    expect(await ask(c, port, Buffer.alloc(0))).toEqual(Buffer.alloc(0));
-  });
+  test.each(DATAGRAM_TRANSPORTS)(
+    '%s: each datagram back to its sender, including an empty one',
+    async (transport) => {
+      const { ask } = await datagram(transport, EchoHandler);
+      expect(await ask(ALL_BYTES)).toEqual(ALL_BYTES);
+      expect(await ask(Buffer.alloc(0))).toEqual(Buffer.alloc(0));
+    },
+  );
 });
 
 describe('upper-case and lower', () => {
@@ -118,13 +157,16 @@ describe('upper-case and lower', () => {
     expect(await exchange({ port: lower.port }, ALL_BYTES)).toEqual(lowerOf(ALL_BYTES));
   });
 
-  test('datagram variants', async () => {
-    const up = await udp(UpperCaseDatagramHandler);
-    const down = await udp(LowerCaseDatagramHandler);
-    const c = await client();
-    expect(await ask(c, up.port, ALL_BYTES)).toEqual(upperOf(ALL_BYTES));
-    expect(await ask(c, down.port, ALL_BYTES)).toEqual(lowerOf(ALL_BYTES));
-  });
+  test.each(DATAGRAM_TRANSPORTS)(
+    '%s: each datagram mapped whole; an empty one gets an empty reply',
+    async (transport) => {
+      const up = await datagram(transport, UpperCaseHandler);
+      const down = await datagram(transport, LowerCaseHandler);
+      expect(await up.ask(ALL_BYTES)).toEqual(upperOf(ALL_BYTES));
+      expect(await down.ask(ALL_BYTES)).toEqual(lowerOf(ALL_BYTES));
+      expect(await up.ask(Buffer.alloc(0))).toEqual(Buffer.alloc(0));
+    },
+  );
 });
 
 describe('threaded-echo', () => {
@@ -144,12 +186,19 @@ describe('threaded-echo', () => {
     expect(out.join('')).toBe('T: hello\nT: world\nT: \nT: end');
   });
 
-  test('stream and datagram replies carry the worker name', async () => {
+  test('stream: every line carries the worker name', async () => {
     const { port } = await tcp(ThreadedEchoHandler);
     expect((await exchange({ port }, 'a\nb\n')).toString()).toBe('MainThread: a\nMainThread: b\n');
-    const u = await udp(ThreadedEchoDatagramHandler);
-    expect((await ask(await client(), u.port, 'hi')).toString()).toBe('MainThread: hi');
   });
+
+  test.each(DATAGRAM_TRANSPORTS)(
+    '%s: a datagram comes back whole after one prefix',
+    async (transport) => {
+      const { ask } = await datagram(transport, ThreadedEchoHandler);
+      expect((await ask('hi')).toString()).toBe('MainThread: hi');
+      expect((await ask('a\nb\n')).toString()).toBe('MainThread: a\nb\n');
+    },
+  );
 });
 
 describe('discard (RFC 863)', () => {
@@ -161,13 +210,24 @@ describe('discard (RFC 863)', () => {
     expect(info).toMatchObject({ bytesIn: ALL_BYTES.length, bytesOut: 0 });
   });
 
-  test('datagram: no reply at all', async () => {
-    const { server, port } = await udp(DiscardDatagramHandler);
-    const ended = once(server, 'requestEnd') as Promise<[RequestEndInfo]>;
-    (await client()).send('drop me', port, '127.0.0.1');
-    const [info] = await ended;
-    expect(info).toMatchObject({ bytesIn: 7, bytesOut: 0 });
-  });
+  test.each(DATAGRAM_TRANSPORTS)(
+    '%s: no reply at all, not even an empty one',
+    async (transport) => {
+      const discard = await datagram(transport, DiscardHandler);
+      const echo = await datagram(transport, EchoHandler);
+      // One client asks the discard server, then the echo server: the first reply it
+      // gets is the echo's (a reply from discard would have left before requestEnd).
+      const c = await datagramClient(transport);
+      const ended = once(discard.server, 'requestEnd') as Promise<[RequestEndInfo]>;
+      await c.send(discard.address, 'drop me');
+      const [info] = await ended;
+      expect(info).toMatchObject({ bytesIn: 7, bytesOut: 0 });
+      const sentinel = c.next();
+      await c.send(echo.address, 'sentinel');
+      expect((await sentinel).toString()).toBe('sentinel');
+      expect(c.received.map(String)).toEqual(['sentinel']);
+    },
+  );
 });
 
 describe('daytime (RFC 867)', () => {
@@ -180,14 +240,22 @@ describe('daytime (RFC 867)', () => {
     );
   });
 
-  test('stream sends the line and closes; datagram answers any datagram', async () => {
+  const LINE = /^[A-Z][a-z]+day, [A-Z][a-z]+ \d+, \d{4} \d\d:\d\d:\d\d UTC\r\n$/;
+
+  test('stream sends the line and closes', async () => {
     const { port } = await tcp(DaytimeHandler);
     const sock = await dial({ port });
-    const line = (await collect(sock)).toString();
-    expect(line).toMatch(/^[A-Z][a-z]+day, [A-Z][a-z]+ \d+, \d{4} \d\d:\d\d:\d\d UTC\r\n$/);
-    const u = await udp(DaytimeDatagramHandler);
-    expect((await ask(await client(), u.port, '')).toString()).toMatch(/ UTC\r\n$/);
+    expect((await collect(sock)).toString()).toMatch(LINE);
   });
+
+  test.each(DATAGRAM_TRANSPORTS)(
+    '%s: any datagram gets the line, an empty one too',
+    async (transport) => {
+      const { ask } = await datagram(transport, DaytimeHandler);
+      expect((await ask('')).toString()).toMatch(LINE);
+      expect((await ask('what time is it?')).toString()).toMatch(LINE);
+    },
+  );
 });
 
 describe('chargen (RFC 864)', () => {
@@ -251,16 +319,18 @@ describe('chargen (RFC 864)', () => {
     await done;
   });
 
-  test('datagram: one line per datagram, advancing through the pattern', async () => {
-    const { port } = await udp(ChargenDatagramHandler);
-    const c = await client();
-    const a = (await ask(c, port, 'x')).toString();
-    const b = (await ask(c, port, 'x')).toString();
-    expect(a).toHaveLength(74);
-    expect(a.endsWith('\r\n')).toBe(true);
-    const start = PRINTABLE.indexOf(a[0]!);
-    expect(b[0]).toBe(PRINTABLE[(start + 1) % 95]);
-  });
+  test.each(DATAGRAM_TRANSPORTS)(
+    '%s: one line per datagram, advancing through the pattern',
+    async (transport) => {
+      const { ask } = await datagram(transport, ChargenHandler);
+      const a = (await ask('x')).toString();
+      const b = (await ask('')).toString();
+      expect(a).toHaveLength(74);
+      expect(a.endsWith('\r\n')).toBe(true);
+      const start = PRINTABLE.indexOf(a[0]!);
+      expect(b[0]).toBe(PRINTABLE[(start + 1) % 95]);
+    },
+  );
 });
 
 describe('registry', () => {
@@ -272,18 +342,15 @@ describe('registry', () => {
   });
 
   test.each(HANDLERS.map((h) => [h.name, h] as const))(
-    '%s: the worker module exports the same classes',
+    '%s: one StreamRequestHandler class, and the worker module exports it',
     async (_name, h) => {
-      for (const [mod, cls] of [
-        [h.streamModule, h.stream],
-        [h.datagramModule, h.datagram],
-      ] as const) {
-        // the registry points at compiled .js files; here the .ts source stands in
-        const file = fileURLToPath(mod.url).replace(/\.js$/, '.ts');
-        expect(existsSync(file)).toBe(true);
-        const ns = (await import(file)) as Record<string, unknown>;
-        expect(ns[mod.exportName!]).toBe(cls);
-      }
+      expect(h.Handler.prototype).toBeInstanceOf(StreamRequestHandler);
+      expect(h.Handler.prototype).not.toBeInstanceOf(DatagramRequestHandler);
+      // the registry points at compiled .js files; here the .ts source stands in
+      const file = fileURLToPath(h.module.url).replace(/\.js$/, '.ts');
+      expect(existsSync(file)).toBe(true);
+      const ns = (await import(file)) as Record<string, unknown>;
+      expect(ns[h.module.exportName!]).toBe(h.Handler);
     },
   );
 });

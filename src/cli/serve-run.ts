@@ -10,7 +10,7 @@ import type { BaseServer, ConcurrencyMode, HandlerModule } from '../engine/base-
 import { ERR, EXIT, UsageError } from '../net/errors.js';
 import { resolveBindHost } from '../net/resolve.js';
 import type { Datagram, HandlerClass, StreamRequest } from '../engine/request-handler.js';
-import type { AnyHandlerClass } from '../handlers/loader.js';
+import type { AnyHandlerClass } from '../engine/handler-module.js';
 import { TCPServer, UnixStreamServer } from '../engine/stream-server.js';
 import { UDPServer } from '../engine/datagram-server.js';
 import { UnixDatagramServer } from '../engine/unix-datagram-server.js';
@@ -62,13 +62,9 @@ interface ResolvedHandler {
 /** Built-in by name, or a module file; checked against the transport. */
 async function resolveHandler(spec: string, datagram: boolean): Promise<ResolvedHandler> {
   const builtin = findHandler(spec);
-  if (builtin) {
-    return datagram
-      ? { Handler: builtin.datagram, module: builtin.datagramModule }
-      : { Handler: builtin.stream, module: builtin.streamModule };
-  }
+  if (builtin) return builtin;
   const { isHandlerPath, loadHandlerModule, checkHandlerTransport } =
-    await import('../handlers/loader.js');
+    await import('../engine/handler-module.js');
   if (!isHandlerPath(spec)) {
     throw new UsageError(
       `unknown handler '${spec}' — expected one of ${HANDLER_NAMES.join(', ')}, or a module file such as ./my-handler.js`,

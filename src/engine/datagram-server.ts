@@ -9,14 +9,8 @@ import type { InetAddress, SocketAddress, Transport } from '../net/address.js';
 import { inetAddress, formatEndpoint, familyOf } from '../net/address.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
 import { bindError } from '../net/errors.js';
-import {
-  StreamRequestHandler,
-  isSubclassOf,
-  runDatagramHandler,
-  type Datagram,
-  type HandlerClass,
-  type StreamRequest,
-} from './request-handler.js';
+import { runDatagramHandler, type Datagram, type HandlerClass } from './request-handler.js';
+import { DatagramConnection } from './datagram-connection.js';
 import type { AccessList } from './access.js';
 
 /** Datagrams held while no handler takes them; beyond this they are dropped, as a full kernel buffer would. */
@@ -26,10 +20,12 @@ export const MAX_QUEUED_DATAGRAMS = 8192;
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
 /**
- * What datagram servers take: a {@link DatagramRequestHandler} class, or a
- * {@link StreamRequestHandler} class, which then sees each datagram as a connection.
+ * What datagram servers take: any handler class that accepts a
+ * {@link DatagramConnection} as its request — a {@link DatagramRequestHandler}, a
+ * {@link StreamRequestHandler} (each datagram is a connection of its own) or a
+ * {@link BaseRequestHandler}.
  */
-export type DatagramHandlerClass = HandlerClass<Datagram> | HandlerClass<StreamRequest>;
+export type DatagramHandlerClass = HandlerClass<Datagram>;
 
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
@@ -40,9 +36,9 @@ export interface DatagramServerOptions extends BaseServerOptions {
 }
 
 /**
- * Base class of datagram servers. Handler classes may be
- * {@link DatagramRequestHandler}s, or {@link StreamRequestHandler}s, which then see
- * each datagram as a connection of its own.
+ * Base class of datagram servers. Every handler gets the datagram as a
+ * {@link DatagramConnection}: `rfile` reads it, what is written to `wfile` goes
+ * back to the sender as one datagram after the handler.
  */
 export abstract class DatagramServer extends BaseServer<Datagram> {
   /** Peer filter for `verifyRequest()`. */
@@ -51,7 +47,6 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   dropped = 0;
   /** Datagrams held while no handler takes them; more are dropped. */
   readonly maxQueuedDatagrams: number;
-  readonly #streamHandler: boolean;
   /** Bytes in queued datagrams, and which datagrams those are. */
   #queuedBytes = 0;
   readonly #queued = new WeakSet<Datagram>();
@@ -61,10 +56,9 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     Handler: DatagramHandlerClass,
     options: DatagramServerOptions = {},
   ) {
-    super(address, Handler as HandlerClass<Datagram>, options);
+    super(address, Handler, options);
     this.accessList = options.accessList;
     this.maxQueuedDatagrams = Math.max(1, options.maxQueuedDatagrams ?? MAX_QUEUED_DATAGRAMS);
-    this.#streamHandler = isSubclassOf(Handler, StreamRequestHandler);
   }
 
   /**
@@ -103,21 +97,17 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     return this.accessList.check(clientAddress.address);
   }
 
-  /** Runs datagram handlers as they are, stream handlers over a {@link DatagramConnection}. */
+  /**
+   * Runs the handler on the datagram connection, then sends what it wrote (under
+   * `threading`, a worker does that). May be overridden.
+   */
   protected override finishRequest(
     request: Datagram,
     clientAddress: SocketAddress,
   ): void | Promise<void> {
     if (this.#queuedBytes > 0) this.#unqueued(request);
-    if (!this.#streamHandler || this.mode === 'threading')
-      return super.finishRequest(request, clientAddress);
-    return runDatagramHandler(
-      this.RequestHandlerClass as never,
-      true,
-      request,
-      clientAddress,
-      this,
-    );
+    if (this.mode === 'threading') return super.finishRequest(request, clientAddress);
+    return runDatagramHandler(new this.RequestHandlerClass(request, clientAddress, this), request);
   }
 
   protected shutdownRequest(): void {}
@@ -215,13 +205,16 @@ export class UDPServer extends DatagramServer {
   }
 }
 
-class UdpDatagram implements Datagram {
-  bytesOut = 0;
+/** A UDP datagram as a request: replies leave from the server's socket. */
+class UdpDatagram extends DatagramConnection {
+  declare readonly clientAddress: InetAddress;
   constructor(
     readonly socket: DgramSocket,
-    readonly data: Buffer,
-    readonly clientAddress: InetAddress,
-  ) {}
+    data: Buffer,
+    clientAddress: InetAddress,
+  ) {
+    super(data, clientAddress);
+  }
 
   reply(data: Uint8Array): Promise<void> {
     this.bytesOut += data.length;

@@ -17,7 +17,8 @@ import type {
 import { StreamServer, TCPServer, UnixStreamServer } from './stream-server.js';
 import { UDPServer } from './datagram-server.js';
 import type { Datagram, HandlerClass, StreamRequest } from './request-handler.js';
-import { loadHandlerClass, toWire } from './concurrency.js';
+import { toWire } from './concurrency.js';
+import { loadHandlerClass } from './handler-module.js';
 import {
   FORK_CONFIG_ENV,
   type ForkConfig,

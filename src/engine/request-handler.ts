@@ -3,34 +3,29 @@
  * request (per connection on stream servers, per datagram on datagram
  * servers) runs `setup()` → `handle()` → `finish()`.
  */
-import { Duplex, type Readable, type Writable } from 'node:stream';
-import { Buffer } from 'node:buffer';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { SocketAddress } from '../net/address.js';
 import type { BaseServer } from './base-server.js';
+import { DatagramConnection } from './datagram-connection.js';
 
-/** One datagram received by a datagram server. */
-export interface Datagram {
-  /** The bytes of the datagram, exactly as received. */
-  readonly data: Buffer;
-  /** Where it came from. */
-  readonly clientAddress: SocketAddress;
-  /** Send one datagram back to the sender. */
-  reply(data: Uint8Array): Promise<void>;
-  /** Bytes sent back so far. */
-  bytesOut: number;
-}
+export { DatagramConnection };
+
+/** One datagram received by a datagram server: what datagram handlers get as `request`. */
+export type Datagram = DatagramConnection;
 
 /** What a stream server passes as `request`: the connected socket (any Duplex in tests). */
 export type StreamRequest = Socket | Duplex;
 
-/** A handler class as servers take it: `new Handler(request, clientAddress, server)`. */
+/**
+ * A handler class as servers take it: `new Handler(request, clientAddress, server)`.
+ * The request type is checked; the server's is not, since one class may serve
+ * several kinds of server (a StreamRequestHandler serves stream and datagram servers).
+ */
 export interface HandlerClass<Req = unknown> {
-  new (
-    request: Req,
-    clientAddress: SocketAddress,
-    server: BaseServer<Req>,
-  ): BaseRequestHandler<Req>;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any kind of server, see above
+  new (request: Req, clientAddress: SocketAddress, server: BaseServer<any>): HandlerHooks;
 }
 
 /**
@@ -41,7 +36,7 @@ export interface HandlerClass<Req = unknown> {
  */
 export class BaseRequestHandler<Req = unknown> {
   constructor(
-    /** The request: a socket for stream servers, a {@link Datagram} for datagram servers. */
+    /** The request: the socket on stream servers, the {@link DatagramConnection} on datagram servers. */
     readonly request: Req,
     /** The peer's address. */
     readonly clientAddress: SocketAddress,
@@ -65,34 +60,42 @@ export class BaseRequestHandler<Req = unknown> {
  * connection itself). When the handler returns, the server half-closes the
  * connection after everything written has been flushed.
  *
- * A stream handler also runs on datagram servers: there each datagram is a
- * connection of its own whose `rfile` yields the datagram and ends, and whatever
- * was written to `wfile` goes back to the sender as one datagram.
+ * A stream handler also runs on datagram servers: there `request` is the
+ * {@link DatagramConnection}, a connection of its own per datagram whose `rfile`
+ * yields the datagram and ends; whatever was written to `wfile` goes back to the
+ * sender as one datagram after the handler (nothing when nothing was written).
  */
-export class StreamRequestHandler extends BaseRequestHandler<StreamRequest> {
+export class StreamRequestHandler extends BaseRequestHandler<StreamRequest | DatagramConnection> {
   /**
    * Readable side: the bytes the peer sends. Reading it to the end with
    * `for await` leaves the connection open for the reply (a plain socket would be
    * destroyed when the loop ends); the server closes it after `finish()`.
    */
   get rfile(): Readable {
-    return keepOpenAfterIteration(this.request);
+    const request = this.request;
+    return request instanceof DatagramConnection ? request.rfile : keepOpenAfterIteration(request);
   }
 
   /** Writable side: bytes written here go to the peer. */
   get wfile(): Writable {
-    return this.request;
+    const request = this.request;
+    return request instanceof DatagramConnection ? request.wfile : request;
   }
 
-  /** The connection (a `net.Socket` on TCP and unix stream servers). */
-  get connection(): StreamRequest {
+  /** The connection: a `net.Socket` on TCP and unix stream servers, a {@link DatagramConnection} on datagram servers. */
+  get connection(): StreamRequest | DatagramConnection {
     return this.request;
   }
 
   /** Write and wait until the data is handed to the socket (respects backpressure). */
   write(data: Uint8Array | string): Promise<void> {
+    const request = this.request;
+    if (request instanceof DatagramConnection) {
+      request.appendReply(data); // collected in memory: no stream needed
+      return Promise.resolve();
+    }
     return new Promise((resolve, reject) => {
-      this.request.write(data, (err) => (err ? reject(err) : resolve()));
+      request.write(data, (err) => (err ? reject(err) : resolve()));
     });
   }
 }
@@ -119,12 +122,10 @@ function keepOpenAfterIteration(stream: Readable): Readable {
 /**
  * Handler for datagram requests (Python's `DatagramRequestHandler`): `packet` is the
  * datagram, `rfile` reads it, and what is written to `wfile` is sent back to the
- * sender as one datagram after `finish()` — always, even when empty, as Python does.
+ * sender as one datagram in `finish()` — always, even when empty, as Python does.
+ * Runs on datagram servers only.
  */
-export class DatagramRequestHandler extends BaseRequestHandler<Datagram> {
-  #rfile: DatagramReader | undefined;
-  #wfile: ReplyCollector | undefined;
-
+export class DatagramRequestHandler extends BaseRequestHandler<DatagramConnection> {
   /** The bytes of the datagram. */
   get packet(): Buffer {
     return this.request.data;
@@ -132,95 +133,17 @@ export class DatagramRequestHandler extends BaseRequestHandler<Datagram> {
 
   /** A readable stream over the datagram. */
   get rfile(): Readable {
-    return (this.#rfile ??= new DatagramReader(this.request.data));
+    return this.request.rfile;
   }
 
-  /** Collects the reply; sent as one datagram after `finish()`. */
+  /** Collects the reply; sent as one datagram in `finish()`. */
   get wfile(): Writable {
-    return (this.#wfile ??= new ReplyCollector());
+    return this.request.wfile;
   }
 
   /** Sends what `wfile` collected to the sender. May be overridden (call `super.finish()`). */
   override finish(): void | Promise<void> {
-    return this.request.reply(this.#wfile ? this.#wfile.contents() : Buffer.alloc(0));
-  }
-}
-
-/** A readable stream that yields one buffer and ends. */
-class DatagramReader extends Duplex {
-  #data: Buffer | null;
-  constructor(data: Buffer) {
-    super({ allowHalfOpen: true });
-    this.#data = data;
-  }
-  override _read(): void {
-    const data = this.#data;
-    this.#data = null;
-    if (data && data.length > 0) this.push(data);
-    this.push(null);
-  }
-  override _write(_chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    cb(new Error('this stream is read-only'));
-  }
-}
-
-/** A writable that keeps what is written, in order. */
-class ReplyCollector extends Duplex {
-  readonly chunks: Buffer[] = [];
-  writes = 0;
-  constructor() {
-    super({ allowHalfOpen: true, decodeStrings: true });
-  }
-  override _read(): void {
-    this.push(null);
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.chunks.push(chunk);
-    this.writes += 1;
-    cb();
-  }
-  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    for (const { chunk } of chunks) this.chunks.push(chunk);
-    this.writes += chunks.length;
-    cb();
-  }
-  contents(): Buffer {
-    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks);
-  }
-}
-
-/**
- * A datagram dressed as a connection so that a {@link StreamRequestHandler} can
- * serve it: reads yield the datagram then end; writes are collected and sent back
- * as one datagram by the server once the handler is done (if anything was written).
- */
-export class DatagramConnection extends Duplex {
-  #data: Buffer | null;
-  readonly #out: Buffer[] = [];
-  #written = false;
-  constructor(readonly datagram: Datagram) {
-    super({ allowHalfOpen: true, decodeStrings: true });
-    this.#data = datagram.data;
-  }
-  override _read(): void {
-    const data = this.#data;
-    this.#data = null;
-    if (data && data.length > 0) this.push(data);
-    this.push(null);
-  }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#out.push(chunk);
-    this.#written = true;
-    cb();
-  }
-  override _final(cb: (err?: Error | null) => void): void {
-    cb();
-  }
-  /** Send what was written as one datagram; nothing if the handler wrote nothing. */
-  flushReply(): Promise<void> {
-    if (!this.#written) return Promise.resolve();
-    const out = this.#out.length === 1 ? this.#out[0]! : Buffer.concat(this.#out);
-    return this.datagram.reply(out);
+    return this.request.flushReply(true);
   }
 }
 
@@ -261,9 +184,8 @@ export function functionHandler(
       if (request instanceof DatagramConnection) {
         // One call per datagram, even an empty one (reading it would yield nothing).
         const info = { clientAddress: this.clientAddress, kind: 'datagram', index: 0 } as const;
-        const reply = await fn(request.datagram.data, info);
-        if (reply !== null && reply !== undefined)
-          await this.write(typeof reply === 'string' ? Buffer.from(reply) : reply);
+        const reply = await fn(request.data, info);
+        if (reply !== null && reply !== undefined) request.appendReply(reply);
         return;
       }
       let index = 0;
@@ -273,8 +195,7 @@ export function functionHandler(
           kind: 'stream',
           index: index++,
         });
-        if (reply !== null && reply !== undefined)
-          await this.write(typeof reply === 'string' ? Buffer.from(reply) : reply);
+        if (reply !== null && reply !== undefined) await this.write(reply);
       }
     }
   };
@@ -338,32 +259,16 @@ export function isThenable(value: unknown): value is Promise<void> {
 }
 
 /**
- * Serve one datagram with a handler class that may be a stream handler: a
- * {@link StreamRequestHandler} sees the datagram as a {@link DatagramConnection}
- * and what it wrote goes back as one datagram; any other handler gets the
- * datagram itself. Used by datagram servers in-thread and by worker threads.
+ * Serve one datagram: run the handler (built on its {@link DatagramConnection}),
+ * then send what it wrote as one datagram, if it wrote anything (a
+ * {@link DatagramRequestHandler} has already replied in `finish()`). Nothing is
+ * sent when the handler fails. Used by datagram servers in-thread and by worker
+ * threads. Do not override: this is the engine's.
  */
 export function runDatagramHandler(
-  Handler: new (request: never, clientAddress: SocketAddress, server: never) => HandlerHooks,
-  streamHandler: boolean,
-  datagram: Datagram,
-  clientAddress: SocketAddress,
-  server: unknown,
+  handler: HandlerHooks,
+  connection: DatagramConnection,
 ): void | Promise<void> {
-  if (!streamHandler)
-    return runHandler(new Handler(datagram as never, clientAddress, server as never));
-  const conn = new DatagramConnection(datagram);
-  const reply = (): Promise<void> => conn.flushReply().finally(() => conn.destroy());
-  let done: void | Promise<void>;
-  try {
-    done = runHandler(new Handler(conn as never, clientAddress, server as never));
-  } catch (err) {
-    conn.destroy();
-    throw err;
-  }
-  if (!isThenable(done)) return reply();
-  return done.then(reply, (err: unknown) => {
-    conn.destroy();
-    throw err;
-  });
+  const done = runHandler(handler);
+  return isThenable(done) ? done.then(() => connection.flushReply()) : connection.flushReply();
 }

@@ -10,15 +10,10 @@ import { Duplex } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../net/address.js';
-import {
-  runDatagramHandler,
-  StreamRequestHandler,
-  isSubclassOf,
-  runHandler,
-  type Datagram,
-  type HandlerClass,
-} from './request-handler.js';
-import { loadHandlerClass, toWire } from './concurrency.js';
+import { runDatagramHandler, runHandler, type HandlerClass } from './request-handler.js';
+import { DatagramConnection } from './datagram-connection.js';
+import { toWire } from './concurrency.js';
+import { loadHandlerClass } from './handler-module.js';
 import {
   ACK_BATCH,
   OUTPUT_WINDOW,
@@ -141,7 +136,6 @@ try {
 } catch (err) {
   fatal = err;
 }
-const streamHandler = isSubclassOf(Handler, StreamRequestHandler);
 
 async function serveStream(channel: MessagePort, clientAddress: SocketAddress): Promise<void> {
   const conn = new BridgeConnection(channel, clientAddress);
@@ -160,13 +154,14 @@ async function serveStream(channel: MessagePort, clientAddress: SocketAddress): 
 }
 
 /** The datagram as a worker sees it: replies go back to the main thread, which sends them. */
-class ForwardedDatagram implements Datagram {
-  bytesOut = 0;
+class ForwardedDatagram extends DatagramConnection {
   constructor(
     readonly id: number,
-    readonly data: Buffer,
-    readonly clientAddress: SocketAddress,
-  ) {}
+    data: Buffer,
+    clientAddress: SocketAddress,
+  ) {
+    super(data, clientAddress);
+  }
   reply(reply: Uint8Array): Promise<void> {
     const buf = new ArrayBuffer(reply.byteLength);
     new Uint8Array(buf).set(reply);
@@ -184,7 +179,7 @@ async function serveDatagram(
   const datagram = new ForwardedDatagram(id, Buffer.from(bytes), clientAddress);
   try {
     // as DatagramServer.finishRequest does in-thread
-    await runDatagramHandler(Handler as never, streamHandler, datagram, clientAddress, serverInfo);
+    await runDatagramHandler(new Handler!(datagram, clientAddress, serverInfo as never), datagram);
     port.postMessage({ type: 'done', id });
   } catch (err) {
     port.postMessage({ type: 'done', id, error: toWire(err) });

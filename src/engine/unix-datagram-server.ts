@@ -11,7 +11,7 @@ import {
   type DatagramServerOptions,
 } from './datagram-server.js';
 import { errnoName } from '../net/errors.js';
-import type { Datagram } from './request-handler.js';
+import { DatagramConnection } from './datagram-connection.js';
 import { bindUnixDgram, type UnixDgramSocket } from '../net/unix-dgram.js';
 import { checkBindablePath, releaseSocketFile, type BoundPath } from '../net/unix-path.js';
 import { debug } from '../net/debug.js';
@@ -61,13 +61,16 @@ export class UnixDatagramServer extends DatagramServer {
   }
 }
 
-class UnixDatagram implements Datagram {
-  bytesOut = 0;
+/** A unix datagram as a request: replies go to the sender's bound path. */
+class UnixDatagram extends DatagramConnection {
+  declare readonly clientAddress: UnixAddress;
   constructor(
     readonly socket: UnixDgramSocket,
-    readonly data: Buffer,
-    readonly clientAddress: UnixAddress,
-  ) {}
+    data: Buffer,
+    clientAddress: UnixAddress,
+  ) {
+    super(data, clientAddress);
+  }
 
   reply(data: Uint8Array): Promise<void> {
     if (!this.clientAddress.path) {

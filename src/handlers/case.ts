@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Buffer } from 'node:buffer';
-import { DatagramRequestHandler, StreamRequestHandler } from '../engine/request-handler.js';
+import { DatagramConnection, StreamRequestHandler } from '../engine/request-handler.js';
 
 const UPPER = new Uint8Array(256).map((_, i) => (i >= 0x61 && i <= 0x7a ? i - 32 : i));
 const LOWER = new Uint8Array(256).map((_, i) => (i >= 0x41 && i <= 0x5a ? i + 32 : i));
@@ -24,33 +24,26 @@ class CaseTransform extends Transform {
   }
 }
 
-/** Reply with ASCII letters upper-cased (MyTCPHandler in Python socketserver's examples). */
-export class UpperCaseHandler extends StreamRequestHandler {
-  override async handle(): Promise<void> {
-    await pipeline(this.rfile, new CaseTransform(UPPER), this.wfile);
+/** Send back what `handler` reads, mapped through `table`: a stream as it flows, a datagram whole. */
+function mapCase(handler: StreamRequestHandler, table: Uint8Array): void | Promise<void> {
+  const conn = handler.connection;
+  if (conn instanceof DatagramConnection) {
+    conn.appendReply(mapBytes(conn.data, table)); // an empty datagram gets an empty reply
+    return;
   }
+  return pipeline(handler.rfile, new CaseTransform(table), handler.wfile);
 }
 
-/**
- * Reply to each datagram with its ASCII letters upper-cased (MyUDPHandler in Python
- * socketserver's examples).
- */
-export class UpperCaseDatagramHandler extends DatagramRequestHandler {
-  override finish(): Promise<void> {
-    return this.request.reply(mapBytes(this.packet, UPPER));
+/** Reply with ASCII letters upper-cased (Python socketserver's MyTCPHandler and MyUDPHandler). */
+export class UpperCaseHandler extends StreamRequestHandler {
+  override handle(): void | Promise<void> {
+    return mapCase(this, UPPER);
   }
 }
 
 /** Reply with ASCII letters lower-cased. */
 export class LowerCaseHandler extends StreamRequestHandler {
-  override async handle(): Promise<void> {
-    await pipeline(this.rfile, new CaseTransform(LOWER), this.wfile);
-  }
-}
-
-/** Reply to each datagram with its ASCII letters lower-cased. */
-export class LowerCaseDatagramHandler extends DatagramRequestHandler {
-  override finish(): Promise<void> {
-    return this.request.reply(mapBytes(this.packet, LOWER));
+  override handle(): void | Promise<void> {
+    return mapCase(this, LOWER);
   }
 }

@@ -1,6 +1,10 @@
 import { Buffer } from 'node:buffer';
 import { once } from 'node:events';
-import { DatagramRequestHandler, StreamRequestHandler } from '../engine/request-handler.js';
+import {
+  DatagramConnection,
+  StreamRequestHandler,
+  type StreamRequest,
+} from '../engine/request-handler.js';
 
 const PRINTABLE = Buffer.from(
   Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join(''),
@@ -19,25 +23,33 @@ export function chargenLine(n: number): Buffer {
 /** One full cycle of 95 lines, sent over and over. */
 const CYCLE = Buffer.concat(Array.from({ length: 95 }, (_, n) => chargenLine(n)));
 
-/** RFC 864 character generator: stream lines for as long as the client reads (backpressure bounds it). */
+/**
+ * RFC 864 character generator: on a stream, lines flow for as long as the client
+ * reads (backpressure bounds it); each datagram gets one line of 72 characters back,
+ * the next line of the pattern each time.
+ */
 export class ChargenHandler extends StreamRequestHandler {
-  override async handle(): Promise<void> {
+  static #line = 0;
+
+  override handle(): void | Promise<void> {
     const conn = this.connection;
-    conn.resume(); // input is discarded; its end does not stop the generator
-    const closed = once(conn, 'close').then(() => false);
-    while (!conn.destroyed && conn.writable) {
-      if (!conn.write(CYCLE)) {
-        const more = await Promise.race([once(conn, 'drain').then(() => true), closed]);
-        if (!more) return;
-      }
+    if (conn instanceof DatagramConnection) {
+      conn.appendReply(chargenLine(ChargenHandler.#line));
+      ChargenHandler.#line = (ChargenHandler.#line + 1) % 95;
+      return;
     }
+    return generate(conn);
   }
 }
 
-/** RFC 864 for datagrams: each datagram gets one line of 72 characters back. */
-export class ChargenDatagramHandler extends DatagramRequestHandler {
-  static #n = 0;
-  override finish(): Promise<void> {
-    return this.request.reply(chargenLine(ChargenDatagramHandler.#n++ % 95));
+/** Write the pattern while the peer reads; return when it goes. */
+async function generate(conn: StreamRequest): Promise<void> {
+  conn.resume(); // input is discarded; its end does not stop the generator
+  const closed = once(conn, 'close').then(() => false);
+  while (!conn.destroyed && conn.writable) {
+    if (!conn.write(CYCLE)) {
+      const more = await Promise.race([once(conn, 'drain').then(() => true), closed]);
+      if (!more) return;
+    }
   }
 }

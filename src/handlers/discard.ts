@@ -1,16 +1,12 @@
-import { DatagramRequestHandler, StreamRequestHandler } from '../engine/request-handler.js';
 import { finished } from 'node:stream/promises';
+import { DatagramConnection, StreamRequestHandler } from '../engine/request-handler.js';
 
-/** RFC 863 discard: read everything, answer nothing. */
+/** RFC 863 discard: read everything, answer nothing (a datagram gets no reply at all). */
 export class DiscardHandler extends StreamRequestHandler {
-  override async handle(): Promise<void> {
+  override handle(): void | Promise<void> {
+    if (this.connection instanceof DatagramConnection) return;
     this.rfile.resume();
     // only the reading side: the writing side stays open until the server ends it
-    await finished(this.rfile, { writable: false });
+    return finished(this.rfile, { writable: false });
   }
-}
-
-/** RFC 863 discard for datagrams: no reply at all. */
-export class DiscardDatagramHandler extends DatagramRequestHandler {
-  override finish(): void {}
 }

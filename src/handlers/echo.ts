@@ -1,21 +1,18 @@
-import { DatagramRequestHandler, StreamRequestHandler } from '../engine/request-handler.js';
+import { DatagramConnection, StreamRequestHandler } from '../engine/request-handler.js';
 
-/** Echo every byte back, unchanged, until the peer half-closes. */
+/** Echo every byte back, unchanged: until the peer half-closes on a stream, each datagram whole. */
 export class EchoHandler extends StreamRequestHandler {
-  override handle(): Promise<void> {
+  override handle(): void | Promise<void> {
     const conn = this.connection;
+    if (conn instanceof DatagramConnection) {
+      conn.appendReply(conn.data); // the datagram itself is the reply, even an empty one
+      return;
+    }
     // pipe() keeps backpressure and ends our side when the peer ends its side; the
     // connection closes once both sides are done (or on a reset). A plain 'close'
     // listener is much cheaper per connection than stream.finished().
     if (conn.closed) return Promise.resolve();
     conn.pipe(conn);
     return new Promise((resolve) => conn.once('close', () => resolve()));
-  }
-}
-
-/** Echo each datagram back to its sender. */
-export class EchoDatagramHandler extends DatagramRequestHandler {
-  override finish(): Promise<void> {
-    return this.request.reply(this.packet);
   }
 }

@@ -2,56 +2,41 @@
  * The built-in handlers by name: the single list behind `--handler` choices,
  * validation, `--help` and the man page.
  */
-import type { Datagram, HandlerClass, StreamRequest } from '../engine/request-handler.js';
+import type { StreamRequestHandler } from '../engine/request-handler.js';
 import type { HandlerModule } from '../engine/base-server.js';
-import { EchoDatagramHandler, EchoHandler } from './echo.js';
-import {
-  LowerCaseDatagramHandler,
-  LowerCaseHandler,
-  UpperCaseDatagramHandler,
-  UpperCaseHandler,
-} from './case.js';
-import { ThreadedEchoDatagramHandler, ThreadedEchoHandler } from './threaded-echo.js';
-import { DiscardDatagramHandler, DiscardHandler } from './discard.js';
-import { DaytimeDatagramHandler, DaytimeHandler } from './daytime.js';
-import { ChargenDatagramHandler, ChargenHandler } from './chargen.js';
+import { EchoHandler } from './echo.js';
+import { LowerCaseHandler, UpperCaseHandler } from './case.js';
+import { ThreadedEchoHandler } from './threaded-echo.js';
+import { DiscardHandler } from './discard.js';
+import { DaytimeHandler } from './daytime.js';
+import { ChargenHandler } from './chargen.js';
 import { HANDLER_ALIASES, HANDLER_INFO, HANDLER_NAMES, type HandlerInfo } from './names.js';
 
-/** A handler as the servers need it: one class per kind, and where workers import each. */
+/** A built-in handler: one class for every transport, and where workers import it. */
 export interface HandlerEntry {
   readonly name: string;
   readonly description: string;
-  readonly stream: HandlerClass<StreamRequest>;
-  readonly datagram: HandlerClass<Datagram>;
-  /** Module and export names, for worker threads and processes. */
-  readonly streamModule: HandlerModule;
-  readonly datagramModule: HandlerModule;
+  /** Serves stream connections and datagrams alike. */
+  readonly Handler: typeof StreamRequestHandler;
+  /** Module and export name, for worker threads and processes. */
+  readonly module: HandlerModule;
 }
 
-/** The classes of each built-in, by name. */
-const CLASSES: Readonly<
-  Record<string, readonly [HandlerClass<StreamRequest>, HandlerClass<Datagram>]>
-> = {
-  echo: [EchoHandler, EchoDatagramHandler],
-  'upper-case': [UpperCaseHandler, UpperCaseDatagramHandler],
-  lower: [LowerCaseHandler, LowerCaseDatagramHandler],
-  'threaded-echo': [ThreadedEchoHandler, ThreadedEchoDatagramHandler],
-  discard: [DiscardHandler, DiscardDatagramHandler],
-  daytime: [DaytimeHandler, DaytimeDatagramHandler],
-  chargen: [ChargenHandler, ChargenDatagramHandler],
-} as never;
+/** The class of each built-in, by name. */
+const CLASSES: Readonly<Record<string, typeof StreamRequestHandler>> = {
+  echo: EchoHandler,
+  'upper-case': UpperCaseHandler,
+  lower: LowerCaseHandler,
+  'threaded-echo': ThreadedEchoHandler,
+  discard: DiscardHandler,
+  daytime: DaytimeHandler,
+  chargen: ChargenHandler,
+};
 
 function entry({ name, description, file }: HandlerInfo): HandlerEntry {
-  const [stream, datagram] = CLASSES[name]!;
+  const Handler = CLASSES[name]!;
   const url = new URL(`./${file}.js`, import.meta.url).href;
-  return {
-    name,
-    description,
-    stream,
-    datagram,
-    streamModule: { url, exportName: stream.name },
-    datagramModule: { url, exportName: datagram.name },
-  };
+  return { name, description, Handler, module: { url, exportName: Handler.name } };
 }
 
 /** Built-in handlers, in the order help lists them. */

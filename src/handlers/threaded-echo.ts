@@ -1,6 +1,6 @@
 import { Buffer } from 'node:buffer';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { DatagramRequestHandler, StreamRequestHandler } from '../engine/request-handler.js';
+import { DatagramConnection, StreamRequestHandler } from '../engine/request-handler.js';
 
 /**
  * The name of the thread or process running this code, as Python would print
@@ -33,20 +33,24 @@ export class LinePrefixer {
 }
 
 /**
- * Echo with every line prefixed by the worker's name (`Thread-2: hello`), the
- * ThreadedTCPRequestHandler of Python socketserver's examples. Meant for
- * `--mode threading`, where the work runs on the worker pool.
+ * Echo with every line prefixed by the worker's name (`Thread-2: hello`), Python
+ * socketserver's ThreadedTCPRequestHandler; a datagram comes back whole after one
+ * prefix (`Thread-2: <datagram>`). Meant for `--mode threading`, where the work runs
+ * on the worker pool.
  */
 export class ThreadedEchoHandler extends StreamRequestHandler {
-  override async handle(): Promise<void> {
-    const prefixer = new LinePrefixer(Buffer.from(`${workerName()}: `));
-    for await (const chunk of this.rfile) await this.write(prefixer.apply(chunk as Buffer));
+  override handle(): void | Promise<void> {
+    const prefix = Buffer.from(`${workerName()}: `);
+    const conn = this.connection;
+    if (conn instanceof DatagramConnection) {
+      conn.appendReply(prefix);
+      conn.appendReply(conn.data);
+      return;
+    }
+    return this.#echoLines(new LinePrefixer(prefix));
   }
-}
 
-/** The datagram form: `Thread-2: <datagram>`. */
-export class ThreadedEchoDatagramHandler extends DatagramRequestHandler {
-  override finish(): Promise<void> {
-    return this.request.reply(Buffer.concat([Buffer.from(`${workerName()}: `), this.packet]));
+  async #echoLines(prefixer: LinePrefixer): Promise<void> {
+    for await (const chunk of this.rfile) await this.write(prefixer.apply(chunk as Buffer));
   }
 }

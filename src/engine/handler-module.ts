@@ -1,12 +1,14 @@
 /**
- * Loading a user's handler module (`--handler ./my-handler.js`): the file given,
- * and nothing else, is imported; its default export must be a handler class built
- * on the engine's base classes or a plain `(data, info) => reply` function.
+ * Loading handler modules: the one loader behind `--handler ./my-handler.js` (a
+ * path, checked with the CLI's rules) and behind worker threads and processes (a
+ * {@link HandlerModule} reference: URL and export name). Either way the module's
+ * export must be a handler class built on the engine's base classes or a plain
+ * `(data, info) => reply` function; every problem is a one-line UsageError.
  *
- * User modules usually import StreamRequestHandler from the bare specifier 'sockit' while
- * sitting outside this package; a tiny resolve hook maps that bare specifier to
- * this package's own index, so the classes they extend are the very classes the
- * servers check against.
+ * User modules usually import StreamRequestHandler from the bare specifier 'sockit'
+ * while sitting outside this package; one tiny resolve hook maps that bare
+ * specifier to this package's own index, so the classes they extend are the very
+ * classes the servers check against.
  */
 import { register } from 'node:module';
 import { stat } from 'node:fs/promises';
@@ -20,15 +22,21 @@ import {
   StreamRequestHandler,
   functionHandler,
   isSubclassOf,
-  type Datagram,
+  type DatagramConnection,
   type HandlerClass,
   type HandlerFunction,
   type StreamRequest,
-} from '../engine/request-handler.js';
-import type { HandlerModule } from '../engine/base-server.js';
+} from './request-handler.js';
+import type { HandlerModule } from './base-server.js';
 
 /** The URL of this package's library entry (`dist/index.js`), what `'sockit'` resolves to. */
 export const SOCKIT_INDEX_URL = new URL('../index.js', import.meta.url).href;
+
+/** Modules under here (the built package) import the engine relatively: they need no hook. */
+const PACKAGE_URL = new URL('../', import.meta.url).href;
+
+/** Running from the TypeScript sources (ts-jest): no hook can point 'sockit' at them. */
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
 
 /** The source of the resolve hook: `'sockit'` → {@link SOCKIT_INDEX_URL}, everything else unchanged. */
 export function sockitResolveHook(indexUrl = SOCKIT_INDEX_URL): string {
@@ -42,21 +50,32 @@ export function sockitResolveHook(indexUrl = SOCKIT_INDEX_URL): string {
 let registered = false;
 
 /**
- * Make imports of the bare specifier 'sockit' resolve to this package's index from any file,
- * wherever it sits. Idempotent. Hooks do not reach worker threads on Node 20, so a
- * worker that imports user modules calls this too.
+ * Make imports of the bare specifier 'sockit' resolve to this package's index from
+ * any file, wherever it sits. Idempotent: returns true only for the call that
+ * registered the hook. Hooks do not reach worker threads on Node 20, so a worker
+ * registers it too (the loaders below do that when a module needs it).
  */
-export function registerSockitSpecifier(): void {
-  if (registered) return;
+export function registerSockitSpecifier(): boolean {
+  if (registered) return false;
   register(`data:text/javascript,${encodeURIComponent(sockitResolveHook())}`);
   registered = true;
+  return true;
 }
 
-/** What a handler module default-exports, as the servers use it. */
+/**
+ * Does a module at `url` need the hook? Files outside the built package do; the
+ * package's own modules do not, and neither does anything while the engine runs
+ * from its TypeScript sources (ts-jest), where 'sockit' could not resolve to them.
+ */
+function needsSockitHook(url: string): boolean {
+  return url.startsWith('file:') && !url.startsWith(PACKAGE_URL) && !FROM_SOURCES;
+}
+
+/** What a handler module exports, as the servers use it. */
 export type HandlerKind = 'stream' | 'datagram' | 'base' | 'function';
 
 /** A handler class for either kind of server. */
-export type AnyHandlerClass = HandlerClass<StreamRequest> | HandlerClass<Datagram>;
+export type AnyHandlerClass = HandlerClass<StreamRequest> | HandlerClass<DatagramConnection>;
 
 /** A loaded and checked handler module. */
 export interface LoadedHandler {
@@ -65,13 +84,13 @@ export interface LoadedHandler {
   /**
    * `stream`: a StreamRequestHandler (every transport); `datagram`: a
    * DatagramRequestHandler (udp and unix datagram only); `base`: a direct
-   * BaseRequestHandler subclass (gets the request as the server has it);
-   * `function`: a plain function.
+   * BaseRequestHandler subclass (gets the request as the server has it: the socket,
+   * or the datagram connection); `function`: a plain function.
    */
   readonly kind: HandlerKind;
-  /** Where worker threads and processes import it from (the default export). */
+  /** Where worker threads and processes import it from. */
   readonly module: HandlerModule;
-  /** The path as the user gave it, for messages. */
+  /** The module as the user gave it, for messages. */
   readonly display: string;
 }
 
@@ -80,24 +99,11 @@ export function isHandlerPath(spec: string): boolean {
   return /[/\\]/.test(spec) || spec.startsWith('.') || /\.[cm]?js$/i.test(spec);
 }
 
-/** Options of {@link loadHandlerModule}. */
-export interface LoadHandlerOptions {
-  /**
-   * Register the resolve hook for `'sockit'` first (default true). Pass false when
-   * something else already resolves it, or where hooks cannot be registered.
-   */
-  readonly sockitHook?: boolean;
-}
-
 /**
- * Import the handler module at `spec` (resolved against `cwd`) and check its
- * default export. Every problem is a UsageError of one line.
+ * Import the handler module at the path `spec` (resolved against `cwd`) and check
+ * its default export. Every problem is a UsageError of one line.
  */
-export async function loadHandlerModule(
-  spec: string,
-  cwd: string,
-  options: LoadHandlerOptions = {},
-): Promise<LoadedHandler> {
+export async function loadHandlerModule(spec: string, cwd: string): Promise<LoadedHandler> {
   const ext = extname(spec).toLowerCase();
   if (ext !== '.js' && ext !== '.mjs') {
     throw new UsageError(
@@ -116,18 +122,36 @@ export async function loadHandlerModule(
   if (!st.isFile()) {
     throw new UsageError(`handler module '${spec}' is not a file`, ERR.HANDLER_MODULE);
   }
-  if (options.sockitHook !== false) registerSockitSpecifier();
-  const url = pathToFileURL(file).href;
+  return importHandler({ url: pathToFileURL(file).href, exportName: 'default' }, spec);
+}
+
+/**
+ * Import the handler a {@link HandlerModule} names (a URL, or an absolute path;
+ * the default export unless `exportName` says otherwise) and return its class, a
+ * plain function coming wrapped by `functionHandler`. What worker threads and
+ * processes use. Every problem is a UsageError of one line.
+ */
+export async function loadHandlerClass(mod: HandlerModule): Promise<HandlerClass<unknown>> {
+  const url = /^[a-z][a-z0-9+.-]+:/i.test(mod.url) ? mod.url : pathToFileURL(mod.url).href;
+  const loaded = await importHandler({ url, exportName: mod.exportName ?? 'default' }, url);
+  return loaded.Handler as HandlerClass<unknown>; // the server it is given decides the request
+}
+
+async function importHandler(
+  module: Required<HandlerModule>,
+  display: string,
+): Promise<LoadedHandler> {
+  if (needsSockitHook(module.url)) registerSockitSpecifier();
   let ns: Record<string, unknown>;
   try {
-    ns = (await import(url)) as Record<string, unknown>;
+    ns = (await import(module.url)) as Record<string, unknown>;
   } catch (err) {
     throw new UsageError(
-      `cannot load handler module '${spec}' — ${describeLoadError(err, spec)}`,
+      `cannot load handler module '${display}' — ${describeLoadError(err, display)}`,
       ERR.HANDLER_MODULE,
     );
   }
-  return classifyHandlerExport(ns, spec, url);
+  return classifyHandlerExport(ns, display, module);
 }
 
 /**
@@ -153,19 +177,25 @@ function describeValue(value: unknown): string {
 }
 
 /**
- * Check a module namespace's default export and turn it into a handler class.
- * `display` names the module in messages, `url` is where workers import it.
+ * Check the export `module.exportName` of a module namespace and turn it into a
+ * handler class. `display` names the module in messages, `module` is where
+ * workers import it.
  */
 export function classifyHandlerExport(
   ns: Record<string, unknown>,
   display: string,
-  url: string,
+  module: Required<HandlerModule>,
 ): LoadedHandler {
-  const module: HandlerModule = { url, exportName: 'default' };
-  const value = ns.default;
+  const name = module.exportName;
+  const what = name === 'default' ? 'the default export' : `the export '${name}'`;
+  const value = ns[name];
   if (value === undefined) {
+    const missing =
+      name === 'default'
+        ? 'has no default export — export default'
+        : `has no export '${name}' — export under that name`;
     throw new UsageError(
-      `handler module '${display}' has no default export — export default a handler class or a function (data, info) => reply`,
+      `handler module '${display}' ${missing} a handler class or a function (data, info) => reply`,
       ERR.HANDLER_MODULE,
     );
   }
@@ -179,18 +209,19 @@ export function classifyHandlerExport(
   if (isSubclassOf(value, StreamRequestHandler)) return as('stream', value);
   if (isSubclassOf(value, BaseRequestHandler)) return as('base', value);
   if (isClass(value)) {
-    const name = (value as { name?: string }).name || '(anonymous)';
+    const className = (value as { name?: string }).name || '(anonymous)';
     throw new UsageError(
-      `handler module '${display}' — class ${name} does not extend sockit's StreamRequestHandler, DatagramRequestHandler or BaseRequestHandler`,
+      `handler module '${display}' — class ${className} does not extend sockit's StreamRequestHandler, DatagramRequestHandler or BaseRequestHandler`,
       ERR.HANDLER_MODULE,
     );
   }
   if (typeof value === 'function') {
     const fn = value as HandlerFunction;
-    return as('function', functionHandler(fn, fn.name || basename(display)));
+    const fallback = name === 'default' ? basename(display) : name;
+    return as('function', functionHandler(fn, fn.name || fallback));
   }
   throw new UsageError(
-    `handler module '${display}' — the default export is ${describeValue(value)}, not a handler class or a function`,
+    `handler module '${display}' — ${what} is ${describeValue(value)}, not a handler class or a function`,
     ERR.HANDLER_MODULE,
   );
 }

@@ -1,0 +1,112 @@
+/**
+ * The datagram connection: what a datagram server hands to every handler class
+ * as `request`, one per datagram. It carries the datagram (`data`,
+ * `clientAddress`, `reply()`) and offers it as a connection of its own, as
+ * Python's `DatagramRequestHandler` does: `rfile` yields the datagram once and
+ * ends, what is written to `wfile` is collected and goes back to the sender as
+ * one datagram after the handler.
+ *
+ * Both streams are made on first use only: a handler that answers with `reply()`
+ * or `appendReply()` costs no stream at all.
+ */
+import { Readable, Writable } from 'node:stream';
+import { Buffer } from 'node:buffer';
+import type { SocketAddress } from '../net/address.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One datagram as a request, with the reply it collects. Each datagram server
+ * transport subclasses it with the one thing that differs: how `reply()` sends.
+ */
+export abstract class DatagramConnection {
+  /** Bytes sent back so far. */
+  bytesOut = 0;
+  /** What was written for the reply: one chunk, or several in order. */
+  #reply: Buffer | Buffer[] | undefined;
+  #rfile: Readable | undefined;
+  #wfile: Writable | undefined;
+
+  constructor(
+    /** The bytes of the datagram, exactly as received. */
+    readonly data: Buffer,
+    /** Where it came from. */
+    readonly clientAddress: SocketAddress,
+  ) {}
+
+  /** Send one datagram back to the sender now. Must be overridden by each transport. */
+  abstract reply(data: Uint8Array): Promise<void>;
+
+  /** A readable stream that yields the datagram once, then ends. */
+  get rfile(): Readable {
+    return (this.#rfile ??= new DatagramReader(this.data));
+  }
+
+  /** A writable stream whose bytes make up the reply, sent as one datagram after the handler. */
+  get wfile(): Writable {
+    return (this.#wfile ??= new Writable({
+      decodeStrings: true,
+      write: (chunk: Buffer, _enc, cb) => {
+        this.#append(chunk);
+        cb();
+      },
+      writev: (chunks, cb) => {
+        for (const { chunk } of chunks) this.#append(chunk as Buffer);
+        cb();
+      },
+    }));
+  }
+
+  /**
+   * Add bytes to the reply as a write to `wfile` would, without a stream (the
+   * built-in handlers' direct path). Even an empty write makes a reply.
+   */
+  appendReply(data: Uint8Array | string): void {
+    this.#append(
+      typeof data === 'string'
+        ? Buffer.from(data)
+        : Buffer.isBuffer(data)
+          ? data
+          : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+    );
+  }
+
+  #append(chunk: Buffer): void {
+    const reply = this.#reply;
+    if (reply === undefined) this.#reply = chunk;
+    else if (Array.isArray(reply)) reply.push(chunk);
+    else this.#reply = [reply, chunk];
+  }
+
+  /** Has something been written for the reply that was not sent yet? */
+  get replyPending(): boolean {
+    return this.#reply !== undefined;
+  }
+
+  /**
+   * Send what was written as one datagram and start a new reply. When nothing was
+   * written, nothing is sent, unless `evenEmpty` (Python's `DatagramRequestHandler`
+   * always replies). Returns nothing when there was nothing to send.
+   */
+  flushReply(evenEmpty = false): void | Promise<void> {
+    const reply = this.#reply;
+    this.#reply = undefined;
+    if (reply === undefined) return evenEmpty ? this.reply(EMPTY) : undefined;
+    return this.reply(Array.isArray(reply) ? Buffer.concat(reply) : reply);
+  }
+}
+
+/** The datagram as a readable stream: one chunk (none when empty), then the end. */
+class DatagramReader extends Readable {
+  #data: Buffer | null;
+  constructor(data: Buffer) {
+    super();
+    this.#data = data;
+  }
+  override _read(): void {
+    const data = this.#data;
+    this.#data = null;
+    if (data && data.length > 0) this.push(data);
+    this.push(null);
+  }
+}
