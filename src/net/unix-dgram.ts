@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import { EventEmitter } from 'node:events';
 import { getSystemErrorMap } from 'node:util';
-import { dirname, resolve, sep } from 'node:path';
+import { basename, dirname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Buffer } from 'node:buffer';
 import { MissingAddonError, bindError, errnoName, oneLine } from './errors.js';
@@ -83,7 +83,8 @@ function missingAddon(err: unknown): MissingAddonError {
     );
   }
   const project = projectOf(resolve(fileURLToPath(new URL('../..', import.meta.url))));
-  const global = project === resolve(dirname(process.execPath), '..', 'lib');
+  // npm keeps global packages in <prefix>/lib/node_modules
+  const global = basename(project) === 'lib';
   const { name } = require('../../package.json') as { name: string };
   const again = global ? `npm install -g ${name}` : `cd ${shellWord(project)} && npm install`;
   return new MissingAddonError(
