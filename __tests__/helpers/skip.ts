@@ -7,10 +7,10 @@ import { describe, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const said = new Set<string>();
 
 function say(missing: string, where: string): void {

@@ -48,7 +48,7 @@ Python socketserver's examples, one command each:
   sockit serve udp 9999 -e upper           UDPServer with MyUDPHandler
   sockit serve tcp 9999 -e threaded-echo -m threading   ThreadingTCPServer
 
-More examples:
+Examples:
   sockit serve tcp 0                       echo server on any free port (see the banner)
   sockit serve unix /tmp/echo.sock         echo over a unix stream socket
   sockit serve tcp 8000 -e ./my-handler.js your own handler module
