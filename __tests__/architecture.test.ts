@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from '@jest/globals';
+import ts from 'typescript';
 
 const SRC = fileURLToPath(new URL('../src', import.meta.url));
 
@@ -24,9 +25,35 @@ function imports(file: string): string[] {
   );
 }
 
-/** Relative imports of a file as absolute `.ts` paths under src/. */
-function localImports(file: string): string[] {
-  return imports(file)
+/**
+ * Module specifiers a file imports at run time: `import type …`, `export type …` and
+ * imports whose every name is a `type` are erased by the compiler and left out.
+ */
+function runtimeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const statics = [
+    ...text.matchAll(/^(import|export)\s+(type\s+)?([^'";]*?)\s*from\s+['"]([^'"]+)['"]/gms),
+  ]
+    .filter(([, , typeOnly, names]) => {
+      if (typeOnly) return false;
+      const list = /\{([^}]*)\}/.exec(names ?? '')?.[1];
+      const bare = (names ?? '').replace(/\{[^}]*\}/, '').replace(/[,\s]/g, '');
+      if (list === undefined || bare !== '') return true;
+      const items = list
+        .split(',')
+        .map((n) => n.trim())
+        .filter(Boolean);
+      return items.length === 0 || !items.every((n) => n.startsWith('type '));
+    })
+    .map((m) => m[4]!);
+  const dynamic = [...text.matchAll(/import\s*\(\s*['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+  const bare = [...text.matchAll(/^import\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!);
+  return [...statics, ...dynamic, ...bare];
+}
+
+/** Relative imports of a file as absolute `.ts` paths under src/ (all, or run-time ones only). */
+function localImports(file: string, runtimeOnly = false): string[] {
+  return (runtimeOnly ? runtimeImports(file) : imports(file))
     .filter((s) => s.startsWith('.'))
     .map((s) => resolve(dirname(file), s).replace(/\.js$/, '.ts'));
 }
@@ -55,16 +82,6 @@ const PACKAGES: Readonly<Record<string, readonly string[]>> = {
 
 const ALL = files(SRC);
 
-/** Cycles that exist today and are being removed; nothing may join this list. */
-const KNOWN_CYCLES: readonly string[] = [
-  'engine/base-server.ts → engine/request-handler.ts → engine/base-server.ts',
-  'engine/base-server.ts → engine/concurrency.ts → engine/base-server.ts',
-  'engine/base-server.ts → engine/concurrency.ts → engine/thread-pool.ts → engine/base-server.ts',
-  'engine/concurrency.ts → engine/thread-pool.ts → engine/concurrency.ts',
-  'engine/base-server.ts → engine/concurrency.ts → engine/fork-pool.ts → engine/base-server.ts',
-  'engine/concurrency.ts → engine/fork-pool.ts → engine/concurrency.ts',
-];
-
 describe('dependency direction', () => {
   test.each(Object.keys(ALLOWED).filter((l) => l !== ''))(
     '%s imports only the layers below it',
@@ -91,8 +108,11 @@ describe('dependency direction', () => {
     expect(bad).toEqual([]);
   });
 
-  test('there is no import cycle in src/', () => {
-    const graph = new Map(ALL.map((f) => [f, localImports(f).filter((t) => ALL.includes(t))]));
+  // Type-only imports are erased: a handler's `server` may be typed as the server class.
+  test('there is no run-time import cycle in src/', () => {
+    const graph = new Map(
+      ALL.map((f) => [f, localImports(f, true).filter((t) => ALL.includes(t))]),
+    );
     const cycles: string[] = [];
     const state = new Map<string, 'open' | 'done'>();
     const stack: string[] = [];
@@ -110,8 +130,7 @@ describe('dependency direction', () => {
       state.set(f, 'done');
     };
     for (const f of ALL) if (!state.has(f)) visit(f);
-    // A ratchet while the concurrency strategies move out of base-server.ts: no new cycle.
-    expect(cycles.filter((c) => !KNOWN_CYCLES.includes(c))).toEqual([]);
+    expect(cycles).toEqual([]);
   });
 });
 
@@ -123,5 +142,60 @@ describe('one catalogue', () => {
       ),
     );
     expect(bad).toEqual([]);
+  });
+});
+
+/** The files that may name a concurrency mode in a test: the strategies themselves. */
+const STRATEGY_FILES = [
+  'engine/modes.ts',
+  'engine/strategy.ts',
+  'engine/strategies.ts',
+  'engine/pooled.ts',
+  'engine/threading.ts',
+  'engine/forking.ts',
+];
+
+describe('one engine, one way', () => {
+  test('no mode string is tested outside the strategy files', () => {
+    const test =
+      /(===|!==|case)\s*'(async|sequential|threading|forking)'|'(async|sequential|threading|forking)'\s*(===|!==)/;
+    const bad = ALL.filter((f) => !STRATEGY_FILES.includes(relative(SRC, f))).flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .flatMap((line, i) =>
+          test.test(line) ? [`${relative(SRC, f)}:${i + 1}: ${line.trim()}`] : [],
+        ),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  test('no file in src/ is longer than 400 lines', () => {
+    const long = ALL.map(
+      (f) => [relative(SRC, f), readFileSync(f, 'utf8').split('\n').length] as const,
+    )
+      .filter(([, n]) => n > 400)
+      .map(([f, n]) => `${f}: ${n} lines`);
+    expect(long).toEqual([]);
+  });
+
+  test('no function in src/ is longer than 60 lines', () => {
+    const long: string[] = [];
+    for (const f of ALL) {
+      const text = readFileSync(f, 'utf8');
+      const source = ts.createSourceFile(f, text, ts.ScriptTarget.ES2022, true);
+      const visit = (node: ts.Node): void => {
+        if (ts.isFunctionLike(node) && 'body' in node && node.body) {
+          const start = source.getLineAndCharacterOfPosition(node.body.getStart(source)).line;
+          const end = source.getLineAndCharacterOfPosition(node.body.getEnd()).line;
+          if (end - start + 1 > 60) {
+            const name = node.name?.getText(source) ?? '(anonymous)';
+            long.push(`${relative(SRC, f)}:${start + 1}: ${name} (${end - start + 1} lines)`);
+          }
+        }
+        ts.forEachChild(node, visit);
+      };
+      visit(source);
+    }
+    expect(long).toEqual([]);
   });
 });

@@ -4,11 +4,9 @@
  * mapping, output formats, exit codes, SIGINT) is checked without a build.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { EventEmitter } from 'node:events';
 import { PassThrough } from 'node:stream';
 import { Buffer } from 'node:buffer';
 import { main } from '../../src/cli/main.js';
-import type { SignalSource } from '../../src/cli/context.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { collect, Teardown } from '../helpers/loopback.js';
@@ -18,6 +16,7 @@ import '../../src/clients/stream-client.js';
 import '../../src/clients/datagram-client.js';
 import '../../src/clients/probe.js';
 import { engineTcp, engineUdp, freePort, rawTcp } from '../clients/peers.js';
+import { FakeSignals } from './client-helpers.js';
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -26,15 +25,6 @@ interface Ran {
   code: number;
   stdout: Buffer;
   stderr: string;
-}
-
-class FakeSignals extends EventEmitter implements SignalSource {
-  override on(signal: 'SIGINT' | 'SIGTERM', listener: () => void): this {
-    return super.on(signal, listener);
-  }
-  override off(signal: 'SIGINT' | 'SIGTERM', listener: () => void): this {
-    return super.off(signal, listener);
-  }
 }
 
 /** Run `sockit …args` in-process; `input` (if given) is stdin, else stdin stays open. */

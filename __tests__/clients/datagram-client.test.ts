@@ -23,7 +23,7 @@ import { NetworkError } from '../../src/net/errors.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
-import { engineUdp, engineUnixDgram } from './peers.js';
+import { closedUdpPort, engineUdp, engineUnixDgram } from './peers.js';
 import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
 
 const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
@@ -37,15 +37,6 @@ async function udpSocket(): Promise<UdpSocket> {
   s.bind(0, '127.0.0.1');
   await once(s, 'listening');
   return s;
-}
-
-async function closedUdpPort(): Promise<number> {
-  const s = createSocket('udp4');
-  s.bind(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 function sockitTempDirs(): string[] {

@@ -5,6 +5,7 @@
  * Teardown so afterEach closes it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
@@ -101,6 +102,16 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   const a = server.address();
   await new Promise((r) => server.close(r));
   return typeof a === 'object' && a ? a.port : 0;
+}
+
+/** A UDP port on 127.0.0.1 with nothing bound to it right now (bound, read, released). */
+export async function closedUdpPort(): Promise<number> {
+  const s = createSocket('udp4');
+  s.bind(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
 
 /**

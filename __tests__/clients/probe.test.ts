@@ -9,12 +9,18 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { constants } from 'node:os';
 import { Buffer } from 'node:buffer';
-import { boundedConcurrency, connectEx, probe, type ProbeResult } from '../../src/clients/probe.js';
+import {
+  boundedConcurrency,
+  connectEx,
+  probe,
+  probeUnix,
+  type ProbeResult,
+} from '../../src/clients/probe.js';
 import { tcpAttempt } from '../../src/clients/tcp-attempt.js';
 import { NetworkError, UsageError } from '../../src/net/errors.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
-import { Teardown } from '../helpers/loopback.js';
-import { engineTcp, engineUdp, freePort } from './peers.js';
+import { tempSocketPath, Teardown } from '../helpers/loopback.js';
+import { closedUdpPort, engineTcp, engineUdp, freePort } from './peers.js';
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -181,11 +187,7 @@ describe('probe', () => {
 describe('UDP probe', () => {
   test('closed on an ICMP refusal, open when the server replies', async () => {
     const open = await engineUdp(EchoHandler as never, teardown);
-    const s = createSocket('udp4');
-    s.bind(0, '127.0.0.1');
-    await once(s, 'listening');
-    const closed = s.address().port;
-    s.close();
+    const closed = await closedUdpPort();
     const results = await probe('127.0.0.1', [open, closed], {
       udp: true,
       timeout: 2,
@@ -209,6 +211,55 @@ describe('UDP probe', () => {
     const [r] = await probe('127.0.0.1', [silent.address().port], { udp: true, timeout: 0.3 });
     await got; // the probe datagram did arrive
     expect(r).toMatchObject({ state: 'open|filtered', open: false, errno: '0' });
+  });
+});
+
+describe('probeUnix (connect -z --unix)', () => {
+  function listenAt(path: string): void {
+    const server = createServer((s) => s.destroy());
+    teardown.add(() => new Promise((r) => server.close(r)));
+    server.listen(path);
+  }
+
+  test('open where something listens, ENOENT with its errno number where nothing is', async () => {
+    const tmp = tempSocketPath();
+    teardown.add(tmp.cleanup);
+    listenAt(tmp.path);
+    await expect(probeUnix(tmp.path)).resolves.toEqual({
+      path: tmp.path,
+      open: true,
+      state: 'open',
+      errno: '0',
+      errnum: 0,
+    });
+    const none = `${tmp.dir}/none.sock`;
+    await expect(probeUnix(none)).resolves.toEqual({
+      path: none,
+      open: false,
+      state: 'closed',
+      errno: 'ENOENT',
+      errnum: constants.errno.ENOENT,
+    });
+  });
+
+  test('wait: retried until something listens there', async () => {
+    const tmp = tempSocketPath();
+    teardown.add(tmp.cleanup);
+    const result = probeUnix(tmp.path, { wait: 20 });
+    listenAt(tmp.path); // after the first attempt, which found nothing
+    await expect(result).resolves.toMatchObject({ open: true, errno: '0' });
+  });
+
+  test('wait: gives up when the time runs out, or at once when aborted', async () => {
+    const tmp = tempSocketPath();
+    teardown.add(tmp.cleanup);
+    const started = Date.now();
+    await expect(probeUnix(tmp.path, { wait: 0.3 })).resolves.toMatchObject({ errno: 'ENOENT' });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    const ac = new AbortController();
+    const aborted = probeUnix(tmp.path, { wait: 60, signal: ac.signal });
+    ac.abort();
+    await expect(aborted).resolves.toMatchObject({ open: false });
   });
 });
 

@@ -30,7 +30,7 @@ type Kind = 'tcp' | 'unix' | 'udp';
 type AnyServer = BaseServer<any>;
 
 const DIST_INDEX = '../../dist/index.js'; // a variable: TypeScript must not resolve dist/
-const DIST_POOL = '../../dist/engine/thread-pool.js';
+const DIST_POOL = '../../dist/net/worker-pool.js';
 const dist = (path: string): string => new URL(`../../dist/${path}`, import.meta.url).href;
 const FIXTURE = new URL('../fixtures/concurrency-handlers.js', import.meta.url).href;
 
@@ -63,7 +63,9 @@ let liveThreadWorkers: () => number;
 
 beforeAll(async () => {
   lib = (await import(DIST_INDEX)) as typeof Lib;
-  ({ liveThreadWorkers } = (await import(DIST_POOL)) as { liveThreadWorkers: () => number });
+  ({ liveWorkers: liveThreadWorkers } = (await import(DIST_POOL)) as {
+    liveWorkers: () => number;
+  });
 });
 
 const teardown = new Teardown();
@@ -225,7 +227,7 @@ describe.each<Mode>(['threading', 'forking'])('%s mode', (mode) => {
       const { server, request, fire, pids, logs } = await serve(mode, kind, TEST, 2);
       const exited = once(server, 'workerExit') as Promise<[Record<string, unknown>]>;
       if (mode === 'forking') {
-        const replaced = once(server, 'workerListening') as Promise<[{ id: number }]>;
+        const replaced = once(server, 'workerReady') as Promise<[{ id: number }]>;
         process.kill(pids[0]!, 'SIGKILL');
         const [info] = await exited;
         expect(info).toMatchObject({ pid: pids[0], signal: 'SIGKILL' });
@@ -307,25 +309,37 @@ describe('forking specifics', () => {
     expect(ends.map((e) => e.bytesIn).sort()).toEqual([3, 5]);
   });
 
-  test('handleRequest() refuses forking instead of waiting for a request it never sees', async () => {
+  test('handleRequest() serves exactly one connection through a worker process', async () => {
     const server = new lib.TCPServer({ host: '127.0.0.1', port: 0 }, class {} as never, {
       mode: 'forking',
-      handlerModule: { url: ECHO.url, exportName: ECHO.stream },
+      workers: 1,
+      handlerModule: { url: TEST.url, exportName: TEST.stream },
     });
     teardown.add(() => server.serverClose());
-    await expect(server.handleRequest()).rejects.toMatchObject({ name: 'UnsupportedError' });
-    expect(server.state).toBe('idle');
+    const address = (await server.listen()) as InetAddress;
+    const reply = streamRequest(address, 'one');
+    await server.handleRequest();
+    expect((await reply).toString()).toMatch(/^Process-\d+: one$/);
+    expect(server.stats.requests).toBe(1);
   });
 
-  test('unix datagram servers refuse forking with an UnsupportedError', async () => {
+  test('unix datagram: this process receives, a worker process answers', async () => {
     const tmp = tempSocketPath();
     teardown.add(tmp.cleanup);
     const server = new lib.UnixDatagramServer(tmp.path, class {} as never, {
       mode: 'forking',
-      handlerModule: { url: ECHO.url, exportName: ECHO.datagram },
+      workers: 1,
+      handlerModule: { url: THREADED_ECHO.url, exportName: THREADED_ECHO.datagram },
     });
     teardown.add(() => server.serverClose());
-    await expect(server.listen()).rejects.toMatchObject({ name: 'UnsupportedError' });
+    await server.listen();
+    void server.serveForever();
+    const client = new lib.UnixDgramSocket();
+    teardown.add(() => client.close());
+    client.bind(join(tmp.dir, 'c.sock'));
+    const reply = once(client, 'message') as Promise<[Buffer]>;
+    await client.send(Buffer.from('dgram'), tmp.path);
+    expect((await reply)[0].toString()).toMatch(/^Process-\d+: dgram$/);
   });
 });
 

@@ -1,9 +1,10 @@
 /**
  * Output helpers for the client commands: hex dumps, JSON records of payloads,
- * hex input, an AbortSignal tied to SIGINT/SIGTERM, and EPIPE-tolerant stdout.
+ * hex input, and the one way a client command runs: interruptible by SIGINT and
+ * SIGTERM, with an EPIPE on stdout as a normal end.
  */
 import { Buffer, isUtf8 } from 'node:buffer';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from 'commander';
 import { EXIT, UsageError } from '../net/errors.js';
 import type { SocketAddress } from '../net/address.js';
@@ -24,6 +25,25 @@ export function datagramJson(data: Uint8Array, from: SocketAddress): string {
       ? { from: from.path, port: null }
       : { from: from.address, port: from.port };
   return `${JSON.stringify({ ...sender, bytes: data.length, ...payloadFields(data) })}\n`;
+}
+
+/**
+ * Print a datagram on stdout: a JSON line (`--json`), a hex line (`--hex`), or its
+ * bytes as they are; with `lineEnd`, bytes that do not end in a newline get one.
+ */
+export function printDatagram(
+  ctx: CliContext,
+  d: { readonly data: Buffer; readonly from: SocketAddress },
+  format: { readonly json?: boolean; readonly hex?: boolean },
+  lineEnd = false,
+): void {
+  const stdout = ctx.io.stdout;
+  if (format.json) stdout.write(datagramJson(d.data, d.from));
+  else if (format.hex) stdout.write(hexLine(d.data));
+  else {
+    stdout.write(d.data);
+    if (lineEnd && d.data[d.data.length - 1] !== 0x0a) stdout.write('\n');
+  }
 }
 
 /** The canonical hex dump (`hexdump -C`): offset, 16 bytes in hex, printable ASCII. */
@@ -83,75 +103,68 @@ export async function readAll(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** An AbortSignal fired by SIGINT/SIGTERM while a command runs. */
-export interface Interrupt {
+/** What the body of an interruptible command gets. */
+export interface InterruptScope {
+  /** Aborts on SIGINT/SIGTERM, and (with `watchStdout`) when stdout's reader goes away. */
   readonly signal: AbortSignal;
-  /** The exit code for the signal that fired (130 / 143), or undefined. */
-  exitCode(): number | undefined;
-  /** Abort for another reason (e.g. the output closed). */
-  abort(): void;
-  /** Stop listening for signals. */
-  dispose(): void;
+  /** Whether stdout's reader went away (EPIPE, `| head -1`); false unless `watchStdout`. */
+  readonly outputClosed: () => boolean;
+}
+
+/** Options of {@link runInterruptible}. */
+export interface InterruptibleOptions {
+  /** Watch stdout for a write error: the reader went away, so the command stops quietly. */
+  watchStdout?: boolean;
+  /** Stdin to release (pause, destroy) when the command is done. */
+  input?: Readable;
 }
 
 /**
- * In a client command's `catch`: a failure caused by SIGINT/SIGTERM (while
- * connecting or binding) ends with the signal's exit code; anything else is rethrown.
+ * Run a client command's work so that SIGINT/SIGTERM stop it: `body` gets an
+ * AbortSignal and resolves with the exit code. A signal that fired decides the
+ * exit code instead (130 / 143), also when the work failed because of it (while
+ * connecting or binding); any other failure is rethrown. Afterwards the signal
+ * handlers are gone, a late EPIPE on stdout is harmless and `input` is released.
  */
-export function exitIfInterrupted(err: unknown, interrupt: Interrupt, ctx: CliContext): void {
-  const interrupted = interrupt.exitCode();
-  if (interrupted === undefined) throw err;
-  ctx.exitCode = interrupted;
-}
-
-/** Tie an AbortController to the context's SIGINT/SIGTERM. */
-export function interruptOn(ctx: CliContext): Interrupt {
+export async function runInterruptible(
+  ctx: CliContext,
+  body: (scope: InterruptScope) => Promise<number>,
+  opts: InterruptibleOptions = {},
+): Promise<void> {
   const controller = new AbortController();
-  let code: number | undefined;
+  let interrupted: number | undefined;
   const onInt = (): void => {
-    code ??= EXIT.SIGINT;
+    interrupted ??= EXIT.SIGINT;
     controller.abort();
   };
   const onTerm = (): void => {
-    code ??= EXIT.SIGTERM;
+    interrupted ??= EXIT.SIGTERM;
+    controller.abort();
+  };
+  let closed = false;
+  const onOutputError = (): void => {
+    closed = true;
     controller.abort();
   };
   ctx.signals.on('SIGINT', onInt);
   ctx.signals.on('SIGTERM', onTerm);
-  return {
-    signal: controller.signal,
-    exitCode: () => code,
-    abort: () => controller.abort(),
-    dispose: () => {
-      ctx.signals.off('SIGINT', onInt);
-      ctx.signals.off('SIGTERM', onTerm);
-    },
-  };
-}
-
-/**
- * Watch `out` for a write error: the reader went away (EPIPE, `| head -1`), so
- * `onClosed` runs and `closed()` turns true; main() reports anything but EPIPE.
- * `dispose()` removes the watch and keeps a late error harmless.
- */
-export function watchOutput(
-  out: Writable,
-  onClosed: () => void,
-): { closed: () => boolean; dispose: () => void } {
-  let closed = false;
-  const onError = (): void => {
-    closed = true;
-    onClosed();
-  };
-  out.on('error', onError);
-  return {
-    closed: () => closed,
-    dispose: () => {
-      out.off('error', onError);
+  if (opts.watchStdout) ctx.io.stdout.on('error', onOutputError);
+  try {
+    const code = await body({ signal: controller.signal, outputClosed: () => closed });
+    ctx.exitCode = interrupted ?? code;
+  } catch (err) {
+    if (interrupted === undefined) throw err;
+    ctx.exitCode = interrupted;
+  } finally {
+    ctx.signals.off('SIGINT', onInt);
+    ctx.signals.off('SIGTERM', onTerm);
+    if (opts.watchStdout) {
+      ctx.io.stdout.off('error', onOutputError);
       // a late EPIPE after we are done must not crash the process
-      out.on('error', () => undefined);
-    },
-  };
+      ctx.io.stdout.on('error', () => undefined);
+    }
+    if (opts.input) releaseInput(opts.input);
+  }
 }
 
 /** Stop reading stdin so the process can exit while its writer is still open. */

@@ -7,6 +7,7 @@ import type { BaseServer, RequestEndInfo, ServerStats } from '../engine/base-ser
 import { formatEndpoint, type SocketAddress } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
 import type { Output } from './output.js';
+import { QUICK_DEATH_MS, type WorkerExit } from '../net/worker-pool.js';
 
 /** How a serve run reports. */
 export interface ServeLogOptions {
@@ -119,9 +120,32 @@ export class ServeLog {
           out.warn(`dropped ${plural(n, 'datagram')} — the handler is not keeping up (queue full)`);
       }, 1000).unref();
     });
+    this.#attachWorkers(server);
     if (!json && !verbose) return;
     if (json) this.#attachJson(server);
     else this.#attachVerbose(server);
+  }
+
+  /** Pooled modes: a worker that dies is one line; a pool that gives up, one more. */
+  #attachWorkers(server: BaseServer<unknown>): void {
+    server.on('workerExit', (info: WorkerExit) => {
+      const what =
+        info.pid !== undefined
+          ? `worker process ${info.id} (pid ${info.pid})`
+          : `worker thread ${info.threadId}`;
+      const why = info.error ? oneLine(info.error) : (info.signal ?? `exit code ${info.code}`);
+      if (this.#opts.json)
+        writeEvent(this.#out, 'worker-exit', { ...info, error: info.error && oneLine(info.error) });
+      else this.#out.warn(`${what} died — ${why}${info.gaveUp ? '' : '; starting a new one'}`);
+    });
+    server.on('giveUp', () =>
+      this.error(
+        `workers keep dying within ${QUICK_DEATH_MS / 1000} s of their start — giving up, closing the server`,
+        {
+          reason: 'workers',
+        },
+      ),
+    );
   }
 
   #attachJson(server: BaseServer<unknown>): void {

@@ -6,7 +6,8 @@
 import { availableParallelism } from 'node:os';
 import { AccessList } from '../engine/access.js';
 import { checkUnixPath, familyOf, formatUrl } from '../net/address.js';
-import type { BaseServer, ConcurrencyMode, HandlerModule } from '../engine/base-server.js';
+import type { BaseServer, HandlerModule } from '../engine/base-server.js';
+import { MODES, type ConcurrencyMode } from '../engine/modes.js';
 import { ERR, EXIT, UsageError } from '../net/errors.js';
 import { resolveBindHost } from '../net/resolve.js';
 import type { Datagram, HandlerClass, StreamRequest } from '../engine/request-handler.js';
@@ -86,17 +87,9 @@ function checkCombinations(
   opts: ServeOptions,
   warn: (message: string) => void,
 ): void {
-  const pooled = opts.mode === 'threading' || opts.mode === 'forking';
-  if (opts.workers !== undefined && !pooled) {
+  if (opts.workers !== undefined && !MODES[opts.mode].pooled) {
     warn(
       `--workers has no effect with --mode ${opts.mode} (only threading and forking use a pool)`,
-    );
-  }
-  if (opts.mode === 'forking' && (opts.once || opts.maxRequests !== undefined)) {
-    // handle_request() takes requests one by one in this process; forked workers
-    // accept on their own, so the count could never be honoured
-    throw new UsageError(
-      `${opts.once ? '--once' : '--max-requests'} needs a single process — not with --mode forking`,
     );
   }
   if (opts.timeout !== undefined && !opts.once && opts.maxRequests === undefined) {
@@ -149,10 +142,9 @@ export async function runServe(
   const { Handler, module } = await resolveHandler(opts.handler, datagram);
   const accessList =
     opts.allow?.length || opts.deny?.length ? new AccessList(opts.allow, opts.deny) : undefined;
-  const pooled = opts.mode === 'threading' || opts.mode === 'forking';
   const base = {
     mode: opts.mode,
-    workers: pooled ? (opts.workers ?? availableParallelism()) : opts.workers,
+    workers: MODES[opts.mode].pooled ? (opts.workers ?? availableParallelism()) : opts.workers,
     handlerModule: module,
     timeout: opts.timeout ?? null,
     log: (line: string) => ctx.io.stderr.write(`${line}\n`),
@@ -189,86 +181,116 @@ export async function runServe(
   }
   const any = server as unknown as BaseServer<unknown>;
   log.attach(any);
-  await serve(ctx, any, log, opts);
+  await new ServeSession(ctx, any, log, opts).run();
 }
 
-/** Bind, banner, serve, and stop on a signal. */
-async function serve(
-  ctx: CliContext,
-  server: BaseServer<unknown>,
-  log: ServeLog,
-  opts: ServeOptions,
-): Promise<void> {
-  const graceMs = opts.drainTimeout * 1000;
-  let stopping: StopSignal | undefined;
-  let forced: StopSignal | undefined;
-  let forcedNow!: () => void;
-  const forcedStop = new Promise<void>((resolve) => (forcedNow = resolve));
+/** One serve run: bind, banner, serve (for ever or n requests), stop on a signal. */
+class ServeSession {
+  readonly #ctx: CliContext;
+  readonly #server: BaseServer<unknown>;
+  readonly #log: ServeLog;
+  readonly #opts: ServeOptions;
+  readonly #graceMs: number;
+  #stopping: StopSignal | undefined;
+  #forced: StopSignal | undefined;
+  #forcedNow!: () => void;
+  readonly #forcedStop = new Promise<void>((resolve) => (this.#forcedNow = resolve));
+  #timedOut = false;
+  #unexpectedStop = false;
+  #removeSignals: () => void = () => undefined;
 
-  const removeSignals = onStopSignals(
-    ctx.signals,
-    (signal) => {
-      stopping = signal;
-      const open = server.activeRequests;
-      if (open > 0) {
-        const again = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGINT';
-        log.info(
-          `stopping: waiting up to ${seconds(opts.drainTimeout)} for ${open} open ${open === 1 ? 'request' : 'requests'} (${again} again to stop now)`,
-          'stopping',
-          { signal, open, drainMs: graceMs },
-        );
-      }
-      void server.serverClose({ graceMs }).catch(() => undefined);
-    },
-    (signal) => {
-      forced = signal;
-      removeSignals();
-      void server.serverClose({ graceMs: 0 }).catch(() => undefined);
-      forcedNow();
-    },
-  );
-
-  let timedOut = false;
-  let unexpectedStop = false;
-  server.on('timeout', () => (timedOut = true));
-  try {
-    try {
-      const address = await server.listen();
-      if (!stopping) {
-        log.listening(formatUrl(server.transport, address), {
-          transport: server.transport,
-          handler: opts.handler,
-          mode: server.mode,
-          pid: process.pid,
-        });
-      }
-      const count = opts.once ? 1 : opts.maxRequests;
-      if (count !== undefined) {
-        for (let i = 0; i < count && !stopping && !timedOut; i++) await server.handleRequest();
-      } else if (!stopping) {
-        await server.serveForever();
-        // serveForever() only returns on a signal, or when a forking pool gave up
-        if (!stopping) unexpectedStop = true;
-      }
-    } catch (err) {
-      if (!stopping) throw err;
-    }
-    await Promise.race([server.serverClose({ graceMs }), forcedStop]);
-  } finally {
-    removeSignals();
+  constructor(ctx: CliContext, server: BaseServer<unknown>, log: ServeLog, opts: ServeOptions) {
+    this.#ctx = ctx;
+    this.#server = server;
+    this.#log = log;
+    this.#opts = opts;
+    this.#graceMs = opts.drainTimeout * 1000;
+    server.on('timeout', () => (this.#timedOut = true));
   }
 
-  if (forced) {
-    ctx.exitCode = forced === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
-  } else if (timedOut && !stopping) {
-    log.error(`no request within ${seconds(opts.timeout ?? 0)}`, { reason: 'timeout' });
-    ctx.exitCode = EXIT.FAILURE;
-  } else if (stopping) {
-    log.summary(server.stats, stopping);
-  } else if (unexpectedStop) {
-    log.error('the server stopped: its worker processes could not keep running', {
-      reason: 'workers',
-    });
-    ctx.exitCode = EXIT.FAILURE;
+  /** Serve until done; leaves the exit code in the context. */
+  async run(): Promise<void> {
+    this.#removeSignals = onStopSignals(
+      this.#ctx.signals,
+      (signal) => this.#stop(signal),
+      (signal) => this.#forceStop(signal),
+    );
+    try {
+      try {
+        await this.#serve();
+      } catch (err) {
+        if (!this.#stopping) throw err;
+      }
+      await Promise.race([this.#server.serverClose({ graceMs: this.#graceMs }), this.#forcedStop]);
+    } finally {
+      this.#removeSignals();
+    }
+    this.#finish();
+  }
+
+  async #serve(): Promise<void> {
+    const server = this.#server;
+    const address = await server.listen();
+    if (!this.#stopping) {
+      this.#log.listening(formatUrl(server.transport, address), {
+        transport: server.transport,
+        handler: this.#opts.handler,
+        mode: server.mode,
+        pid: process.pid,
+      });
+    }
+    const count = this.#opts.once ? 1 : this.#opts.maxRequests;
+    if (count !== undefined) {
+      for (let i = 0; i < count && !this.#stopping && !this.#timedOut; i++) {
+        await server.handleRequest();
+      }
+    } else if (!this.#stopping) {
+      await server.serveForever();
+      // serveForever() only returns on a signal, or when a worker pool gave up
+      if (!this.#stopping) this.#unexpectedStop = true;
+    }
+  }
+
+  /** The first SIGINT/SIGTERM: drain, say so when requests are open. */
+  #stop(signal: StopSignal): void {
+    this.#stopping = signal;
+    const open = this.#server.activeRequests;
+    if (open > 0) {
+      const again = signal === 'SIGINT' ? 'Ctrl-C' : 'SIGINT';
+      const what = open === 1 ? 'request' : 'requests';
+      this.#log.info(
+        `stopping: waiting up to ${seconds(this.#opts.drainTimeout)} for ${open} open ${what} (${again} again to stop now)`,
+        'stopping',
+        { signal, open, drainMs: this.#graceMs },
+      );
+    }
+    void this.#server.serverClose({ graceMs: this.#graceMs }).catch(() => undefined);
+  }
+
+  /** A second signal: stop now. */
+  #forceStop(signal: StopSignal): void {
+    this.#forced = signal;
+    this.#removeSignals();
+    void this.#server.serverClose({ graceMs: 0 }).catch(() => undefined);
+    this.#forcedNow();
+  }
+
+  #finish(): void {
+    const ctx = this.#ctx;
+    if (this.#forced) {
+      ctx.exitCode = this.#forced === 'SIGINT' ? EXIT.SIGINT : EXIT.SIGTERM;
+    } else if (this.#timedOut && !this.#stopping) {
+      this.#log.error(`no request within ${seconds(this.#opts.timeout ?? 0)}`, {
+        reason: 'timeout',
+      });
+      ctx.exitCode = EXIT.FAILURE;
+    } else if (this.#stopping) {
+      this.#log.summary(this.#server.stats, this.#stopping);
+    } else if (this.#unexpectedStop) {
+      this.#log.error('the server stopped: its workers could not keep running', {
+        reason: 'workers',
+      });
+      ctx.exitCode = EXIT.FAILURE;
+    }
   }
 }

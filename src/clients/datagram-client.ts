@@ -4,204 +4,24 @@
  * and the datagram pipe behind `connect -u`. Datagram boundaries are kept:
  * one send is one datagram.
  */
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Buffer } from 'node:buffer';
-import type { Readable, Writable } from 'node:stream';
-import { checkUnixPath, formatEndpoint, inetAddress, type SocketAddress } from '../net/address.js';
-import { ERR, NetworkError, bindError, errnoName } from '../net/errors.js';
-// the unix datagram modules (a native addon, socket-file helpers) load only for unix targets
-type UnixDgramModule = typeof import('../net/unix-dgram.js');
-type UnixPathModule = typeof import('../net/unix-path.js');
-
-async function unixModules(): Promise<UnixDgramModule & UnixPathModule> {
-  const [dgram, path] = await Promise.all([
-    import('../net/unix-dgram.js'),
-    import('../net/unix-path.js'),
-  ]);
-  return { ...dgram, ...path };
-}
-import { resolveHost, type IpFamily, type ResolvedAddress } from '../net/resolve.js';
-import { isPathTarget, type Target } from '../net/address.js';
-import { errorCode, oneLine } from '../net/errors.js';
+import type { SocketAddress } from '../net/address.js';
+import { bindDatagramSocket, type DatagramSocket } from '../net/datagram-socket.js';
+import { errorCode } from '../net/errors.js';
+import {
+  datagramAddress,
+  msgSizeError,
+  openTowards,
+  sendError,
+  type DatagramOptions,
+  type ReceivedDatagram,
+} from './datagram-target.js';
+import type { Target } from '../net/address.js';
+import { Deferred } from './deferred.js';
 import { pause } from './pause.js';
 
-/** Largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes). */
-export const UDP_MAX_IPV4 = 65507;
-/** Largest UDP payload over IPv6 (65,535 − 8 UDP header bytes). */
-export const UDP_MAX_IPV6 = 65527;
-
-/** A datagram that arrived, with its sender. */
-export interface ReceivedDatagram {
-  readonly data: Buffer;
-  /** The sender: an inet address, or a unix path (empty when the sender is unbound). */
-  readonly from: SocketAddress;
-}
-
-function msgSizeError(size: number, limit: number, what: string): NetworkError {
-  const err = Object.assign(new Error('EMSGSIZE'), { code: 'EMSGSIZE' });
-  return new NetworkError(
-    `datagram too large — ${size} bytes, the limit ${what} is ${limit.toLocaleString('en-US')} bytes (EMSGSIZE)`,
-    err,
-    ERR.MSGSIZE,
-  );
-}
-
-/**
- * Addresses for a datagram target: with no connection to tell a live address
- * from a dead one, a name's IPv4 addresses come first (Python's AF_INET
- * default), so `localhost` reaches servers on 127.0.0.1.
- */
-async function datagramAddress(host: string, family?: IpFamily): Promise<ResolvedAddress> {
-  const all = await resolveHost(host, family);
-  return all.find((a) => a.family === 4) ?? all[0]!;
-}
-
-interface Endpoint {
-  readonly maxPayload: number;
-  readonly limitText: string;
-  readonly remote: string;
-  send(data: Uint8Array): Promise<void>;
-  onMessage(fn: (d: ReceivedDatagram) => void): void;
-  onError(fn: (err: Error) => void): void;
-  close(): void;
-}
-
-/** Options shared by the datagram clients. */
-export interface DatagramOptions {
-  /** Only IPv4 or only IPv6 addresses. */
-  family?: IpFamily;
-  /** Source address to bind. */
-  localAddress?: string;
-  /** Source port to bind. */
-  localPort?: number;
-}
-
-function udpBind(
-  socket: UdpSocket,
-  opts: { address?: string; port?: number; exclusive?: boolean },
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    socket.once('error', onError);
-    socket.bind({ address: opts.address, port: opts.port ?? 0, exclusive: opts.exclusive }, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-async function openUdp(
-  host: string,
-  port: number,
-  opts: DatagramOptions & { connect: boolean; broadcast?: boolean },
-): Promise<Endpoint> {
-  const a = await datagramAddress(host, opts.family);
-  const socket = createSocket(a.family === 6 ? 'udp6' : 'udp4');
-  const remote = formatEndpoint(inetAddress(a.address, port, a.family === 6 ? 'IPv6' : 'IPv4'));
-  try {
-    if (opts.localAddress !== undefined || opts.localPort !== undefined || opts.broadcast) {
-      await udpBind(socket, { address: opts.localAddress, port: opts.localPort });
-    }
-    if (opts.broadcast) socket.setBroadcast(true);
-    if (opts.connect) {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.connect(port, a.address, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-    }
-  } catch (err) {
-    socket.close();
-    throw new NetworkError(`cannot use udp://${remote} — ${oneLine(err)}`, err, ERR.DATAGRAM);
-  }
-  const maxPayload = a.family === 6 ? UDP_MAX_IPV6 : UDP_MAX_IPV4;
-  let closed = false;
-  return {
-    maxPayload,
-    limitText: `over IPv${a.family}`,
-    remote: `udp://${remote}`,
-    send: (data) =>
-      new Promise((resolve, reject) => {
-        const cb = (err: Error | null): void => (err ? reject(err) : resolve());
-        if (opts.connect) socket.send(data, cb);
-        else socket.send(data, port, a.address, cb);
-      }),
-    onMessage: (fn) =>
-      socket.on('message', (data, rinfo) =>
-        fn({ data, from: inetAddress(rinfo.address, rinfo.port, rinfo.family) }),
-      ),
-    onError: (fn) => socket.on('error', fn),
-    close: () => {
-      if (closed) return;
-      closed = true;
-      try {
-        socket.close();
-      } catch {
-        // already closed
-      }
-    },
-  };
-}
-
-async function openUnixDgram(path: string): Promise<Endpoint> {
-  checkUnixPath(path);
-  const { UnixDgramSocket, UNIX_DGRAM_MAX, withPrivateUmask } = await unixModules();
-  const socket = new UnixDgramSocket();
-  // bind a private client path so the server can answer; removed on close
-  const dir = mkdtempSync(join(tmpdir(), 'sockit-'));
-  const own = join(dir, 'c.sock');
-  try {
-    withPrivateUmask(() => socket.bind(own));
-  } catch (err) {
-    socket.close();
-    rmSync(dir, { recursive: true, force: true });
-    throw new NetworkError(`cannot bind ${own} — ${oneLine(err)}`, err, ERR.DATAGRAM);
-  }
-  return {
-    maxPayload: UNIX_DGRAM_MAX,
-    limitText: 'for unix datagrams',
-    remote: `unix://${path}`,
-    send: (data) => socket.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength), path),
-    onMessage: (fn) =>
-      socket.on('message', (data: Buffer, from: string) =>
-        fn({ data, from: { family: 'unix', path: from } }),
-      ),
-    onError: (fn) => socket.on('error', fn),
-    close: () => {
-      socket.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-async function openEndpoint(
-  target: Target,
-  opts: DatagramOptions & { connect: boolean; broadcast?: boolean },
-): Promise<Endpoint> {
-  if (isPathTarget(target)) return openUnixDgram(target.path);
-  return openUdp(target.host, target.port, opts);
-}
-
-function sendError(err: unknown, remote: string): NetworkError {
-  const code = errorCode(err);
-  // the unix-dgram addon reports errors as numbers (`send -2`): give them their names
-  const cause = code && !errnoName(err) ? Object.assign(new Error(code), { code }) : err;
-  const text = code && !errnoName(err) ? code : oneLine(err);
-  if (code === 'ECONNREFUSED' || code === 'ENOENT') {
-    return new NetworkError(
-      `${remote} refused the datagram — nothing is listening there (${code})`,
-      cause,
-      ERR.REFUSED,
-    );
-  }
-  const hint = code === 'EACCES' ? ' (a broadcast address needs --broadcast)' : '';
-  return new NetworkError(`cannot send to ${remote} — ${text}${hint}`, cause, ERR.DATAGRAM);
-}
+export { UDP_MAX_IPV4, UDP_MAX_IPV6 } from '../net/datagram-socket.js';
+export type { DatagramOptions, ReceivedDatagram } from './datagram-target.js';
+export * from './datagram-pipe.js';
 
 /** Options of {@link sendto}. */
 export interface SendtoOptions extends DatagramOptions {
@@ -233,6 +53,79 @@ export interface SendtoResult {
   readonly replies: number;
 }
 
+/** One `sendto` run: the datagrams out, then the wait for their replies. */
+class DatagramSender {
+  readonly #socket: DatagramSocket;
+  readonly #opts: SendtoOptions;
+  #sent = 0;
+  #bytes = 0;
+  #replies = 0;
+  #asyncError: Error | undefined;
+  /** Ends the wait for replies early (every datagram answered, or an error). */
+  #wake: (() => void) | undefined;
+
+  constructor(socket: DatagramSocket, opts: SendtoOptions) {
+    this.#socket = socket;
+    this.#opts = opts;
+    socket.on('error', this.#onError);
+    socket.on('message', this.#onMessage);
+  }
+
+  readonly #onError = (err: Error): void => {
+    this.#asyncError = err;
+    this.#wake?.();
+  };
+
+  readonly #onMessage = (data: Buffer, from: SocketAddress): void => {
+    this.#replies += 1;
+    this.#opts.onReply?.({ data, from });
+    if (!this.#opts.broadcast && this.#replies >= this.#sent) this.#wake?.();
+  };
+
+  async run(list: readonly Uint8Array[]): Promise<SendtoResult> {
+    const socket = this.#socket;
+    const tooBig = list.find((p) => p.length > socket.maxPayload);
+    if (tooBig) throw msgSizeError(tooBig.length, socket);
+    await this.#sendAll(list);
+    await this.#waitForReplies();
+    if (this.#asyncError && this.#replies === 0) throw sendError(this.#asyncError, socket);
+    return { sent: this.#sent, bytes: this.#bytes, replies: this.#replies };
+  }
+
+  async #sendAll(list: readonly Uint8Array[]): Promise<void> {
+    const { count = 1, interval, signal } = this.#opts;
+    for (let round = 0; round < count; round += 1) {
+      for (const p of list) {
+        if (signal?.aborted) return;
+        if (this.#sent > 0 && interval) await pause(interval, signal);
+        try {
+          await this.#socket.send(p);
+        } catch (err) {
+          if (errorCode(err) === 'EMSGSIZE') throw msgSizeError(p.length, this.#socket);
+          throw sendError(err, this.#socket);
+        }
+        this.#sent += 1;
+        this.#bytes += p.length;
+      }
+    }
+  }
+
+  async #waitForReplies(): Promise<void> {
+    const { wait, broadcast, signal } = this.#opts;
+    if (wait === undefined || wait <= 0 || signal?.aborted) return;
+    if (!broadcast && this.#replies >= this.#sent) return;
+    const stop = new AbortController();
+    this.#wake = () => stop.abort();
+    signal?.addEventListener('abort', this.#wake, { once: true });
+    try {
+      await pause(wait * 1000, stop.signal);
+    } finally {
+      signal?.removeEventListener('abort', this.#wake);
+      this.#wake = undefined;
+    }
+  }
+}
+
 /**
  * Python's `sendto` as a command: send each payload as one datagram to
  * `target` (UDP `host:port`, or a unix datagram path, from a private bound
@@ -246,65 +139,12 @@ export async function sendto(
   opts: SendtoOptions = {},
 ): Promise<SendtoResult> {
   const list: Uint8Array[] = [];
-  if (Symbol.asyncIterator in payloads) {
-    for await (const p of payloads) list.push(p);
-  } else {
-    for (const p of payloads) list.push(p);
-  }
-  const ep = await openEndpoint(target, { ...opts, connect: false });
+  for await (const p of payloads) list.push(p);
+  const socket = await openTowards(target, opts);
   try {
-    const tooBig = list.find((p) => p.length > ep.maxPayload);
-    if (tooBig) throw msgSizeError(tooBig.length, ep.maxPayload, ep.limitText);
-    let replies = 0;
-    let sent = 0;
-    let bytes = 0;
-    let asyncError: Error | undefined;
-    let wake: (() => void) | undefined;
-    ep.onError((err) => {
-      asyncError = err;
-      wake?.();
-    });
-    ep.onMessage((d) => {
-      replies += 1;
-      opts.onReply?.(d);
-      if (!opts.broadcast && replies >= sent) wake?.();
-    });
-    const rounds = opts.count ?? 1;
-    const signal = opts.signal;
-    outer: for (let round = 0; round < rounds; round += 1) {
-      for (const p of list) {
-        if (signal?.aborted) break outer;
-        if (sent > 0 && opts.interval) await pause(opts.interval, signal);
-        try {
-          await ep.send(p);
-        } catch (err) {
-          if (errorCode(err) === 'EMSGSIZE')
-            throw msgSizeError(p.length, ep.maxPayload, ep.limitText);
-          throw sendError(err, ep.remote);
-        }
-        sent += 1;
-        bytes += p.length;
-      }
-    }
-    if (opts.wait !== undefined && opts.wait > 0 && !signal?.aborted) {
-      if (opts.broadcast || replies < sent) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, opts.wait! * 1000);
-          function done(): void {
-            clearTimeout(timer);
-            wake = undefined;
-            signal?.removeEventListener('abort', done);
-            resolve();
-          }
-          wake = done;
-          signal?.addEventListener('abort', done, { once: true });
-        });
-      }
-    }
-    if (asyncError && replies === 0) throw sendError(asyncError, ep.remote);
-    return { sent, bytes, replies };
+    return await new DatagramSender(socket, opts).run(list);
   } finally {
-    ep.close();
+    await socket.close();
   }
 }
 
@@ -341,72 +181,64 @@ export interface RecvfromResult {
   readonly address: SocketAddress;
 }
 
-interface Listener {
-  address: SocketAddress;
-  onMessage(fn: (d: ReceivedDatagram) => void): void;
-  onError(fn: (err: Error) => void): void;
-  answer(d: ReceivedDatagram, data: Uint8Array): Promise<void>;
-  close(): Promise<void>;
-}
+/** One `recvfrom` run: datagrams in until the count, the time or the signal says stop. */
+class DatagramReceiver {
+  readonly #socket: DatagramSocket;
+  readonly #opts: RecvfromOptions;
+  readonly #done = new Deferred<RecvfromResult['reason']>();
+  #received = 0;
+  #finished = false;
+  #timer: NodeJS.Timeout | undefined;
 
-async function bindUdp(host: string, port: number, ipv6Only?: boolean): Promise<Listener> {
-  const a = await datagramAddress(host);
-  const socket = createSocket({ type: a.family === 6 ? 'udp6' : 'udp4', ipv6Only });
-  try {
-    await udpBind(socket, { address: a.address, port, exclusive: true });
-  } catch (err) {
-    socket.close();
-    throw bindError(
-      err,
-      formatEndpoint(inetAddress(a.address, port, a.family === 6 ? 'IPv6' : 'IPv4')),
-      'bind',
-    );
+  constructor(socket: DatagramSocket, opts: RecvfromOptions) {
+    this.#socket = socket;
+    this.#opts = opts;
+    socket.on('error', noop); // ICMP noise on an unconnected socket is not fatal
   }
-  const bound = socket.address();
-  return {
-    address: inetAddress(bound.address, bound.port, bound.family),
-    onMessage: (fn) =>
-      socket.on('message', (data, rinfo) =>
-        fn({ data, from: inetAddress(rinfo.address, rinfo.port, rinfo.family) }),
-      ),
-    onError: (fn) => socket.on('error', fn),
-    answer: (d, data) =>
-      new Promise((resolve, reject) => {
-        if (d.from.family === 'unix') return resolve();
-        socket.send(data, d.from.port, d.from.address, (err) => (err ? reject(err) : resolve()));
-      }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        try {
-          socket.close(() => resolve());
-        } catch {
-          resolve();
-        }
-      }),
+
+  get received(): number {
+    return this.#received;
+  }
+
+  run(): Promise<RecvfromResult['reason']> {
+    const { signal, timeout, count } = this.#opts;
+    if (signal?.aborted) this.#finish('aborted');
+    else if (count !== undefined && count <= 0) this.#finish('count');
+    else {
+      signal?.addEventListener('abort', this.#onAbort, { once: true });
+      if (timeout !== undefined) this.#timer = setTimeout(this.#onTimeout, timeout * 1000);
+      this.#socket.on('message', this.#onMessage);
+    }
+    return this.#done.promise;
+  }
+
+  #finish(reason: RecvfromResult['reason']): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#opts.signal?.removeEventListener('abort', this.#onAbort);
+    this.#socket.off('message', this.#onMessage);
+    this.#done.resolve(reason);
+  }
+
+  readonly #onAbort = (): void => this.#finish('aborted');
+  readonly #onTimeout = (): void => this.#finish('timeout');
+
+  readonly #onMessage = (data: Buffer, from: SocketAddress): void => {
+    const opts = this.#opts;
+    if (this.#finished || opts.signal?.aborted) return;
+    this.#received += 1;
+    opts.onDatagram?.({ data, from });
+    const answer = opts.echo ? data : opts.reply;
+    // an unbound unix sender has no address to answer
+    if (answer && !(from.family === 'unix' && from.path === '')) {
+      this.#socket.send(answer, from).catch(noop);
+    }
+    if (opts.count !== undefined && this.#received >= opts.count) this.#finish('count');
   };
 }
 
-async function bindUnixListener(path: string): Promise<Listener> {
-  const { bindUnixDgram, checkBindablePath, releaseSocketFile } = await unixModules();
-  checkBindablePath(path);
-  const { socket, bound: claimed } = await bindUnixDgram(path);
-  return {
-    address: { family: 'unix', path },
-    onMessage: (fn) =>
-      socket.on('message', (data: Buffer, from: string) =>
-        fn({ data, from: { family: 'unix', path: from } }),
-      ),
-    onError: (fn) => socket.on('error', fn),
-    answer: async (d, data) => {
-      if (d.from.family !== 'unix' || d.from.path === '') return; // an unbound sender cannot be answered
-      await socket.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength), d.from.path);
-    },
-    close: async () => {
-      socket.close();
-      await releaseSocketFile(claimed);
-    },
-  };
-}
+function noop(): void {}
 
 /**
  * Python's `recvfrom` as a command: bind (UDP host and port, or a unix datagram
@@ -418,167 +250,18 @@ export async function recvfrom(
   bind: BindTarget,
   opts: RecvfromOptions = {},
 ): Promise<RecvfromResult> {
-  const listener =
+  const local: SocketAddress =
     'path' in bind
-      ? await bindUnixListener(bind.path)
-      : await bindUdp(bind.host, bind.port, opts.ipv6Only);
-  opts.onListening?.(listener.address);
-  let received = 0;
+      ? { family: 'unix', path: bind.path }
+      : await datagramAddress(bind.host, bind.port);
+  const socket = await bindDatagramSocket(local, { ipv6Only: opts.ipv6Only });
+  const address = socket.address!;
+  opts.onListening?.(address);
+  const receiver = new DatagramReceiver(socket, opts);
   try {
-    const reason = await new Promise<RecvfromResult['reason']>((resolve) => {
-      const signal = opts.signal;
-      let timer: NodeJS.Timeout | undefined;
-      const done = (why: RecvfromResult['reason']): void => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(why);
-      };
-      const onAbort = (): void => done('aborted');
-      if (signal?.aborted) return done('aborted');
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (opts.timeout !== undefined)
-        timer = setTimeout(() => done('timeout'), opts.timeout * 1000);
-      if (opts.count !== undefined && opts.count <= 0) return done('count');
-      let stopped = false;
-      listener.onError(() => undefined); // ICMP noise on an unconnected socket is not fatal
-      listener.onMessage((d) => {
-        if (stopped || signal?.aborted) return;
-        received += 1;
-        opts.onDatagram?.(d);
-        const answer = opts.echo ? d.data : opts.reply;
-        if (answer) listener.answer(d, answer).catch(() => undefined);
-        if (opts.count !== undefined && received >= opts.count) {
-          stopped = true;
-          done('count');
-        }
-      });
-    });
-    return { received, reason, address: listener.address };
+    const reason = await receiver.run();
+    return { received: receiver.received, reason, address };
   } finally {
-    await listener.close();
+    await socket.close();
   }
-}
-
-/** Options of {@link datagramPipe}. */
-export interface DatagramPipeOptions extends DatagramOptions {
-  /** After input EOF, keep receiving until aborted. */
-  keepOpen?: boolean;
-  /** Seconds to keep receiving after input EOF (default 1). */
-  quitAfterEof?: number;
-  /** Never read the input. */
-  recvOnly?: boolean;
-  /** Discard what arrives. */
-  sendOnly?: boolean;
-  /** End after this many seconds without a datagram either way. */
-  idleTimeout?: number;
-  /** Translate bare LF to CRLF in what is sent. */
-  transform?: (chunk: Buffer) => Buffer;
-  /** Stop. */
-  signal?: AbortSignal;
-  /** Called once the socket is ready. */
-  onReady?: (remote: string) => void;
-}
-
-/** Default seconds `connect -u` keeps listening after input EOF. */
-export const DEFAULT_DATAGRAM_LINGER = 1;
-
-/**
- * `sockit connect -u` / `--unix --datagram`: every chunk read from `input` is
- * sent as one datagram (chunks above the datagram limit are split), every
- * datagram from the peer is written to `output`. After input EOF it keeps
- * receiving for `quitAfterEof` seconds (default 1), or until aborted with
- * `keepOpen`. A UDP refusal (ICMP port unreachable) rejects with ECONNREFUSED.
- */
-export async function datagramPipe(
-  target: Target,
-  input: Readable,
-  output: Writable,
-  opts: DatagramPipeOptions = {},
-): Promise<{ sent: number; received: number; reason: string }> {
-  const ep = await openEndpoint(target, { ...opts, connect: true });
-  opts.onReady?.(ep.remote);
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    let received = 0;
-    let settled = false;
-    let quitTimer: NodeJS.Timeout | undefined;
-    let idleTimer: NodeJS.Timeout | undefined;
-    let sending = Promise.resolve();
-    const finish = (reason: string, err?: NetworkError): void => {
-      if (settled) return;
-      settled = true;
-      if (quitTimer) clearTimeout(quitTimer);
-      if (idleTimer) clearTimeout(idleTimer);
-      input.off('data', onInput);
-      input.off('end', onInputEnd);
-      input.pause();
-      output.off('error', onOutputError);
-      output.on('error', () => undefined);
-      opts.signal?.removeEventListener('abort', onAbort);
-      ep.close();
-      if (err) reject(err);
-      else resolve({ sent, received, reason });
-    };
-    const touch = (): void => {
-      if (opts.idleTimeout === undefined || opts.idleTimeout <= 0) return;
-      if (idleTimer) clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => finish('idle-timeout'), opts.idleTimeout * 1000);
-    };
-    const onInput = (chunk: Buffer | string): void => {
-      let data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (opts.transform) data = opts.transform(data);
-      touch();
-      input.pause();
-      const pieces: Buffer[] = [];
-      for (let i = 0; i < data.length; i += ep.maxPayload) {
-        pieces.push(data.subarray(i, i + ep.maxPayload));
-      }
-      sending = sending.then(async () => {
-        for (const p of pieces) {
-          if (settled) return;
-          try {
-            await ep.send(p);
-            sent += 1;
-          } catch (err) {
-            finish('error', sendError(err, ep.remote));
-            return;
-          }
-        }
-        if (!settled) input.resume();
-      });
-    };
-    const onInputEnd = (): void => {
-      void sending.then(() => {
-        if (settled || opts.keepOpen) return;
-        const linger = opts.quitAfterEof ?? DEFAULT_DATAGRAM_LINGER;
-        if (linger <= 0) finish('quit-timer');
-        else quitTimer = setTimeout(() => finish('quit-timer'), linger * 1000);
-      });
-    };
-    const onOutputError = (err: unknown): void => {
-      const code = errnoName(err);
-      if (code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED') finish('output-closed');
-      else
-        finish(
-          'error',
-          new NetworkError(`cannot write the output — ${oneLine(err)}`, err, ERR.OUTPUT),
-        );
-    };
-    const onAbort = (): void => finish('aborted');
-    ep.onError((err) => finish('error', sendError(err, ep.remote)));
-    ep.onMessage((d) => {
-      received += 1;
-      touch();
-      if (!opts.sendOnly) output.write(d.data);
-    });
-    output.on('error', onOutputError);
-    if (opts.signal?.aborted) return finish('aborted');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    touch();
-    if (!opts.recvOnly) {
-      input.on('data', onInput);
-      input.once('end', onInputEnd);
-      input.resume();
-    }
-  });
 }

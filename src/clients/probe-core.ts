@@ -112,6 +112,39 @@ export function stateOf(code: string, udp: boolean, replied: boolean): PortState
   return 'filtered';
 }
 
+/** What one probe of a port found out, before it becomes a {@link ProbeResult}. */
+export interface ProbeAnswer {
+  /** `'0'` or the errno name. */
+  readonly code: string;
+  /** The address that answered (or was tried last). */
+  readonly address: string;
+  /** UDP: a datagram came back. */
+  readonly replied?: boolean;
+  /** TCP: the probe connected to itself. */
+  readonly selfConnect?: true;
+}
+
+/** A probe's answer as `probe()` reports it. */
+export function probeResult(
+  host: string,
+  port: number,
+  proto: 'tcp' | 'udp',
+  answer: ProbeAnswer,
+): ProbeResult {
+  const state = stateOf(answer.code, proto === 'udp', answer.replied === true);
+  return {
+    host,
+    address: answer.address,
+    port,
+    proto,
+    open: state === 'open',
+    state,
+    errno: answer.code,
+    errnum: errnoNumber(answer.code),
+    ...(answer.selfConnect ? { selfConnect: true as const } : {}),
+  };
+}
+
 /** Probe one TCP port on every address; the result as `probe()` reports it. */
 export async function tcpProbe(
   host: string,
@@ -120,17 +153,5 @@ export async function tcpProbe(
   timeoutMs: number,
   opts: ConnectExOptions,
 ): Promise<ProbeResult> {
-  const r = await attemptAll(addresses, port, timeoutMs, opts);
-  const state = stateOf(r.code, false, false);
-  return {
-    host,
-    address: r.address,
-    port,
-    proto: 'tcp',
-    open: state === 'open',
-    state,
-    errno: r.code,
-    errnum: r.errno,
-    ...(r.selfConnect ? { selfConnect: true as const } : {}),
-  };
+  return probeResult(host, port, 'tcp', await attemptAll(addresses, port, timeoutMs, opts));
 }

@@ -1,13 +1,13 @@
 /**
- * A probe worker thread: probes the TCP ports the main thread hands it, up to
- * `concurrency` at once, and posts the results back in batches, asking for more
- * ports before it runs dry. Large scans split across threads finish about
- * twice as fast on two cores, since most of a loopback probe's cost is the
- * kernel's connect() and close().
+ * A probe worker thread of the scanner's pool: probes the TCP ports the main
+ * thread hands it, up to `concurrency` at once, and posts the results back in
+ * batches, asking for more ports before it runs dry. Large scans split across
+ * threads finish about twice as fast on two cores, since most of a loopback
+ * probe's cost is the kernel's connect() and close().
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { tcpProbe, type ConnectExOptions, type ProbeResult } from './probe-core.js';
+import { poolChild, type PoolChild } from '../net/pool-backend.js';
 import type { ResolvedAddress } from '../net/resolve.js';
+import { tcpProbe, type ConnectExOptions, type ProbeResult } from './probe-core.js';
 
 /** What the main thread starts a worker with. */
 export interface ProbeWorkerInit {
@@ -33,66 +33,72 @@ export interface FromProbeWorker {
 
 const BATCH = 512;
 
-function run(): void {
-  const channel = parentPort;
-  if (!channel) return;
-  const init = workerData as ProbeWorkerInit;
-  let queue: number[] = [];
-  let head = 0;
-  let inflight = 0;
-  let ended = false;
-  let asked = true; // the main thread sends a first block unasked
-  let finished = false;
-  let out: ProbeResult[] = [];
+/** The ports this worker has to probe, and what it owes the main thread. */
+class Prober {
+  readonly #child: PoolChild;
+  readonly #init: ProbeWorkerInit;
+  #queue: number[] = [];
+  #head = 0;
+  #inflight = 0;
+  #ended = false;
+  /** The main thread sends a first block unasked. */
+  #asked = true;
+  #finished = false;
+  #out: ProbeResult[] = [];
 
-  const post = (want: boolean, done: boolean): void => {
-    const msg: FromProbeWorker = { results: out, want, done };
-    out = [];
-    channel.postMessage(msg);
-  };
+  constructor(child: PoolChild) {
+    this.#child = child;
+    this.#init = child.init as ProbeWorkerInit;
+    child.onMessage((m) => this.#take(m as ToProbeWorker));
+  }
 
-  const check = (): void => {
-    if (finished) return;
-    const remaining = queue.length - head;
-    if (ended && remaining === 0 && inflight === 0) {
-      finished = true;
-      post(false, true);
-      channel.close();
-      return;
+  #take(m: ToProbeWorker): void {
+    for (const p of m.ports) this.#queue.push(p);
+    if (m.end) this.#ended = true;
+    this.#asked = false;
+    this.#pump();
+    this.#check();
+  }
+
+  #post(want: boolean, done: boolean): void {
+    this.#child.post({ results: this.#out, want, done } satisfies FromProbeWorker);
+    this.#out = [];
+  }
+
+  #check(): void {
+    if (this.#finished) return;
+    const remaining = this.#queue.length - this.#head;
+    if (this.#ended && remaining === 0 && this.#inflight === 0) {
+      this.#finished = true;
+      this.#post(false, true);
+    } else if (!this.#ended && !this.#asked && remaining < this.#init.concurrency) {
+      this.#asked = true;
+      this.#post(true, false);
+    } else if (this.#out.length >= BATCH) {
+      this.#post(false, false);
     }
-    if (!ended && !asked && remaining < init.concurrency) {
-      asked = true;
-      post(true, false);
-      return;
-    }
-    if (out.length >= BATCH) post(false, false);
-  };
+  }
 
-  const pump = (): void => {
-    while (inflight < init.concurrency && head < queue.length) {
-      const port = queue[head]!;
-      head += 1;
-      inflight += 1;
-      void tcpProbe(init.host, init.addresses, port, init.timeoutMs, init.opts).then((r) => {
-        inflight -= 1;
-        out.push(r);
-        pump();
-        check();
+  #pump(): void {
+    const { host, addresses, timeoutMs, opts, concurrency } = this.#init;
+    while (this.#inflight < concurrency && this.#head < this.#queue.length) {
+      const port = this.#queue[this.#head++]!;
+      this.#inflight += 1;
+      void tcpProbe(host, addresses, port, timeoutMs, opts).then((r) => {
+        this.#inflight -= 1;
+        this.#out.push(r);
+        this.#pump();
+        this.#check();
       });
     }
-    if (head > 4096 && head * 2 > queue.length) {
-      queue = queue.slice(head);
-      head = 0;
+    if (this.#head > 4096 && this.#head * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
     }
-  };
-
-  channel.on('message', (m: ToProbeWorker) => {
-    for (const p of m.ports) queue.push(p);
-    if (m.end) ended = true;
-    asked = false;
-    pump();
-    check();
-  });
+  }
 }
 
-run();
+const child = await poolChild();
+new Prober(child);
+child.onClose(() => child.closed());
+child.ready();

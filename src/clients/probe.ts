@@ -4,28 +4,25 @@
  * timeout, retries until open (`wait`), self-connect detection, and UDP
  * probes that say `closed` only on an ICMP refusal.
  */
-import { createSocket } from 'node:dgram';
-import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
-import { NetworkError, UsageError, errnoName } from '../net/errors.js';
+import { NetworkError, UsageError, errnoNumber } from '../net/errors.js';
 import { parsePortSpec } from './ports.js';
 import { resolveHost, type ResolvedAddress } from '../net/resolve.js';
-import { errnoNumber } from '../net/errors.js';
 import {
   attemptAll,
-  stateOf,
   tcpProbe,
   type ConnectExOptions,
   type ConnectExResult,
   type ProbeResult,
 } from './probe-core.js';
-
-import type { FromProbeWorker, ProbeWorkerInit } from './probe-worker.js';
-import { pause as sleepFor } from './pause.js';
+import { udpProbe } from './udp-probe.js';
+import { openConnection } from './stream-client.js';
+import { probeInThreads, threadCount } from './probe-threads.js';
+import { pause } from './pause.js';
 
 export type { ConnectExOptions, ConnectExResult, PortState, ProbeResult } from './probe-core.js';
+export { THREADED_SCAN_MIN_PORTS } from './probe-threads.js';
 
 /** Default seconds a TCP probe waits for an answer. */
 export const DEFAULT_PROBE_TIMEOUT = 3;
@@ -96,62 +93,129 @@ export function boundedConcurrency(wanted: number = DEFAULT_CONCURRENCY): number
   return Math.max(1, Math.min(Math.floor(wanted), cap));
 }
 
-interface UdpOutcome {
-  code: string;
-  replied: boolean;
-}
+/** One probe run over a list of ports: the retries of `wait`, the results in port order. */
+class PortScan {
+  readonly #host: string;
+  readonly #addresses: readonly ResolvedAddress[];
+  readonly #list: readonly number[];
+  readonly #opts: ProbeOptions;
+  readonly #udp: boolean;
+  readonly #deadline: number | undefined;
+  readonly #timeoutMs: number;
+  readonly #payload: Uint8Array;
+  readonly #results: (ProbeResult | undefined)[];
+  #next = 0;
+  #emitted = 0;
+  #done = 0;
+  #openCount = 0;
 
-function udpAttempt(
-  a: ResolvedAddress,
-  port: number,
-  timeoutMs: number,
-  payload: Uint8Array,
-  opts: ConnectExOptions,
-): Promise<UdpOutcome> {
-  return new Promise((resolve) => {
-    const socket = createSocket(a.family === 6 ? 'udp6' : 'udp4');
-    let settled = false;
-    const settle = (r: UdpOutcome): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      try {
-        socket.close();
-      } catch {
-        // already closed
-      }
-      resolve(r);
-    };
-    const timer = setTimeout(() => settle({ code: '0', replied: false }), timeoutMs);
-    // a connected UDP socket reports an ICMP port-unreachable as an ECONNREFUSED error
-    socket.on('error', (err) => settle({ code: errnoName(err) ?? 'EIO', replied: false }));
-    socket.on('message', () => settle({ code: '0', replied: true }));
-    const go = (): void =>
-      socket.connect(port, a.address, () => {
-        socket.send(payload, (err) => {
-          if (err) settle({ code: errnoName(err) ?? 'EIO', replied: false });
-        });
-      });
-    if (opts.localAddress !== undefined || opts.localPort !== undefined) {
-      socket.bind({ address: opts.localAddress, port: opts.localPort ?? 0 }, go);
-    } else go();
-  });
-}
-
-async function udpAll(
-  addresses: readonly ResolvedAddress[],
-  port: number,
-  timeoutMs: number,
-  payload: Uint8Array,
-  opts: ConnectExOptions,
-): Promise<{ code: string; replied: boolean; address: string }> {
-  let last = { code: 'EADDRNOTAVAIL', replied: false, address: '' };
-  for (const a of addresses) {
-    const r = await udpAttempt(a, port, timeoutMs, payload, opts);
-    last = { ...r, address: a.address };
-    if (r.code !== 'ECONNREFUSED') return last;
+  constructor(
+    host: string,
+    addresses: readonly ResolvedAddress[],
+    list: readonly number[],
+    opts: ProbeOptions,
+    deadline: number | undefined,
+  ) {
+    this.#host = host;
+    this.#addresses = addresses;
+    this.#list = list;
+    this.#opts = opts;
+    this.#udp = opts.udp === true;
+    this.#deadline = deadline;
+    const timeout = opts.timeout ?? (this.#udp ? DEFAULT_UDP_PROBE_TIMEOUT : DEFAULT_PROBE_TIMEOUT);
+    this.#timeoutMs = timeout * 1000;
+    this.#payload = opts.udpPayload ?? Buffer.alloc(0);
+    this.#results = new Array<ProbeResult | undefined>(list.length);
   }
-  return last;
+
+  async run(): Promise<ProbeResult[]> {
+    const opts = this.#opts;
+    const list = this.#list;
+    const concurrency = Math.min(
+      list.length,
+      opts.localPort !== undefined
+        ? 1
+        : boundedConcurrency(opts.concurrency ?? DEFAULT_CONCURRENCY),
+    );
+    const threads = threadCount(opts, list.length);
+    const threaded =
+      threads > 1 &&
+      (await probeInThreads(
+        { host: this.#host, addresses: this.#addresses, list, timeoutMs: this.#timeoutMs },
+        concurrency,
+        threads,
+        opts,
+        this.#onBatch,
+      ));
+    if (!threaded) await Promise.all(Array.from({ length: concurrency }, () => this.#worker()));
+    return this.#results.filter((r): r is ProbeResult => r !== undefined);
+  }
+
+  /** Without `all`, the first open port ends every retry loop of `wait`. */
+  #satisfied(): boolean {
+    const { signal, all } = this.#opts;
+    return (
+      signal?.aborted === true || (!all && this.#openCount > 0 && this.#deadline !== undefined)
+    );
+  }
+
+  #probeOnce(port: number, budgetMs: number): Promise<ProbeResult> {
+    if (this.#udp) {
+      return udpProbe(this.#host, this.#addresses, port, budgetMs, this.#payload, this.#opts);
+    }
+    return tcpProbe(this.#host, this.#addresses, port, budgetMs, this.#opts);
+  }
+
+  /** Probe a port; with `wait`, again and again until it opens or the time is up. */
+  async #probePort(port: number): Promise<ProbeResult> {
+    const deadline = this.#deadline;
+    for (let attempt = 0; ; attempt += 1) {
+      const remaining = deadline === undefined ? this.#timeoutMs : deadline - Date.now();
+      const result = await this.#probeOnce(port, Math.max(1, Math.min(this.#timeoutMs, remaining)));
+      this.#opts.onAttempt?.(result, attempt);
+      const success = result.state !== 'closed' && (this.#udp || result.open);
+      if (success || deadline === undefined || this.#satisfied()) return result;
+      const wait = Math.min(attempt < 20 ? 100 : 250, deadline - Date.now());
+      if (wait <= 0) return result;
+      await pause(wait, this.#opts.signal);
+      if (this.#satisfied() || Date.now() >= deadline) return result;
+    }
+  }
+
+  /** Take ports in order until none are left; report each result. */
+  async #worker(): Promise<void> {
+    const list = this.#list;
+    while (this.#next < list.length && this.#opts.signal?.aborted !== true) {
+      const index = this.#next;
+      this.#next += 1;
+      this.#record(index, await this.#probePort(list[index]!));
+      this.#reportProgress();
+    }
+  }
+
+  readonly #onBatch = (batch: readonly ProbeResult[]): void => {
+    for (const r of batch) this.#record(indexOf(this.#list, r.port), r);
+    this.#reportProgress();
+  };
+
+  #record(index: number, r: ProbeResult): void {
+    this.#results[index] = r;
+    this.#done += 1;
+    if (r.open || (this.#udp && r.state !== 'closed')) this.#openCount += 1;
+  }
+
+  /** Progress counts, then every result that is now final in port order. */
+  #reportProgress(): void {
+    const { onProgress, onResult } = this.#opts;
+    const list = this.#list;
+    onProgress?.(this.#done, list.length, this.#openCount);
+    while (this.#emitted < list.length) {
+      const r = this.#results[this.#emitted];
+      if (r === undefined) break;
+      onResult?.(r);
+      this.#emitted += 1;
+    }
+  }
 }
 
 /**
@@ -166,99 +230,62 @@ export async function probe(
   ports: readonly number[] | string,
   opts: ProbeOptions = {},
 ): Promise<ProbeResult[]> {
-  const udp = opts.udp === true;
-  const list =
-    typeof ports === 'string'
-      ? parsePortSpec(ports, { proto: udp ? 'udp' : 'tcp' })
-      : checkPorts(ports);
+  const proto = opts.udp === true ? 'udp' : 'tcp';
+  const list = typeof ports === 'string' ? parsePortSpec(ports, { proto }) : checkPorts(ports);
   const deadline = opts.wait !== undefined ? Date.now() + opts.wait * 1000 : undefined;
   const addresses = await resolveUntil(host, opts, deadline);
-  const timeoutMs =
-    (opts.timeout ?? (udp ? DEFAULT_UDP_PROBE_TIMEOUT : DEFAULT_PROBE_TIMEOUT)) * 1000;
-  const payload = opts.udpPayload ?? Buffer.alloc(0);
-  const results: (ProbeResult | undefined)[] = new Array<ProbeResult | undefined>(list.length);
-  let next = 0;
-  let emitted = 0;
-  let done = 0;
-  let openCount = 0;
-  const signal = opts.signal;
-  // Without --all, the first open port ends every retry loop.
-  const satisfied = (): boolean =>
-    signal?.aborted === true || (!opts.all && openCount > 0 && deadline !== undefined);
+  return new PortScan(host, addresses, list, opts, deadline).run();
+}
 
-  const once = async (port: number, budgetMs: number): Promise<ProbeResult> => {
-    if (udp) {
-      const r = await udpAll(addresses, port, budgetMs, payload, opts);
-      const state = stateOf(r.code, true, r.replied);
-      return {
-        host,
-        address: r.address,
-        port,
-        proto: 'udp',
-        open: state === 'open',
-        state,
-        errno: r.code,
-        errnum: errnoNumber(r.code),
-      };
-    }
-    return tcpProbe(host, addresses, port, budgetMs, opts);
-  };
+/** Options of {@link probeUnix}. */
+export interface UnixProbeOptions {
+  /** Seconds to wait for an answer per attempt (default 3). */
+  timeout?: number;
+  /** Retry until the socket accepts or this many seconds have passed (wait-for-it). */
+  wait?: number;
+  /** Stop retrying. */
+  signal?: AbortSignal;
+}
 
-  const probeOne = async (port: number): Promise<ProbeResult> => {
-    let attempt = 0;
-    for (;;) {
-      const remaining = deadline === undefined ? timeoutMs : deadline - Date.now();
-      const result = await once(port, Math.max(1, Math.min(timeoutMs, remaining)));
-      opts.onAttempt?.(result, attempt);
-      const success = result.state !== 'closed' && (udp || result.open);
-      if (success || deadline === undefined || satisfied()) return result;
-      const pause = Math.min(attempt < 20 ? 100 : 250, deadline - Date.now());
-      if (pause <= 0) return result;
-      await sleepFor(pause, signal);
-      if (satisfied() || Date.now() >= deadline) return result;
-      attempt += 1;
-    }
-  };
+/** What {@link probeUnix} reports: connect_ex's answer for a unix stream socket. */
+export interface UnixProbeResult {
+  readonly path: string;
+  /** True only when something accepted the connection. */
+  readonly open: boolean;
+  readonly state: 'open' | 'closed';
+  /** `'0'` or the errno name connect_ex would give (`ENOENT`, `ECONNREFUSED`…). */
+  readonly errno: string;
+  /** 0 or the errno number. */
+  readonly errnum: number;
+}
 
-  const flush = (): void => {
-    while (emitted < list.length) {
-      const r = results[emitted];
-      if (r === undefined) break;
-      opts.onResult?.(r);
-      emitted += 1;
-    }
-  };
+async function connectExUnix(path: string, opts: UnixProbeOptions): Promise<string> {
+  try {
+    const timeout = opts.timeout ?? DEFAULT_PROBE_TIMEOUT;
+    (await openConnection({ path }, { timeout, signal: opts.signal })).destroy();
+    return '0';
+  } catch (err) {
+    return (err as { errno?: string }).errno ?? 'EIO';
+  }
+}
 
-  const record = (index: number, r: ProbeResult): void => {
-    results[index] = r;
-    done += 1;
-    if (r.open || (udp && r.state !== 'closed')) openCount += 1;
-  };
-
-  const worker = async (): Promise<void> => {
-    while (next < list.length && signal?.aborted !== true) {
-      const index = next;
-      next += 1;
-      record(index, await probeOne(list[index]!));
-      opts.onProgress?.(done, list.length, openCount);
-      flush();
-    }
-  };
-
-  const concurrency = Math.min(
-    list.length,
-    opts.localPort !== undefined ? 1 : boundedConcurrency(opts.concurrency ?? DEFAULT_CONCURRENCY),
-  );
-  const threads = threadCount(opts, list.length);
-  const threaded =
-    threads > 1 &&
-    (await probeInThreads(host, addresses, list, timeoutMs, concurrency, threads, opts, (batch) => {
-      for (const r of batch) record(indexOf(list, r.port), r);
-      opts.onProgress?.(done, list.length, openCount);
-      flush();
-    }));
-  if (!threaded) await Promise.all(Array.from({ length: concurrency }, worker));
-  return results.filter((r): r is ProbeResult => r !== undefined);
+/**
+ * `connect_ex` on a unix stream socket (`connect -z --unix`): connect and close
+ * at once. With `wait`, a refusal is retried every 100 ms until the socket
+ * accepts, the time is up or `signal` aborts. Never rejects.
+ */
+export async function probeUnix(
+  path: string,
+  opts: UnixProbeOptions = {},
+): Promise<UnixProbeResult> {
+  const deadline = opts.wait !== undefined ? Date.now() + opts.wait * 1000 : undefined;
+  let code = await connectExUnix(path, opts);
+  while (code !== '0' && deadline !== undefined && Date.now() < deadline && !opts.signal?.aborted) {
+    await pause(Math.min(100, Math.max(0, deadline - Date.now())), opts.signal);
+    code = await connectExUnix(path, opts);
+  }
+  const open = code === '0';
+  return { path, open, state: open ? 'open' : 'closed', errno: code, errnum: errnoNumber(code) };
 }
 
 /**
@@ -276,7 +303,7 @@ async function resolveUntil(
     } catch (err) {
       const left = deadline === undefined ? 0 : deadline - Date.now();
       if (!(err instanceof NetworkError) || left <= 0 || opts.signal?.aborted) throw err;
-      await sleepFor(Math.min(250, left), opts.signal);
+      await pause(Math.min(250, left), opts.signal);
     }
   }
 }
@@ -302,86 +329,4 @@ function indexOf(list: readonly number[], port: number): number {
     else hi = mid - 1;
   }
   return -1;
-}
-
-/** Ports from which a scan is split across threads. */
-export const THREADED_SCAN_MIN_PORTS = 2048;
-
-function threadCount(opts: ProbeOptions, ports: number): number {
-  if (opts.udp || opts.wait !== undefined || opts.localPort !== undefined) return 1;
-  if (ports < THREADED_SCAN_MIN_PORTS) return 1;
-  const wanted = opts.threads ?? Math.min(availableParallelism(), 4);
-  return Math.max(1, Math.min(Math.floor(wanted), 16));
-}
-
-const WORKER_URL = new URL('./probe-worker.js', import.meta.url);
-const BLOCK = 1024;
-
-/**
- * Run a TCP scan on `threads` worker threads, handing out blocks of ports in
- * order so results can be reported in order as they come. Resolves false when
- * the worker module is not there (running from sources), so the caller probes
- * on this thread instead.
- */
-async function probeInThreads(
-  host: string,
-  addresses: readonly ResolvedAddress[],
-  list: readonly number[],
-  timeoutMs: number,
-  concurrency: number,
-  threads: number,
-  opts: ProbeOptions,
-  onBatch: (results: ProbeResult[]) => void,
-): Promise<boolean> {
-  if (WORKER_URL.protocol !== 'file:' || !existsSync(fileURLToPath(WORKER_URL))) return false;
-  const { Worker } = await import('node:worker_threads');
-  let next = 0;
-  const take = (): { ports: number[]; end: boolean } => {
-    const ports = list.slice(next, next + BLOCK);
-    next += ports.length;
-    return { ports, end: next >= list.length };
-  };
-  const per = Math.max(1, Math.floor(concurrency / threads));
-  const workers: InstanceType<typeof Worker>[] = [];
-  const signal = opts.signal;
-  const stopAll = (): void => {
-    for (const w of workers) void w.terminate();
-  };
-  signal?.addEventListener('abort', stopAll, { once: true });
-  try {
-    await Promise.all(
-      Array.from({ length: threads }, () => {
-        const init: ProbeWorkerInit = {
-          host,
-          addresses,
-          timeoutMs,
-          concurrency: per,
-          opts: { useNet: opts.useNet, localAddress: opts.localAddress },
-        };
-        const w = new Worker(WORKER_URL, { workerData: init });
-        workers.push(w);
-        return new Promise<void>((resolve, reject) => {
-          let finished = false;
-          w.on('message', (m: FromProbeWorker) => {
-            if (m.results.length > 0) onBatch(m.results);
-            if (m.done) {
-              finished = true;
-              resolve();
-            } else if (m.want) {
-              w.postMessage(signal?.aborted ? { ports: [], end: true } : take());
-            }
-          });
-          w.once('error', reject);
-          w.once('exit', () =>
-            finished || signal?.aborted ? resolve() : reject(new Error('probe worker exited')),
-          );
-          w.postMessage(take());
-        });
-      }),
-    );
-  } finally {
-    signal?.removeEventListener('abort', stopAll);
-    stopAll();
-  }
-  return true;
 }

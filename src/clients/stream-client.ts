@@ -7,11 +7,24 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
-import { checkUnixPath, formatEndpoint } from '../net/address.js';
-import { ERR, NetworkError, errnoName } from '../net/errors.js';
+import { checkUnixPath, formatEndpoint, isPathTarget, type Target } from '../net/address.js';
+import { ERR, NetworkError, errnoName, oneLine, systemError } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
-import { isPathTarget, type Target } from '../net/address.js';
-import { oneLine } from '../net/errors.js';
+import { Deferred } from './deferred.js';
+import {
+  isBenignOutputError,
+  pipeSocket,
+  type PipeOptions,
+  type PipeResult,
+} from './socket-pipe.js';
+
+export {
+  CrlfTranslator,
+  pipeSocket,
+  type PipeEnd,
+  type PipeOptions,
+  type PipeResult,
+} from './socket-pipe.js';
 
 /** Default seconds to wait for a connection. */
 export const DEFAULT_CONNECT_TIMEOUT = 10;
@@ -32,55 +45,57 @@ export interface OpenOptions {
   lookup?: Resolver;
 }
 
-function secs(s: number): string {
-  return `${Number(s.toFixed(3))}s`;
-}
+type ConnectTo = { host: string; port: number; family: number } | { path: string };
 
-function connectOnce(
-  options: { host: string; port: number; family: number } | { path: string },
-  opts: OpenOptions,
-  label: string,
-): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = netConnect({
-      ...options,
-      allowHalfOpen: true,
-      noDelay: true,
-      ...('host' in options ? { localAddress: opts.localAddress, localPort: opts.localPort } : {}),
-    });
+function noop(): void {}
+
+/** One connection attempt to one address: connected, refused, timed out or aborted. */
+class ConnectAttempt {
+  readonly #socket: Socket;
+  readonly #label: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly #done = new Deferred<Socket>();
+  #finished = false;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(to: ConnectTo, opts: OpenOptions, label: string) {
+    const local =
+      'host' in to ? { localAddress: opts.localAddress, localPort: opts.localPort } : {};
+    this.#socket = netConnect({ ...to, allowHalfOpen: true, noDelay: true, ...local });
+    this.#label = label;
+    this.#signal = opts.signal;
     const timeoutMs = (opts.timeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000;
-    const timer =
-      timeoutMs > 0
-        ? setTimeout(() => {
-            const err = Object.assign(
-              new Error(`connect ETIMEDOUT ${label} (no answer within ${secs(timeoutMs / 1000)})`),
-              { code: 'ETIMEDOUT' },
-            );
-            fail(err);
-          }, timeoutMs)
-        : undefined;
-    const onAbort = (): void =>
-      fail(Object.assign(new Error('connect aborted'), { code: 'ABORT_ERR' }));
-    const cleanup = (): void => {
-      if (timer) clearTimeout(timer);
-      socket.off('connect', onConnect);
-      socket.off('error', fail);
-      opts.signal?.removeEventListener('abort', onAbort);
-    };
-    function fail(err: Error): void {
-      cleanup();
-      socket.destroy();
-      reject(err);
-    }
-    function onConnect(): void {
-      cleanup();
-      resolve(socket);
-    }
-    socket.once('connect', onConnect);
-    socket.once('error', fail);
-    if (opts.signal?.aborted) onAbort();
-    else opts.signal?.addEventListener('abort', onAbort, { once: true });
-  });
+    if (timeoutMs > 0) this.#timer = setTimeout(this.#onTimeout, timeoutMs, timeoutMs);
+    this.#socket.once('connect', this.#onConnect);
+    this.#socket.once('error', this.#onError);
+    if (this.#signal?.aborted) this.#onAbort();
+    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  get socket(): Promise<Socket> {
+    return this.#done.promise;
+  }
+
+  #finish(error?: Error): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#socket.off('connect', this.#onConnect);
+    this.#socket.off('error', this.#onError);
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    if (error === undefined) return this.#done.resolve(this.#socket);
+    this.#socket.destroy();
+    this.#done.reject(error);
+  }
+
+  readonly #onConnect = (): void => this.#finish();
+  readonly #onError = (err: Error): void => this.#finish(err);
+  readonly #onAbort = (): void => this.#finish(systemError('ABORT_ERR', 'connect aborted'));
+  readonly #onTimeout = (ms: number): void => {
+    const seconds = `${Number((ms / 1000).toFixed(3))}s`;
+    const message = `connect ETIMEDOUT ${this.#label} (no answer within ${seconds})`;
+    this.#finish(systemError('ETIMEDOUT', message));
+  };
 }
 
 /**
@@ -93,7 +108,7 @@ export async function openConnection(target: Target, opts: OpenOptions = {}): Pr
   if (isPathTarget(target)) {
     const path = checkUnixPath(target.path);
     try {
-      return await connectOnce({ path }, opts, path);
+      return await new ConnectAttempt({ path }, opts, path).socket;
     } catch (err) {
       throw new NetworkError(oneLine(err), err, ERR.CONNECT);
     }
@@ -106,13 +121,10 @@ export async function openConnection(target: Target, opts: OpenOptions = {}): Pr
   }
   const errors: unknown[] = [];
   for (const a of addresses) {
-    const label = a.family === 6 ? `[${a.address}]:${target.port}` : `${a.address}:${target.port}`;
+    const to = { host: a.address, port: target.port, family: a.family };
+    const label = formatEndpoint({ host: a.address, port: target.port });
     try {
-      return await connectOnce(
-        { host: a.address, port: target.port, family: a.family },
-        opts,
-        label,
-      );
+      return await new ConnectAttempt(to, opts, label).socket;
     } catch (err) {
       errors.push(err);
       if (opts.signal?.aborted) break;
@@ -124,242 +136,6 @@ export async function openConnection(target: Target, opts: OpenOptions = {}): Pr
       ? oneLine(last)
       : `cannot connect to ${formatEndpoint(target)} — ${errors.map((e) => oneLine(e)).join('; ')}`;
   throw new NetworkError(message, last, ERR.CONNECT);
-}
-
-/** Why a pipe ended. */
-export type PipeEnd =
-  'peer-closed' | 'input-ended' | 'quit-timer' | 'idle-timeout' | 'output-closed' | 'aborted';
-
-/** What a finished pipe reports. */
-export interface PipeResult {
-  readonly reason: PipeEnd;
-  /** Bytes written to the socket (after CRLF translation). */
-  readonly bytesSent: number;
-  /** Bytes received from the socket. */
-  readonly bytesReceived: number;
-}
-
-/** Options of {@link pipeSocket}. */
-export interface PipeOptions {
-  /** After the peer closes, keep sending input until it ends (`-k`). */
-  keepOpen?: boolean;
-  /** Quit this many seconds after input EOF, even if the peer has not closed (`-q`). */
-  quitAfterEof?: number;
-  /** Only send: what the peer sends is discarded; done once the input is sent. */
-  sendOnly?: boolean;
-  /** Only receive: the input is never read and nothing is sent. */
-  recvOnly?: boolean;
-  /** Translate bare LF to CRLF in what is sent from the input (`-C`). */
-  crlf?: boolean;
-  /** End after this many seconds without traffic either way. */
-  idleTimeout?: number;
-  /** Call `output.end()` when done (default false: the output stays usable). */
-  endOutput?: boolean;
-  /** Interactive use: a prompt is written here at the start and after each reply. */
-  prompt?: { stream: Writable; text: string };
-  /** Stop (the result's reason is `aborted`). */
-  signal?: AbortSignal;
-}
-
-/** Turns bare LF into CRLF, remembering whether the previous chunk ended in CR. */
-export class CrlfTranslator {
-  #lastCR = false;
-
-  /** Translate one chunk. */
-  push(chunk: Buffer): Buffer {
-    let extra = 0;
-    let prevCR = this.#lastCR;
-    for (const b of chunk) {
-      if (b === 0x0a && !prevCR) extra += 1;
-      prevCR = b === 0x0d;
-    }
-    const startCR = this.#lastCR;
-    this.#lastCR = prevCR;
-    if (extra === 0) return chunk;
-    const out = Buffer.allocUnsafe(chunk.length + extra);
-    let j = 0;
-    prevCR = startCR;
-    for (const b of chunk) {
-      if (b === 0x0a && !prevCR) out[j++] = 0x0d;
-      out[j++] = b;
-      prevCR = b === 0x0d;
-    }
-    return out;
-  }
-}
-
-function isBenignOutputError(err: unknown): boolean {
-  const code = errnoName(err);
-  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ECONNRESET';
-}
-
-/**
- * Pipe `input` → `socket` and `socket` → `output`, byte-exact, with
- * backpressure both ways (netcat semantics):
- * - on input EOF the socket is half-closed (`end()`) and replies are still read;
- * - when the peer closes, the pipe ends as soon as the output has taken every
- *   byte, even if the input is still open (unless `keepOpen`);
- * - an EPIPE on the output ends the pipe quietly (`output-closed`).
- * The socket is destroyed when the pipe ends; the input is paused and left to
- * the caller. Rejects with a NetworkError on a socket error (ECONNRESET…).
- */
-export function pipeSocket(
-  socket: Socket,
-  input: Readable,
-  output: Writable,
-  opts: PipeOptions = {},
-): Promise<PipeResult> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    let bytesSent = 0;
-    let bytesReceived = 0;
-    let inputEnded = false;
-    let peerEnded = false;
-    let pendingWrites = 0;
-    let quitTimer: NodeJS.Timeout | undefined;
-    let lastByte = 0x0a;
-    const crlf = opts.crlf ? new CrlfTranslator() : undefined;
-    const prompt = opts.prompt;
-
-    const finish = (reason: PipeEnd, err?: NetworkError): void => {
-      if (settled) return;
-      settled = true;
-      if (quitTimer) clearTimeout(quitTimer);
-      socket.setTimeout(0);
-      input.off('data', onInput);
-      input.off('end', onInputEnd);
-      input.off('error', onInputError);
-      input.pause();
-      socket.off('data', onSocketData);
-      socket.off('end', onSocketEnd);
-      output.off('error', onOutputError);
-      output.off('drain', onOutputDrain);
-      socket.off('drain', onSocketDrain);
-      opts.signal?.removeEventListener('abort', onAbort);
-      // a late error on a socket we are done with must not crash anything
-      socket.on('error', () => undefined);
-      output.on('error', () => undefined);
-      socket.destroy();
-      if (err !== undefined) {
-        reject(err);
-        return;
-      }
-      const result: PipeResult = { reason, bytesSent, bytesReceived };
-      if (opts.endOutput && reason !== 'output-closed') output.end(() => resolve(result));
-      else resolve(result);
-    };
-
-    const maybeDone = (): void => {
-      if (settled) return;
-      if (peerEnded && pendingWrites === 0) {
-        if (!opts.keepOpen || inputEnded || opts.recvOnly) {
-          if (opts.keepOpen && !socket.writableFinished && !opts.recvOnly) {
-            // -k: our last bytes are still on their way; end once they are out
-            socket.once('finish', () => finish('input-ended'));
-            return;
-          }
-          finish('peer-closed');
-        }
-      }
-    };
-
-    // socket → output
-    const onSocketData = (chunk: Buffer): void => {
-      bytesReceived += chunk.length;
-      if (opts.sendOnly) return;
-      pendingWrites += 1;
-      lastByte = chunk[chunk.length - 1] ?? lastByte;
-      const ok = output.write(chunk, (err) => {
-        pendingWrites -= 1;
-        if (err) return;
-        if (prompt && pendingWrites === 0 && !peerEnded) {
-          prompt.stream.write(`${lastByte === 0x0a ? '' : '\n'}${prompt.text}`);
-        }
-        maybeDone();
-      });
-      if (!ok) socket.pause();
-    };
-    const onOutputDrain = (): void => {
-      if (!settled) socket.resume();
-    };
-    const onSocketEnd = (): void => {
-      peerEnded = true;
-      maybeDone();
-    };
-    const onOutputError = (err: unknown): void => {
-      if (isBenignOutputError(err)) finish('output-closed');
-      else
-        finish(
-          'output-closed',
-          new NetworkError(`cannot write the output — ${oneLine(err)}`, err, ERR.OUTPUT),
-        );
-    };
-    const onSocketError = (err: unknown): void => {
-      if (settled) return;
-      const code = errnoName(err);
-      // the peer is gone after its FIN: our late write meeting a RST is the normal end
-      if (peerEnded && (code === 'EPIPE' || code === 'ECONNRESET')) {
-        finish('peer-closed');
-        return;
-      }
-      finish(
-        'peer-closed',
-        new NetworkError(`connection lost — ${oneLine(err)}`, err, ERR.CONNECTION),
-      );
-    };
-
-    // input → socket
-    const onInput = (chunk: Buffer | string): void => {
-      let data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-      if (crlf) data = crlf.push(data);
-      bytesSent += data.length;
-      if (socket.writableEnded || socket.destroyed) return;
-      if (!socket.write(data)) input.pause();
-    };
-    const onSocketDrain = (): void => {
-      if (!settled && !inputEnded) input.resume();
-    };
-    const onInputEnd = (): void => {
-      inputEnded = true;
-      if (!socket.writableEnded && !socket.destroyed) socket.end();
-      const afterFlush = (): void => {
-        if (settled) return;
-        if (opts.sendOnly) return finish('input-ended');
-        if (opts.quitAfterEof !== undefined) {
-          if (opts.quitAfterEof <= 0) return finish('quit-timer');
-          quitTimer = setTimeout(() => finish('quit-timer'), opts.quitAfterEof * 1000);
-        }
-        maybeDone();
-      };
-      if (socket.writableFinished) afterFlush();
-      else socket.once('finish', afterFlush);
-    };
-    const onInputError = (err: unknown): void =>
-      finish(
-        'input-ended',
-        new NetworkError(`cannot read the input — ${oneLine(err)}`, err, ERR.INPUT),
-      );
-    const onAbort = (): void => finish('aborted');
-
-    socket.on('data', onSocketData);
-    socket.on('end', onSocketEnd);
-    socket.on('error', onSocketError);
-    socket.on('drain', onSocketDrain);
-    output.on('drain', onOutputDrain);
-    output.on('error', onOutputError);
-    if (opts.idleTimeout !== undefined && opts.idleTimeout > 0) {
-      socket.setTimeout(opts.idleTimeout * 1000, () => finish('idle-timeout'));
-    }
-    if (opts.signal?.aborted) return finish('aborted');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    if (prompt) prompt.stream.write(prompt.text);
-    if (!opts.recvOnly) {
-      input.on('data', onInput);
-      input.once('end', onInputEnd);
-      input.on('error', onInputError);
-      input.resume();
-    }
-  });
 }
 
 /** Options of {@link connectPipe}. */
@@ -413,6 +189,145 @@ export interface SendResult {
 /** Default seconds `send` waits for the reply. */
 export const DEFAULT_REPLY_TIMEOUT = 10;
 
+/** One request and its reply on a connected socket: state in fields, one way to end. */
+class Exchange {
+  readonly #socket: Socket;
+  readonly #opts: SendOptions;
+  readonly #out: Writable | undefined;
+  readonly #done = new Deferred<SendResult>();
+  readonly #started = performance.now();
+  readonly #chunks: Buffer[] = [];
+  #payload: Readable | undefined;
+  #finished = false;
+  #timer: NodeJS.Timeout | undefined;
+  #sent = 0;
+  #received = 0;
+  #firstSent: number | undefined;
+  #firstReply: number | undefined;
+  /** Reply chunks handed to the output that it has not taken yet. */
+  #pendingWrites = 0;
+  #peerEnded = false;
+
+  constructor(socket: Socket, opts: SendOptions) {
+    this.#socket = socket;
+    this.#opts = opts;
+    this.#out = opts.output;
+  }
+
+  run(payload: Uint8Array | string | Readable): Promise<SendResult> {
+    const replyMs = (this.#opts.replyTimeout ?? DEFAULT_REPLY_TIMEOUT) * 1000;
+    if (replyMs > 0) this.#timer = setTimeout(this.#onTimeout, replyMs);
+    this.#opts.signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#socket.on('data', this.#onData);
+    this.#socket.on('end', this.#onEnd);
+    this.#socket.on('error', this.#onSocketError);
+    this.#out?.on('error', this.#onOutputError);
+    if (typeof payload === 'string' || payload instanceof Uint8Array) {
+      const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+      this.#noteSent(data.length);
+      this.#firstSent ??= performance.now();
+      this.#socket.end(data);
+    } else {
+      this.#payload = payload;
+      payload.on('data', this.#onPayloadData);
+      payload.once('end', this.#onPayloadEnd);
+      payload.once('error', this.#onPayloadError);
+      payload.pipe(this.#socket); // ends the socket (half-close) at the payload's end
+    }
+    return this.#done.promise;
+  }
+
+  #finish(ended: SendResult['ended'], error?: unknown): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#opts.signal?.removeEventListener('abort', this.#onAbort);
+    this.#socket.off('data', this.#onData);
+    this.#socket.on('error', noop);
+    this.#socket.destroy();
+    this.#payload?.unpipe(this.#socket);
+    this.#out?.off('error', this.#onOutputError);
+    this.#out?.off('drain', this.#onOutputDrain);
+    this.#out?.on('error', noop);
+    if (error !== undefined) {
+      const message = `connection lost — ${oneLine(error)}`;
+      return this.#done.reject(new NetworkError(message, error, ERR.CONNECTION));
+    }
+    const firstReply = this.#firstReply;
+    const firstSent = this.#firstSent;
+    this.#done.resolve({
+      sent: this.#sent,
+      received: this.#received,
+      reply: Buffer.concat(this.#chunks),
+      rttMs:
+        firstReply !== undefined && firstSent !== undefined ? firstReply - firstSent : undefined,
+      totalMs: performance.now() - this.#started,
+      ended,
+    });
+  }
+
+  #maybeDone(): void {
+    if (this.#peerEnded && this.#pendingWrites === 0) this.#finish('peer-closed');
+  }
+
+  #noteSent(n: number): void {
+    if (n > 0 && this.#firstSent === undefined) this.#firstSent = performance.now();
+    this.#sent += n;
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#firstReply ??= performance.now();
+    this.#received += chunk.length;
+    const out = this.#out;
+    if (!out) {
+      this.#chunks.push(chunk);
+      return;
+    }
+    this.#pendingWrites += 1;
+    if (!out.write(chunk, this.#onOutputWritten)) {
+      this.#socket.pause();
+      out.once('drain', this.#onOutputDrain);
+    }
+  };
+
+  readonly #onOutputWritten = (): void => {
+    this.#pendingWrites -= 1;
+    this.#maybeDone();
+  };
+
+  readonly #onOutputDrain = (): void => {
+    this.#socket.resume();
+  };
+
+  readonly #onEnd = (): void => {
+    this.#peerEnded = true;
+    this.#maybeDone();
+  };
+
+  readonly #onSocketError = (err: Error): void => {
+    const code = errnoName(err);
+    // a reset after the peer's reply still leaves a reply
+    if (this.#received > 0 && (code === 'ECONNRESET' || code === 'EPIPE')) return this.#onEnd();
+    this.#finish('peer-closed', err);
+  };
+
+  readonly #onOutputError = (err: unknown): void => {
+    if (isBenignOutputError(err)) this.#finish('output-closed');
+    else this.#finish('output-closed', err);
+  };
+
+  readonly #onPayloadData = (c: Buffer | string): void =>
+    this.#noteSent(typeof c === 'string' ? Buffer.byteLength(c) : c.length);
+
+  readonly #onPayloadEnd = (): void => {
+    this.#firstSent ??= performance.now();
+  };
+
+  readonly #onPayloadError = (err: Error): void => this.#finish('peer-closed', err);
+  readonly #onTimeout = (): void => this.#finish('timeout');
+  readonly #onAbort = (): void => this.#finish('aborted');
+}
+
 /**
  * One request: connect, send `payload` (bytes, or a stream read to its end),
  * half-close, and read the reply until the peer closes or `replyTimeout`
@@ -424,105 +339,5 @@ export async function send(
   opts: SendOptions = {},
 ): Promise<SendResult> {
   const socket = await openConnection(target, opts);
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let received = 0;
-    let sent = 0;
-    let firstSent: number | undefined;
-    let firstReply: number | undefined;
-    let settled = false;
-    let pendingWrites = 0;
-    let peerEnded = false;
-    const out = opts.output;
-    const replyMs = (opts.replyTimeout ?? DEFAULT_REPLY_TIMEOUT) * 1000;
-    const timer = replyMs > 0 ? setTimeout(() => finish('timeout'), replyMs) : undefined;
-    const onAbort = (): void => finish('aborted');
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-    function finish(ended: SendResult['ended'], err?: unknown): void {
-      if (settled) return;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
-      socket.off('data', onData);
-      socket.on('error', () => undefined);
-      socket.destroy();
-      if (typeof payload === 'object' && 'pipe' in payload) payload.unpipe(socket);
-      out?.off('error', onOutputError);
-      out?.on('error', () => undefined);
-      if (err !== undefined) {
-        reject(new NetworkError(`connection lost — ${oneLine(err)}`, err, ERR.CONNECTION));
-        return;
-      }
-      resolve({
-        sent,
-        received,
-        reply: Buffer.concat(chunks),
-        rttMs:
-          firstReply !== undefined && firstSent !== undefined ? firstReply - firstSent : undefined,
-        totalMs: performance.now() - started,
-        ended,
-      });
-    }
-    const maybeDone = (): void => {
-      if (peerEnded && pendingWrites === 0) finish('peer-closed');
-    };
-    const onData = (chunk: Buffer): void => {
-      if (firstReply === undefined) firstReply = performance.now();
-      received += chunk.length;
-      if (!out) {
-        chunks.push(chunk);
-        return;
-      }
-      pendingWrites += 1;
-      if (
-        !out.write(chunk, () => {
-          pendingWrites -= 1;
-          maybeDone();
-        })
-      ) {
-        socket.pause();
-        out.once('drain', () => socket.resume());
-      }
-    };
-    const onOutputError = (err: unknown): void => {
-      if (isBenignOutputError(err)) finish('output-closed');
-      else finish('output-closed', err);
-    };
-    socket.on('data', onData);
-    socket.on('end', () => {
-      peerEnded = true;
-      maybeDone();
-    });
-    socket.on('error', (err) => {
-      // a reset after the peer's reply still leaves a reply
-      if (received > 0 && ['ECONNRESET', 'EPIPE'].includes(errnoName(err) ?? '')) {
-        peerEnded = true;
-        maybeDone();
-        return;
-      }
-      finish('peer-closed', err);
-    });
-    out?.on('error', onOutputError);
-    const noteSent = (n: number): void => {
-      if (n > 0 && firstSent === undefined) firstSent = performance.now();
-      sent += n;
-    };
-    if (typeof payload === 'string' || payload instanceof Uint8Array) {
-      const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-      noteSent(data.length);
-      if (firstSent === undefined) firstSent = performance.now();
-      socket.end(data);
-    } else {
-      payload.on('data', (c: Buffer | string) =>
-        noteSent(typeof c === 'string' ? Buffer.byteLength(c) : c.length),
-      );
-      payload.once('end', () => {
-        if (firstSent === undefined) firstSent = performance.now();
-      });
-      payload.once('error', (err) => finish('peer-closed', err));
-      payload.pipe(socket); // ends the socket (half-close) at the payload's end
-    }
-  });
+  return new Exchange(socket, opts).run(payload);
 }

@@ -6,9 +6,10 @@
  * object and no DNS step; otherwise `net.connect` does the same job, about
  * twice as slowly. Both paths give the same answers.
  */
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { errnoName } from '../net/errors.js';
+import { Deferred } from './deferred.js';
 
 /** The outcome of one attempt. */
 export interface AttemptResult {
@@ -91,64 +92,102 @@ function errName(status: number): string {
   }
 }
 
-function fastAttempt(b: TcpBinding, o: AttemptOptions): Promise<AttemptResult> {
-  return new Promise((resolve) => {
-    const handle = new b.TCP(b.constants.SOCKET);
-    let settled = false;
-    const settle = (r: AttemptResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      handle.close();
-      resolve(r);
-    };
-    const timer = setTimeout(() => settle({ code: 'ETIMEDOUT' }), o.timeoutMs);
+/** One attempt in flight: settles once with its result, closing what it opened. */
+abstract class Attempt {
+  readonly #done = new Deferred<AttemptResult>();
+  readonly #timer: NodeJS.Timeout;
+  #finished = false;
+
+  protected constructor(timeoutMs: number) {
+    this.#timer = setTimeout(timedOut, timeoutMs, this);
+  }
+
+  /** The outcome; never rejects. */
+  get result(): Promise<AttemptResult> {
+    return this.#done.promise;
+  }
+
+  /** Whether the attempt has its outcome. */
+  get finished(): boolean {
+    return this.#finished;
+  }
+
+  /** Settle with `r` and close the socket; later calls do nothing. */
+  finish(r: AttemptResult): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    clearTimeout(this.#timer);
+    this.close();
+    this.#done.resolve(r);
+  }
+
+  /** Close the socket or handle of the attempt. */
+  protected abstract close(): void;
+}
+
+function timedOut(attempt: Attempt): void {
+  attempt.finish({ code: 'ETIMEDOUT' });
+}
+
+/** An attempt straight on Node's TCP handle: no stream, no Error object, no DNS step. */
+class HandleAttempt extends Attempt {
+  readonly #handle: TcpHandle;
+
+  constructor(b: TcpBinding, o: AttemptOptions) {
+    super(o.timeoutMs);
+    this.#handle = new b.TCP(b.constants.SOCKET);
     const req = new b.TCPConnectWrap();
     req.address = o.address;
     req.port = o.port;
-    req.oncomplete = (status: number) => {
-      if (settled) return;
-      if (status !== 0) return settle({ code: errName(status) });
-      const local: { address?: string; port?: number } = {};
-      handle.getsockname(local);
-      settle({ code: '0', localAddress: local.address, localPort: local.port });
-    };
+    req.oncomplete = (status: number) => this.#onComplete(status);
     let err: number;
     try {
       err =
         o.family === 6
-          ? handle.connect6(req, o.address, o.port)
-          : handle.connect(req, o.address, o.port);
+          ? this.#handle.connect6(req, o.address, o.port)
+          : this.#handle.connect(req, o.address, o.port);
     } catch {
       err = -22; // EINVAL: the binding refused the arguments
     }
-    if (err !== 0) settle({ code: errName(err) });
-  });
+    if (err !== 0) this.finish({ code: errName(err) });
+  }
+
+  #onComplete(status: number): void {
+    if (this.finished) return;
+    if (status !== 0) return this.finish({ code: errName(status) });
+    const local: { address?: string; port?: number } = {};
+    this.#handle.getsockname(local);
+    this.finish({ code: '0', localAddress: local.address, localPort: local.port });
+  }
+
+  protected close(): void {
+    this.#handle.close();
+  }
 }
 
-function netAttempt(o: AttemptOptions): Promise<AttemptResult> {
-  return new Promise((resolve) => {
-    const socket = netConnect({
-      host: o.address,
-      port: o.port,
-      family: o.family,
-      localAddress: o.localAddress,
-      localPort: o.localPort,
-    });
-    let settled = false;
-    const settle = (r: AttemptResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(r);
-    };
-    const timer = setTimeout(() => settle({ code: 'ETIMEDOUT' }), o.timeoutMs);
-    socket.once('connect', () =>
-      settle({ code: '0', localAddress: socket.localAddress, localPort: socket.localPort }),
-    );
-    socket.on('error', (err) => settle({ code: errnoName(err) ?? 'EIO' }));
-  });
+/** An attempt through `net.connect`, for a source address or port, or when the handle is not there. */
+class SocketAttempt extends Attempt {
+  readonly #socket: Socket;
+
+  constructor(o: AttemptOptions) {
+    super(o.timeoutMs);
+    const { address: host, port, family, localAddress, localPort } = o;
+    this.#socket = netConnect({ host, port, family, localAddress, localPort });
+    this.#socket.once('connect', this.#onConnect);
+    // stays after the end: a late error on the destroyed socket must not crash anything
+    this.#socket.on('error', this.#onError);
+  }
+
+  readonly #onConnect = (): void => {
+    const { localAddress, localPort } = this.#socket;
+    this.finish({ code: '0', localAddress, localPort });
+  };
+
+  readonly #onError = (err: Error): void => this.finish({ code: errnoName(err) ?? 'EIO' });
+
+  protected close(): void {
+    this.#socket.destroy();
+  }
 }
 
 /**
@@ -158,5 +197,5 @@ function netAttempt(o: AttemptOptions): Promise<AttemptResult> {
  */
 export function tcpAttempt(o: AttemptOptions): Promise<AttemptResult> {
   const b = o.useNet || o.localAddress || o.localPort ? null : tcpBinding();
-  return b ? fastAttempt(b, o) : netAttempt(o);
+  return (b ? new HandleAttempt(b, o) : new SocketAttempt(o)).result;
 }

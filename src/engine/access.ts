@@ -65,3 +65,13 @@ export class AccessList {
     return !this.#hasAllow || this.#allow.check(addr, fam);
   }
 }
+
+/** An access list, or its rules as plain data (what crosses to a worker). */
+export type AccessListLike =
+  AccessList | { readonly allow?: readonly string[]; readonly deny?: readonly string[] };
+
+/** The access list for an option given as a list or as its rules. */
+export function toAccessList(value: AccessListLike | undefined): AccessList | undefined {
+  if (value === undefined || value instanceof AccessList) return value;
+  return new AccessList(value.allow, value.deny);
+}

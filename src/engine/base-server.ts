@@ -1,121 +1,44 @@
 /**
  * BaseServer: Python's socketserver.BaseServer lifecycle on Node's event loop.
- *
  * Methods for the caller: `listen()` (bind + activate), `serveForever()`,
- * `handleRequest()`, `shutdown()`, `serverClose()`, `serverAddress`.
- * Methods that may be overridden: `serverBind()`, `serverActivate()`,
- * `verifyRequest()`, `processRequest()`, `finishRequest()`, `shutdownRequest()`,
- * `handleError()`, `handleTimeout()`, `serviceActions()`.
+ * `handleRequest()`, `shutdown()`, `serverClose()`, `serverAddress`. The hooks that
+ * may be overridden are at the end. How requests run is the strategy of the mode
+ * (strategy.ts); pooled workers rebuild the server from its {@link ServerSpec} and
+ * run requests through {@link BaseServer.runRequest}.
  */
 import { EventEmitter } from 'node:events';
 import type { SocketAddress, Transport } from '../net/address.js';
-import { AlreadyListeningError, oneLine, UnsupportedError, UsageError } from '../net/errors.js';
 import { formatEndpoint } from '../net/address.js';
-import { isThenable, runHandler, type HandlerClass } from './request-handler.js';
+import { AlreadyListeningError, UsageError, oneLine } from '../net/errors.js';
 import { debug } from '../net/debug.js';
-
+import { enter, leave } from './containment.js';
 import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
+import { RequestPump } from './request-pump.js';
+import { runHandler, type HandlerClass } from './request-handler.js';
+import { RequestRunner, type RunHooks } from './request-run.js';
+import {
+  isPeerError,
+  type BaseServerOptions,
+  type ServerState,
+  type ServerStats,
+} from './server-types.js';
+import { specOf, type ModuleRef, type ServerSpec } from './server-spec.js';
+import { createStrategy } from './strategies.js';
+import type { ConcurrencyStrategy, RequestOutcome, StrategyHost } from './strategy.js';
 
 export { CONCURRENCY_MODES, type ConcurrencyMode };
-
-/** Server states: idle → listening → closing → closed. */
-export type ServerState = 'idle' | 'listening' | 'closing' | 'closed';
-
-/** Where worker threads or processes find the handler class (they cannot share the class object). */
-export interface HandlerModule {
-  /** Module URL or absolute path that exports the handler. */
-  readonly url: string;
-  /** Export name; `default` when omitted. */
-  readonly exportName?: string;
-}
-
-/** Options shared by every server class. */
-export interface BaseServerOptions {
-  /** Concurrency model; `async` by default. */
-  mode?: ConcurrencyMode;
-  /** Pool size for `threading` and `forking` (default: CPU count). */
-  workers?: number;
-  /** Where workers import the handler from; required for `threading` and `forking`. */
-  handlerModule?: HandlerModule;
-  /** Seconds `handleRequest()` waits before calling `handleTimeout()`; null waits forever. */
-  timeout?: number | null;
-  /** Where the default `handleError()` writes its one line (default: stderr). */
-  log?: (line: string) => void;
-}
-
-/** Counters a server keeps (read them for a summary). */
-export interface ServerStats {
-  /** Requests dispatched to a handler (connections on stream servers, datagrams on datagram servers). */
-  requests: number;
-  /** Requests refused by `verifyRequest()` or a connection limit. */
-  rejected: number;
-  /** Requests whose handler failed. */
-  errors: number;
-  /** Bytes received in finished requests. */
-  bytesIn: number;
-  /** Bytes sent in finished requests. */
-  bytesOut: number;
-}
-
-/** What the `requestEnd` event carries. */
-export interface RequestEndInfo {
-  readonly clientAddress: SocketAddress;
-  readonly bytesIn: number;
-  readonly bytesOut: number;
-  readonly durationMs: number;
-  readonly error?: unknown;
-}
-
-/**
- * The pluggable part of a concurrency model. `async` and `sequential` need none;
- * `threading` runs handler work elsewhere; `forking` replaces binding altogether.
- */
-export interface ConcurrencyStrategy<Req> {
-  /** Run one request's handler instead of running it in this thread. */
-  finishRequest?(request: Req, clientAddress: SocketAddress): Promise<void>;
-  /** Bind in worker processes instead of here; resolves with the shared bound address. */
-  listen?(): Promise<SocketAddress>;
-  /** Stop workers; those still busy after `graceMs` are stopped by force. */
-  close(graceMs?: number): Promise<void>;
-  /** The grace period of `serverClose()` was cut short: workers stop what still runs. */
-  endGrace?(): void;
-}
-
-interface Pending<Req> {
-  readonly request: Req;
-  readonly clientAddress: SocketAddress;
-}
-
-/** After the grace period, how long destroyed requests get to end before they are abandoned. */
-const ABANDON_MS = 200;
-
-/** Connection-level errors that end a request without being a handler bug. */
-const PEER_ERRORS = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'ERR_STREAM_DESTROYED',
-]);
-
-/** Is this error the peer going away rather than the handler failing? */
-export function isPeerError(err: unknown): boolean {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    PEER_ERRORS.has(String((err as { code?: unknown }).code))
-  );
-}
+export * from './server-types.js';
+export type { ModuleRef, RequestOutcome, ServerSpec };
 
 /**
  * Base class for servers. Subclasses bind a transport and feed requests in with
- * `enqueueRequest()`. Requests wait (stream sockets paused) until `serveForever()`
- * or `handleRequest()` takes them, as connections wait in a backlog.
+ * `admit()` and `enqueueRequest()`. Requests wait (stream sockets paused) until
+ * `serveForever()` or `handleRequest()` takes them, as connections wait in a backlog.
  *
- * Events: `listening` (address), `request` (clientAddress), `requestEnd`
+ * Events: `listening` (address), `request` (clientAddress, request), `requestEnd`
  * ({@link RequestEndInfo}), `requestError` (error, clientAddress), `rejected`
- * (clientAddress, reason), `timeout`, `close`.
+ * (clientAddress, reason), `timeout`, `close`; in the pooled modes `workerStart`,
+ * `workerReady`, `workerExit` and `giveUp`.
  */
 export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /** The transport, for banners and logs. */
@@ -124,26 +47,28 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   readonly RequestHandlerClass: HandlerClass<Req>;
   /** Concurrency model. */
   readonly mode: ConcurrencyMode;
-  /** Pool size for `threading`/`forking`. */
+  /** Pool size for `threading`/`forking` (0: the CPU count). */
   readonly workers: number;
   /** Where workers import the handler from. */
-  readonly handlerModule: HandlerModule | undefined;
+  readonly handlerModule: ModuleRef | undefined;
+  /** Where workers import the server class from (built-in classes know their own). */
+  readonly serverModule: ModuleRef | undefined;
   /** Seconds `handleRequest()` waits; null waits forever. */
   timeout: number | null;
   /** Counters for summaries. */
   readonly stats: ServerStats = { requests: 0, rejected: 0, errors: 0, bytesIn: 0, bytesOut: 0 };
-  /** Where `handleError()` writes by default. */
+  /** Where `handleError()` writes when nobody listens for `requestError`. */
   log: (line: string) => void;
+  /** The options as given (workers build the same server from them). */
+  readonly options: Readonly<BaseServerOptions>;
 
   #address: SocketAddress;
   #state: ServerState = 'idle';
   #listening: Promise<SocketAddress> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #pending: Pending<Req>[] = [];
-  readonly #active = new Set<Promise<void>>();
-  #waiter: ((item: Pending<Req> | null) => void) | undefined;
-  #serving: { stop: () => void; done: Promise<void> } | undefined;
-  #strategy: ConcurrencyStrategy<Req> | undefined;
+  #strategy: ConcurrencyStrategy | undefined;
+  readonly #pump: RequestPump<Req>;
+  readonly #runner: RequestRunner<Req>;
 
   constructor(
     serverAddress: SocketAddress,
@@ -156,6 +81,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     }
     this.#address = serverAddress;
     this.RequestHandlerClass = RequestHandlerClass;
+    this.options = options;
     this.mode = options.mode ?? 'async';
     if (!CONCURRENCY_MODES.includes(this.mode)) {
       throw new UsageError(
@@ -164,8 +90,15 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     }
     this.workers = options.workers ?? 0;
     this.handlerModule = options.handlerModule;
+    this.serverModule = options.serverModule;
     this.timeout = options.timeout ?? null;
-    this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
+    this.log = options.log ?? ((line) => debug('%s', line));
+    this.#runner = new RequestRunner<Req>(this.#hooks());
+    this.#pump = new RequestPump<Req>({
+      canStart: (active) => this.#strategy?.canStart(active) ?? true,
+      dispatch: (item) => this.#runner.dispatch(item),
+      abort: (request) => this.abortRequest(request),
+    });
   }
 
   /** The address the server is bound to (the real one once bound: port 0 resolved). */
@@ -180,44 +113,39 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
 
   /** Requests currently being handled. */
   get activeRequests(): number {
-    return this.#active.size;
+    return this.#pump.active;
   }
 
   /** Requests accepted but not yet handed to a handler. */
   get pendingRequests(): number {
-    return this.#pending.length;
+    return this.#pump.pending;
   }
 
   // ---- Methods for the caller -------------------------------------------------
 
   /**
-   * Bind and activate (Python does this in the constructor). Resolves with the real
-   * bound address; rejects with the system error (EADDRINUSE, EACCES…). Do not override.
+   * Bind and activate (Python does this in the constructor); in the pooled modes the
+   * workers start first, so that a request arriving at once is served. Resolves with
+   * the real bound address; rejects with the system error. Do not override.
    */
   listen(): Promise<SocketAddress> {
     if (this.#listening) return Promise.reject(new AlreadyListeningError());
     if (this.#state !== 'idle') return Promise.reject(new UsageError('server is closed'));
     this.#listening = (async () => {
-      this.#strategy = await this.createStrategy();
-      const address = this.#strategy?.listen
-        ? await this.#strategy.listen()
-        : await this.#bindHere();
-      this.#address = address;
+      this.#strategy = await createStrategy(this.mode);
+      await this.#strategy.start(this.#hooks());
+      this.#address = await this.serverBind();
+      await this.serverActivate();
       this.#state = 'listening';
-      debug('listening on %s', formatEndpoint(address));
-      this.emit('listening', address);
-      return address;
+      debug('listening on %s', formatEndpoint(this.#address));
+      this.emit('listening', this.#address);
+      return this.#address;
     })();
     this.#listening.catch(() => {
       this.#state = 'closed';
+      void this.#strategy?.close(0);
     });
     return this.#listening;
-  }
-
-  async #bindHere(): Promise<SocketAddress> {
-    const address = await this.serverBind();
-    await this.serverActivate();
-    return address;
   }
 
   /**
@@ -225,34 +153,23 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
    * `pollInterval` seconds. Binds first if needed. Do not override.
    */
   async serveForever(pollInterval = 0.5): Promise<void> {
-    if (this.#serving) throw new UsageError('serveForever() is already running');
-    // Registered before binding, so that a shutdown() called right away is not lost;
-    // `done` resolves once serveForever() has returned.
-    let stopping = false;
-    let wake!: () => void;
-    const stopped = new Promise<void>((resolve) => (wake = resolve));
-    let returned!: () => void;
-    const done = new Promise<void>((resolve) => (returned = resolve));
-    const stop = (): void => {
-      stopping = true;
-      wake();
-    };
-    const serving = { stop, done };
-    this.#serving = serving;
+    const serving = this.#pump.startServing(); // before binding: a shutdown() right away is not lost
     let timer: NodeJS.Timeout | undefined;
+    enter();
     try {
       await this.#ensureListening();
-      if (stopping) return;
-      timer = setInterval(() => this.#serviceActions(), Math.max(1, pollInterval * 1000));
+      if (serving.stopped()) return;
+      const act = (): void => this.#runner.contained(() => this.serviceActions(), this.#address);
+      timer = setInterval(act, Math.max(1, pollInterval * 1000));
       timer.unref();
-      this.#pump();
-      await stopped;
+      this.#pump.pumpAll();
+      await serving.done;
     } catch (err) {
-      if (!stopping) throw err; // closed before it started serving: a plain return
+      if (!serving.stopped()) throw err; // closed before it started serving: a plain return
     } finally {
       clearInterval(timer);
-      if (this.#serving === serving) this.#serving = undefined;
-      returned();
+      leave();
+      serving.returned();
     }
   }
 
@@ -261,32 +178,18 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
    * `handleTimeout()`), run it to completion and return. Do not override.
    */
   async handleRequest(): Promise<void> {
-    // forked workers accept on their own: this process never sees a request to take
-    if (this.mode === 'forking') {
-      throw new UnsupportedError('handleRequest() needs a single process — not with mode forking');
-    }
     await this.#ensureListening();
-    if (this.#waiter) throw new UsageError('handleRequest() is already waiting');
-    let item = this.#pending.shift();
-    if (!item) {
-      item =
-        (await new Promise<Pending<Req> | null>((resolve) => {
-          let timer: NodeJS.Timeout | undefined;
-          this.#waiter = (got) => {
-            if (timer) clearTimeout(timer);
-            this.#waiter = undefined;
-            resolve(got);
-          };
-          if (this.timeout !== null && this.#state === 'listening') {
-            timer = setTimeout(() => this.#waiter?.(null), this.timeout * 1000);
-          }
-        })) ?? undefined;
-    }
+    const item = await this.#pump.take(this.#state === 'listening' ? this.timeout : null);
     if (!item) {
       if (this.#state === 'listening') this.handleTimeout();
       return;
     }
-    await this.#dispatch(item);
+    enter();
+    try {
+      await this.#pump.run(item);
+    } finally {
+      leave();
+    }
   }
 
   /**
@@ -294,10 +197,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
    * new ones wait. Idempotent. Do not override.
    */
   shutdown(): Promise<void> {
-    const serving = this.#serving;
-    if (!serving) return Promise.resolve();
-    serving.stop();
-    return serving.done;
+    return this.#pump.stopServing();
   }
 
   /**
@@ -308,19 +208,12 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
    * `serverCleanup()`.
    */
   serverClose(options: { graceMs?: number } = {}): Promise<void> {
-    // a later call with graceMs 0 cuts a running grace period short (a second Ctrl-C)
-    if (this.#closing && options.graceMs === 0) this.#endGrace();
+    if (this.#closing && options.graceMs === 0) {
+      this.#pump.endGrace();
+      this.#strategy?.endGrace();
+    }
     this.#closing ??= this.#close(options.graceMs ?? Infinity);
     return this.#closing;
-  }
-
-  #graceOver = false;
-  #onGraceOver: (() => void) | undefined;
-
-  #endGrace(): void {
-    this.#graceOver = true;
-    this.#onGraceOver?.();
-    this.#strategy?.endGrace?.();
   }
 
   async #close(graceMs: number): Promise<void> {
@@ -328,150 +221,69 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (wasListening) await this.#listening?.catch(() => undefined);
     this.#state = 'closing';
     await this.shutdown();
-    this.#waiter?.(null);
-    for (const { request } of this.#pending.splice(0)) this.abortRequest(request);
+    this.#pump.dropPending();
     if (wasListening) await this.closeListener();
-    if (this.#active.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const grace = new Promise<void>((resolve) => {
-        this.#onGraceOver = resolve;
-        if (this.#graceOver) resolve();
-        else if (Number.isFinite(graceMs)) timer = setTimeout(resolve, Math.max(0, graceMs));
-      });
-      await Promise.race([Promise.allSettled([...this.#active]), grace]);
-      if (timer) clearTimeout(timer);
-      this.#onGraceOver = undefined;
-      if (this.#active.size > 0) {
-        this.abortAll();
-        // Destroyed requests end their handlers within a few ticks; a handler waiting on
-        // something else entirely is abandoned rather than keep serverClose() waiting.
-        let abandon: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.allSettled([...this.#active]),
-          new Promise<void>((resolve) => (abandon = setTimeout(resolve, ABANDON_MS))),
-        ]);
-        clearTimeout(abandon);
-        this.#active.clear();
-      }
-    }
+    if (!(await this.#pump.drain(graceMs))) this.abortAll();
+    await this.#pump.abandonAfterAbort();
     await this.#strategy?.close(graceMs);
     await this.serverCleanup();
     this.#state = 'closed';
     this.emit('close');
   }
 
-  // ---- Feeding requests in (for subclasses) -----------------------------------
+  /**
+   * Run one request handed over by a worker pool in this worker: `finishRequest()`,
+   * then `shutdownRequest()` (or `abortRequest()` after a failure, which is then
+   * thrown). What escapes the handler later counts as its failure. Resolves with the
+   * bytes it moved. Do not override.
+   */
+  runRequest(request: Req, clientAddress: SocketAddress): Promise<RequestOutcome> {
+    return this.#runner.runInWorker(request, clientAddress);
+  }
 
-  /** A transport hands a new request to the server. Do not override. */
+  /**
+   * A worker's copy of a server takes the address its owner bound (workers start
+   * before the bind). Do not call otherwise.
+   */
+  adopt(address: SocketAddress): void {
+    this.#address = address;
+  }
+
+  /** What workers need to build this server; throws a UsageError when they could not. */
+  spec(): ServerSpec {
+    return specOf(this, this.#address);
+  }
+
+  /**
+   * Access before capacity: run `verifyRequest()` on a request just accepted or
+   * received, before it takes a slot anywhere. A refused request is counted,
+   * reported (`rejected`) and ended; it never counts as a request. Do not override.
+   */
+  protected admit(request: Req, clientAddress: SocketAddress): boolean {
+    return this.#runner.admit(request, clientAddress);
+  }
+
+  /** Count, report and end a request refused for `reason`. Do not override. */
+  protected refuse(request: Req, clientAddress: SocketAddress, reason: string): void {
+    this.#runner.refuse(request, clientAddress, reason);
+  }
+
+  /**
+   * A transport hands an admitted request to the server. One that arrives before the
+   * server is ready waits until it is; once it is closing, the request is ended.
+   * Do not override.
+   */
   protected enqueueRequest(request: Req, clientAddress: SocketAddress): void {
-    if (this.#state !== 'listening') {
+    if (this.#state === 'closing' || this.#state === 'closed') {
       this.abortRequest(request);
       return;
     }
-    const item = { request, clientAddress };
-    if (this.#waiter) {
-      this.#waiter(item);
-    } else if (this.#serving && this.#pending.length === 0 && this.#canStart()) {
-      void this.#dispatch(item);
-    } else {
-      this.#pending.push(item);
-      this.onQueued(request);
-    }
+    if (!this.#pump.offer({ request, clientAddress })) this.onQueued(request);
   }
 
   /** A queued request left before being handled (the peer closed). Do not override. */
   protected dequeueRequest(request: Req): void {
-    const i = this.#pending.findIndex((p) => p.request === request);
-    if (i >= 0) this.#pending.splice(i, 1);
-  }
-
-  #canStart(): boolean {
-    return this.mode !== 'sequential' || this.#active.size === 0;
-  }
-
-  #pump(): void {
-    while (this.#serving && this.#pending.length > 0 && this.#canStart()) {
-      void this.#dispatch(this.#pending.shift()!);
-    }
-  }
-
-  #dispatch(item: Pending<Req>): Promise<void> {
-    const { request, clientAddress } = item;
-    let allowed: boolean;
-    try {
-      allowed = this.verifyRequest(request, clientAddress);
-    } catch (err) {
-      this.handleError(err, clientAddress);
-      allowed = false;
-    }
-    if (!allowed) {
-      this.stats.rejected += 1;
-      this.emit('rejected', clientAddress, 'verifyRequest');
-      this.abortRequest(request);
-      return Promise.resolve();
-    }
-    this.stats.requests += 1;
-    this.emit('request', clientAddress, request);
-    // timing costs a call per request: only when someone listens for requestEnd
-    const started = this.listenerCount('requestEnd') > 0 ? performance.now() : 0;
-    const end = (error?: unknown): void => {
-      const { bytesIn, bytesOut } = this.requestBytes(request);
-      this.stats.bytesIn += bytesIn;
-      this.stats.bytesOut += bytesOut;
-      if (this.listenerCount('requestEnd') > 0) {
-        const info: RequestEndInfo = {
-          clientAddress,
-          bytesIn,
-          bytesOut,
-          durationMs: performance.now() - started,
-        };
-        this.emit('requestEnd', error === undefined ? info : { ...info, error });
-      }
-    };
-    let result: void | Promise<void>;
-    try {
-      result = this.processRequest(request, clientAddress);
-    } catch (err) {
-      this.#failed(err, request, clientAddress);
-      end(err);
-      this.#pump();
-      return Promise.resolve();
-    }
-    if (!isThenable(result)) {
-      this.shutdownRequest(request);
-      end();
-      return Promise.resolve();
-    }
-    const tracked: Promise<void> = result.then(
-      () => {
-        this.#active.delete(tracked);
-        this.shutdownRequest(request);
-        end();
-        this.#pump();
-      },
-      (err: unknown) => {
-        this.#active.delete(tracked);
-        this.#failed(err, request, clientAddress);
-        end(err);
-        this.#pump();
-      },
-    );
-    this.#active.add(tracked);
-    return tracked;
-  }
-
-  #failed(err: unknown, request: Req, clientAddress: SocketAddress): void {
-    if (this.isPeerFailure(err, request)) {
-      debug('request from %s ended: %s', formatEndpoint(clientAddress), oneLine(err));
-    } else {
-      this.stats.errors += 1;
-      try {
-        this.handleError(err, clientAddress);
-      } catch (inner) {
-        debug('handleError threw: %s', oneLine(inner));
-      }
-    }
-    this.abortRequest(request);
+    this.#pump.remove(request);
   }
 
   async #ensureListening(): Promise<void> {
@@ -480,23 +292,34 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (this.#state !== 'listening') throw new UsageError('server is closed');
   }
 
-  #serviceActions(): void {
-    try {
-      this.serviceActions();
-    } catch (err) {
-      this.handleError(err, this.#address);
-    }
+  /** What a request run and the strategy call (the hooks stay protected). */
+  #hooks(): RunHooks<Req> & StrategyHost {
+    return {
+      stats: this.stats,
+      transport: this.transport,
+      workers: this.workers,
+      serverAddress: () => this.#address,
+      spec: () => this.spec(),
+      processRequest: (r, a) => this.processRequest(r, a),
+      finishRequest: (r, a) => this.finishRequest(r as Req, a),
+      verifyRequest: (r, a) => this.verifyRequest(r, a),
+      beginRequest: (r) => this.beginRequest(r),
+      handedOff: (r) => this.handOff(r as Req),
+      shutdownRequest: (r) => this.shutdownRequest(r),
+      abortRequest: (r) => this.abortRequest(r),
+      requestBytes: (r) => this.requestBytes(r),
+      isPeerFailure: (e, r) => this.isPeerFailure(e, r),
+      handleError: (e, a) => this.handleError(e, a),
+      emit: (event, ...args) => this.emit(event, ...args),
+      listenerCount: (event) => this.listenerCount(event),
+      giveUp: () => {
+        this.emit('giveUp');
+        void this.serverClose();
+      },
+    };
   }
 
   // ---- Hooks ------------------------------------------------------------------
-
-  /** Build the concurrency strategy for `mode` (threading/forking). May be overridden. */
-  protected async createStrategy(): Promise<ConcurrencyStrategy<Req> | undefined> {
-    if (this.mode !== 'threading' && this.mode !== 'forking') return undefined;
-    const { createStrategy } = await import('./concurrency.js');
-    const strategy = await createStrategy(this as unknown as BaseServer<unknown>, this.mode);
-    return strategy as unknown as ConcurrencyStrategy<Req>;
-  }
 
   /** Bind the socket (and, on stream servers, listen: Node does both in one call). Must be overridden. */
   protected abstract serverBind(): Promise<SocketAddress>;
@@ -504,36 +327,35 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /** Called after `serverBind()`. May be overridden. */
   protected serverActivate(): void | Promise<void> {}
 
-  /** Stop accepting new requests and release the listening socket. Must be overridden. */
+  /** Stop accepting and release the listening socket. Must be overridden. */
   protected abstract closeListener(): Promise<void>;
 
   /** Release what binding left behind (a unix socket file). May be overridden. */
   protected serverCleanup(): void | Promise<void> {}
 
-  /**
-   * Return false to refuse a request before any handler sees it (the request is
-   * closed unserved). The default accepts everything. May be overridden.
-   */
+  /** False refuses a request as it arrives, before any slot or handler. May be overridden. */
   protected verifyRequest(_request: Req, _clientAddress: SocketAddress): boolean {
     return true;
   }
 
-  /**
-   * Run one request: by default `finishRequest()`; the engine then calls
-   * `shutdownRequest()` (or `abortRequest()` after an error). May be overridden.
-   */
-  protected processRequest(request: Req, clientAddress: SocketAddress): void | Promise<void> {
-    return this.finishRequest(request, clientAddress);
+  /** Run one request the way the mode says (here, or on a worker). May be overridden. */
+  protected processRequest(
+    request: Req,
+    clientAddress: SocketAddress,
+  ): void | Promise<void | RequestOutcome> {
+    return this.#strategy!.processRequest(request, clientAddress);
   }
 
-  /**
-   * Instantiate the handler class and run setup → handle → finish; under
-   * `threading` the work goes to the worker pool instead. May be overridden.
-   */
+  /** Instantiate the handler class and run setup → handle → finish. May be overridden. */
   protected finishRequest(request: Req, clientAddress: SocketAddress): void | Promise<void> {
-    if (this.#strategy?.finishRequest) return this.#strategy.finishRequest(request, clientAddress);
     return runHandler(new this.RequestHandlerClass(request, clientAddress, this));
   }
+
+  /** A request's connection was handed to a worker process (forking). May be overridden. */
+  protected handOff(_request: Req): void {}
+
+  /** A request leaves the queue for a handler (stream servers start its idle timer). May be overridden. */
+  protected beginRequest(_request: Req): void {}
 
   /** End a request that was handled (graceful close). Must be overridden. */
   protected abstract shutdownRequest(request: Req): void;
@@ -548,12 +370,9 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   protected onQueued(_request: Req): void {}
 
   /** Bytes in and out of a finished request, for stats. Must be overridden. */
-  protected abstract requestBytes(request: Req): { bytesIn: number; bytesOut: number };
+  protected abstract requestBytes(request: Req): RequestOutcome;
 
-  /**
-   * Called when a handler fails. The default emits `requestError` when someone
-   * listens, else writes one line through `log`; the server keeps serving. May be overridden.
-   */
+  /** A handler failed: `requestError` if listened for, else one line to `log`. May be overridden. */
   protected handleError(err: unknown, clientAddress: SocketAddress): void {
     if (this.listenerCount('requestError') > 0) {
       this.emit('requestError', err, clientAddress);
@@ -565,11 +384,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     }
   }
 
-  /**
-   * Did this request fail because the peer went away (a reset, a broken pipe) rather
-   * than because the handler failed? Such failures end the request without
-   * `handleError()`. May be overridden.
-   */
+  /** Did the peer end it (a reset), not the handler (no `handleError()`)? May be overridden. */
   protected isPeerFailure(err: unknown, _request: Req): boolean {
     return isPeerError(err);
   }

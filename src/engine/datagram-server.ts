@@ -11,7 +11,10 @@ import { BaseServer, type BaseServerOptions } from './base-server.js';
 import { bindError } from '../net/errors.js';
 import { runDatagramHandler, type Datagram, type HandlerClass } from './request-handler.js';
 import { DatagramConnection } from './datagram-connection.js';
-import type { AccessList } from './access.js';
+import { toAccessList, type AccessList, type AccessListLike } from './access.js';
+import type { ModuleRef } from './server-spec.js';
+import type { RequestOutcome } from './strategy.js';
+import { builtUrl } from './worker-protocol.js';
 
 /** Datagrams held while no handler takes them; beyond this they are dropped, as a full kernel buffer would. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
@@ -30,7 +33,7 @@ export type DatagramHandlerClass = HandlerClass<Datagram>;
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
   /** Peer filter applied by the default `verifyRequest()` (inet only). */
-  accessList?: AccessList;
+  accessList?: AccessListLike;
   /** Datagrams held while no handler takes them (default {@link MAX_QUEUED_DATAGRAMS}). */
   maxQueuedDatagrams?: number;
 }
@@ -57,7 +60,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     options: DatagramServerOptions = {},
   ) {
     super(address, Handler, options);
-    this.accessList = options.accessList;
+    this.accessList = toAccessList(options.accessList);
     this.maxQueuedDatagrams = Math.max(1, options.maxQueuedDatagrams ?? MAX_QUEUED_DATAGRAMS);
   }
 
@@ -67,6 +70,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
    * (clientAddress, 'queue-full') is emitted. Do not override.
    */
   protected receive(datagram: Datagram): void {
+    if (!this.admit(datagram, datagram.clientAddress)) return;
     const waiting = this.pendingRequests;
     if (waiting === 0) {
       this.#queuedBytes = 0; // nothing waits: start the byte count afresh
@@ -106,7 +110,6 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     clientAddress: SocketAddress,
   ): void | Promise<void> {
     if (this.#queuedBytes > 0) this.#unqueued(request);
-    if (this.mode === 'threading') return super.finishRequest(request, clientAddress);
     return runDatagramHandler(new this.RequestHandlerClass(request, clientAddress, this), request);
   }
 
@@ -116,7 +119,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     if (this.#queuedBytes > 0) this.#unqueued(request);
   }
 
-  protected requestBytes(request: Datagram): { bytesIn: number; bytesOut: number } {
+  protected requestBytes(request: Datagram): RequestOutcome {
     return { bytesIn: request.data.length, bytesOut: request.bytesOut };
   }
 }
@@ -133,6 +136,11 @@ export interface UDPServerOptions extends DatagramServerOptions {
 
 /** A UDP server (Python's `UDPServer`). Datagrams up to 65,507 bytes (IPv4) / 65,527 (IPv6). */
 export class UDPServer extends DatagramServer {
+  /** Where workers import this class from. */
+  static get module(): ModuleRef {
+    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'UDPServer' };
+  }
+
   readonly transport: Transport = 'udp';
   /** SO_REUSEADDR on the socket. */
   readonly allowReuseAddress: boolean;
@@ -168,8 +176,7 @@ export class UDPServer extends DatagramServer {
         throw err;
       }),
     ]);
-    // A forked worker shares the socket its cluster primary binds (exclusive: false).
-    socket.bind({ address: want.address, port: want.port, exclusive: this.mode !== 'forking' });
+    socket.bind({ address: want.address, port: want.port, exclusive: true });
     try {
       await bound;
     } catch (err) {

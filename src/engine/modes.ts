@@ -1,13 +1,45 @@
+/**
+ * The concurrency modes by name, with what the CLI needs to know of each, in a
+ * module of its own so that the CLI can list and check them without loading the
+ * engine (start-up time). What each mode does is its strategy (strategy.ts).
+ */
+
 /** How a server runs its requests (the socketserver mix-ins, the Node way). */
 export type ConcurrencyMode = 'async' | 'sequential' | 'threading' | 'forking';
 
-/**
- * Every concurrency mode, in the order the CLI lists them. Kept in a module of its
- * own so the CLI can list them without loading the engine (start-up time).
- */
-export const CONCURRENCY_MODES: readonly ConcurrencyMode[] = [
-  'async',
-  'sequential',
-  'threading',
-  'forking',
-];
+/** What a mode is, seen from outside. */
+export interface ModeInfo {
+  /** Handlers run on a pool of workers (sized by `workers`). */
+  readonly pooled: boolean;
+  /** Every handler runs in this process, so handlers can share state (a broker, a chat). */
+  readonly sharedState: boolean;
+  /** One line for help texts. */
+  readonly description: string;
+}
+
+/** Every concurrency mode, in the order the CLI lists them. */
+export const MODES: Readonly<Record<ConcurrencyMode, ModeInfo>> = {
+  async: {
+    pooled: false,
+    sharedState: true,
+    description: 'one event loop, every request concurrent (default)',
+  },
+  sequential: {
+    pooled: false,
+    sharedState: true,
+    description: "one request at a time, the others wait (Python's plain TCPServer)",
+  },
+  threading: {
+    pooled: true,
+    sharedState: false,
+    description: 'handlers on a pool of worker threads (ThreadingMixIn)',
+  },
+  forking: {
+    pooled: true,
+    sharedState: false,
+    description: 'handlers in a pool of worker processes (ForkingMixIn)',
+  },
+};
+
+/** Every concurrency mode, in the order the CLI lists them. */
+export const CONCURRENCY_MODES = Object.keys(MODES) as readonly ConcurrencyMode[];

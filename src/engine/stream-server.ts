@@ -10,6 +10,10 @@ import { dirname } from 'node:path';
 import type { SocketAddress, InetAddress, Transport } from '../net/address.js';
 import { inetAddress, formatEndpoint } from '../net/address.js';
 import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
+import { toAccessList, type AccessListLike } from './access.js';
+import type { ModuleRef } from './server-spec.js';
+import type { RequestOutcome } from './strategy.js';
+import { builtUrl } from './worker-protocol.js';
 import { NetworkError, bindError, errnoName } from '../net/errors.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
 import type { AccessList } from './access.js';
@@ -39,7 +43,7 @@ export interface StreamServerOptions extends BaseServerOptions {
   /** Seconds of silence after which a connection is closed. */
   idleTimeout?: number;
   /** Peer filter applied by the default `verifyRequest()` (inet only). */
-  accessList?: AccessList;
+  accessList?: AccessListLike;
 }
 
 /** Base class of TCP and unix stream servers. */
@@ -55,6 +59,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   /** The `net.Server` once bound. */
   protected listener: Server | undefined;
   readonly #sockets = new Set<Socket>();
+  /** Connections handed to a worker process (forking): open until their request ends. */
+  readonly #away = new Set<StreamRequest>();
 
   constructor(
     address: SocketAddress,
@@ -65,12 +71,12 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     this.requestQueueSize = options.requestQueueSize ?? DEFAULT_BACKLOG;
     this.maxConnections = options.maxConnections;
     this.idleTimeout = options.idleTimeout;
-    this.accessList = options.accessList;
+    this.accessList = toAccessList(options.accessList);
   }
 
   /** Connections open right now (served, queued or lingering). */
   get connections(): number {
-    return this.#sockets.size;
+    return this.#sockets.size + this.#away.size;
   }
 
   /** The `listen()` arguments for this transport. */
@@ -122,10 +128,11 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   #accept(socket: Socket): void {
     const addr = this.peerAddress(socket);
-    if (this.maxConnections !== undefined && this.#sockets.size >= this.maxConnections) {
-      this.stats.rejected += 1;
-      this.emit('rejected', addr, 'max-conns');
-      socket.destroy();
+    // A socket error after the handler is done (a late RST) must not crash anything.
+    socket.on('error', noop);
+    if (!this.admit(socket, addr)) return;
+    if (this.maxConnections !== undefined && this.connections >= this.maxConnections) {
+      this.refuse(socket, addr, 'max-conns');
       return;
     }
     // pauseOnConnect keeps the kernel from reading while the request waits, but it also
@@ -137,15 +144,23 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
       this.#sockets.delete(socket);
       this.dequeueRequest(socket);
     });
-    // A socket error after the handler is done (a late RST) must not crash anything.
-    socket.on('error', noop);
-    if (this.idleTimeout !== undefined && this.idleTimeout > 0) {
-      socket.setTimeout(this.idleTimeout * 1000, () => {
-        this.emit('idleTimeout', addr);
-        socket.destroy();
-      });
-    }
     this.enqueueRequest(socket, addr);
+  }
+
+  /** The idle timer runs once a handler has the connection, not while it waits its turn. */
+  protected override beginRequest(socket: StreamRequest): void {
+    if (this.idleTimeout === undefined || this.idleTimeout <= 0) return;
+    if (typeof (socket as Partial<Socket>).setTimeout !== 'function') return;
+    (socket as Socket).setTimeout(this.idleTimeout * 1000, () => {
+      this.emit('idleTimeout', this.peerAddress(socket as Socket));
+      socket.destroy();
+    });
+  }
+
+  /** Forking: the connection lives on in a worker process until its request ends. */
+  protected override handOff(socket: StreamRequest): void {
+    this.#sockets.delete(socket as Socket);
+    this.#away.add(socket);
   }
 
   /** Checks the access list, when there is one. May be overridden. */
@@ -159,6 +174,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
    * peer's FIN, discarding what it still sends, before closing. May be overridden.
    */
   protected shutdownRequest(socket: StreamRequest): void {
+    this.#away.delete(socket);
     if (socket.destroyed) return;
     if (!socket.writableEnded) socket.end();
     if (socket.readableEnded) return; // both sides done: the socket closes itself
@@ -179,6 +195,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** Close at once. */
   protected abortRequest(socket: StreamRequest): void {
+    this.#away.delete(socket);
     socket.destroy();
   }
 
@@ -187,7 +204,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     for (const s of this.#sockets) s.destroy();
   }
 
-  protected requestBytes(socket: StreamRequest): { bytesIn: number; bytesOut: number } {
+  protected requestBytes(socket: StreamRequest): RequestOutcome {
     const s = socket as Partial<Socket>;
     return { bytesIn: s.bytesRead ?? 0, bytesOut: s.bytesWritten ?? 0 };
   }
@@ -234,6 +251,11 @@ export interface TCPServerOptions extends StreamServerOptions {
  * listeners, so `allowReuseAddress` is informational here.
  */
 export class TCPServer extends StreamServer {
+  /** Where workers import this class from. */
+  static get module(): ModuleRef {
+    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'TCPServer' };
+  }
+
   readonly transport: Transport = 'tcp';
   /** Node sets SO_REUSEADDR on every TCP listener; this cannot be turned off. */
   readonly allowReuseAddress = true;
@@ -277,6 +299,11 @@ export interface UnixServerOptions extends StreamServerOptions {
  * and removed on `serverClose()`.
  */
 export class UnixStreamServer extends StreamServer {
+  /** Where workers import this class from. */
+  static get module(): ModuleRef {
+    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'UnixStreamServer' };
+  }
+
   readonly transport: Transport = 'unix';
   /** Socket file mode. */
   readonly socketMode: number | undefined;

@@ -15,6 +15,8 @@ import { DatagramConnection } from './datagram-connection.js';
 import { bindUnixDgram, type UnixDgramSocket } from '../net/unix-dgram.js';
 import { checkBindablePath, releaseSocketFile, type BoundPath } from '../net/unix-path.js';
 import { debug } from '../net/debug.js';
+import type { ModuleRef } from './server-spec.js';
+import { builtUrl } from './worker-protocol.js';
 
 /** Options for unix datagram servers. */
 export interface UnixDatagramServerOptions extends DatagramServerOptions {
@@ -24,6 +26,11 @@ export interface UnixDatagramServerOptions extends DatagramServerOptions {
 
 /** A unix datagram server (Python's `UnixDatagramServer`). */
 export class UnixDatagramServer extends DatagramServer {
+  /** Where workers import this class from. */
+  static get module(): ModuleRef {
+    return { url: builtUrl(new URL(import.meta.url)).href, exportName: 'UnixDatagramServer' };
+  }
+
   readonly transport: Transport = 'unix-dgram';
   /** Socket file mode. */
   readonly socketMode: number | undefined;

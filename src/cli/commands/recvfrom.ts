@@ -2,16 +2,10 @@ import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
 import type { CliContext } from '../context.js';
 import { checkSocketDirectory } from '../../net/unix-path.js';
-import { ERR, EXIT, NetworkError, UsageError } from '../../net/errors.js';
+import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { formatEndpoint } from '../../net/address.js';
 import { countArg, hostArg, parseDuration, portArg } from '../options.js';
-import {
-  datagramJson,
-  exitIfInterrupted,
-  hexLine,
-  interruptOn,
-  watchOutput,
-} from '../client-output.js';
+import { printDatagram, runInterruptible, type InterruptScope } from '../client-output.js';
 
 /** Options of `sockit recvfrom`. */
 interface RecvfromCliOptions {
@@ -28,6 +22,16 @@ interface RecvfromCliOptions {
 
 /** Default port of `recvfrom`, as for `serve`. */
 const DEFAULT_PORT = 9999;
+
+const RECVFROM_HELP = `
+The line "listening on udp://HOST:PORT" (or unix://PATH) goes to stderr once bound.
+
+Examples:
+  sockit recvfrom 0 --count 1                   any free port, exit after one datagram
+  sockit recvfrom 5514 --json | jq .data
+  sockit recvfrom --unix /tmp/dgram.sock --echo
+
+Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage.`;
 
 /** `sockit recvfrom`: print datagrams as they arrive. */
 export function makeRecvfromCommand(ctx: CliContext): Command {
@@ -47,70 +51,45 @@ export function makeRecvfromCommand(ctx: CliContext): Command {
     .option('--hex', 'print each datagram as one line of hex')
     .option('--json', 'print {"from","port","bytes","data","encoding"} per datagram')
     .option('-v, --verbose', 'one line per datagram on stderr (sender, size)')
-    .addHelpText(
-      'after',
-      `
-The line "listening on udp://HOST:PORT" (or unix://PATH) goes to stderr once bound.
+    .addHelpText('after', RECVFROM_HELP)
+    .action((port: number | undefined, opts: RecvfromCliOptions) => runRecvfrom(ctx, port, opts));
+}
 
-Examples:
-  sockit recvfrom 0 --count 1                   any free port, exit after one datagram
-  sockit recvfrom 5514 --json | jq .data
-  sockit recvfrom --unix /tmp/dgram.sock --echo
-
-Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage.`,
-    )
-    .action(async (port: number | undefined, opts: RecvfromCliOptions) => {
-      const { io, out } = ctx;
-      out.verbose = opts.verbose === true;
-      if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
-      if (opts.echo && opts.reply !== undefined)
-        throw new UsageError('--echo and --reply exclude each other');
-      if (opts.unix !== undefined && port !== undefined)
-        throw new UsageError(`with --unix, give no port (got ${port})`);
-      if (opts.unix !== undefined) await checkSocketDirectory(opts.unix, 'bind');
-      const { recvfrom } = await import('../../clients/datagram-client.js');
-      const { formatUrl } = await import('../../net/address.js');
-      const interrupt = interruptOn(ctx);
-      const output = watchOutput(io.stdout, () => interrupt.abort());
-      try {
-        const r = await recvfrom(
-          opts.unix !== undefined
-            ? { path: opts.unix }
-            : { host: opts.host, port: port ?? DEFAULT_PORT },
-          {
-            count: opts.count,
-            timeout: opts.timeout,
-            echo: opts.echo,
-            reply: opts.reply !== undefined ? Buffer.from(opts.reply) : undefined,
-            signal: interrupt.signal,
-            onListening: (a) => out.always(`listening on ${formatUrl('udp', a)}`),
-            onDatagram: (d) => {
-              out.detail(`${d.data.length} bytes from ${formatEndpoint(d.from)}`);
-              if (output.closed()) return;
-              if (opts.json) io.stdout.write(datagramJson(d.data, d.from));
-              else if (opts.hex) io.stdout.write(hexLine(d.data));
-              else io.stdout.write(d.data);
-            },
-          },
-        );
-        if (output.closed()) {
-          ctx.exitCode = EXIT.OK;
-          return;
-        }
-        if (interrupt.exitCode() !== undefined) {
-          ctx.exitCode = interrupt.exitCode()!;
-          return;
-        }
-        if (r.reason === 'timeout' && r.received === 0) {
-          const cause = Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' });
-          throw new NetworkError(`no datagram within ${opts.timeout}s`, cause, ERR.NO_REPLY);
-        }
-        ctx.exitCode = EXIT.OK;
-      } catch (err) {
-        exitIfInterrupted(err, interrupt, ctx);
-      } finally {
-        interrupt.dispose();
-        output.dispose();
-      }
+async function runRecvfrom(
+  ctx: CliContext,
+  port: number | undefined,
+  opts: RecvfromCliOptions,
+): Promise<void> {
+  const { out } = ctx;
+  out.verbose = opts.verbose === true;
+  if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
+  if (opts.echo && opts.reply !== undefined)
+    throw new UsageError('--echo and --reply exclude each other');
+  if (opts.unix !== undefined && port !== undefined)
+    throw new UsageError(`with --unix, give no port (got ${port})`);
+  if (opts.unix !== undefined) await checkSocketDirectory(opts.unix, 'bind');
+  const { recvfrom } = await import('../../clients/datagram-client.js');
+  const { formatUrl } = await import('../../net/address.js');
+  const where =
+    opts.unix !== undefined ? { path: opts.unix } : { host: opts.host, port: port ?? DEFAULT_PORT };
+  const body = async (scope: InterruptScope): Promise<number> => {
+    const r = await recvfrom(where, {
+      count: opts.count,
+      timeout: opts.timeout,
+      echo: opts.echo,
+      reply: opts.reply !== undefined ? Buffer.from(opts.reply) : undefined,
+      signal: scope.signal,
+      onListening: (a) => out.always(`listening on ${formatUrl('udp', a)}`),
+      onDatagram: (d) => {
+        out.detail(`${d.data.length} bytes from ${formatEndpoint(d.from)}`);
+        if (!scope.outputClosed()) printDatagram(ctx, d, opts);
+      },
     });
+    if (!scope.outputClosed() && r.reason === 'timeout' && r.received === 0) {
+      const cause = systemError('ETIMEDOUT', 'timed out');
+      throw new NetworkError(`no datagram within ${opts.timeout}s`, cause, ERR.NO_REPLY);
+    }
+    return EXIT.OK;
+  };
+  await runInterruptible(ctx, body, { watchStdout: true });
 }

@@ -2,17 +2,20 @@ import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
 import { Transform, type Readable } from 'node:stream';
 import type { CliContext } from '../context.js';
-import { ERR, EXIT, NetworkError, UsageError } from '../../net/errors.js';
+import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { parseDuration } from '../options.js';
 import { formatEndpoint } from '../../net/address.js';
-import { clientTarget, familyOf, familyOptions } from '../client-args.js';
+import type { SendResult } from '../../clients/stream-client.js';
 import {
-  exitIfInterrupted,
-  hexdump,
-  interruptOn,
-  payloadFields,
-  releaseInput,
-} from '../client-output.js';
+  addFamilyOptions,
+  clientTarget,
+  familyOf,
+  messageCommand,
+  withPositionals,
+  type CliTarget,
+  type Positionals,
+} from '../client-args.js';
+import { hexdump, payloadFields, runInterruptible, type InterruptScope } from '../client-output.js';
 
 /** Options of `sockit send`. */
 interface SendCliOptions {
@@ -37,103 +40,85 @@ function appendNewline(): Transform {
   });
 }
 
-/** `sockit send`: one request, one reply, then exit. */
-export function makeSendCommand(ctx: CliContext): Command {
-  return new Command('send')
-    .description('send one request (the message, or stdin), half-close, print the whole reply')
-    .usage('[options] <host> <port> [message...]  |  --unix <path> [message...]')
-    .argument('[host]', 'host name or IP address')
-    .argument('[port]', 'port or service name')
-    .argument('[message...]', 'words joined by spaces (default: read stdin to its end)')
-    .option('--unix <path>', 'send over a unix stream socket')
-    .option('-n, --newline', 'append a newline to the message')
-    .option(
-      '-w, --timeout <duration>',
-      'give up connecting, and stop reading the reply, after this long (default 10s)',
-      parseDuration,
-    )
-    .option('--hex', 'print the reply as a hex dump')
-    .option('--json', 'print {"sent","received","reply","encoding","rtt_ms"} on one line')
-    .addOption(familyOptions()[0]!)
-    .addOption(familyOptions()[1]!)
-    .option('-v, --verbose', 'report the exchange on stderr')
-    .addHelpText(
-      'after',
-      `
+const TIMEOUT_HELP =
+  'give up connecting, and stop reading the reply, after this long (default 10s)';
+
+const SEND_HELP = `
 Examples:
   sockit send 127.0.0.1 9999 hello -n              prints the reply to "hello\\n"
   sockit send --unix /tmp/app.sock --json ping
   printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockit send example.com 80
 
-Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`,
-    )
-    .action(
-      async (
-        host: string | undefined,
-        port: string | undefined,
-        message: string[],
-        opts: SendCliOptions,
-      ) => {
-        const { io, out } = ctx;
-        out.verbose = opts.verbose === true;
-        if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
-        const family = familyOf(opts);
-        const { target, rest } = await clientTarget(opts.unix, [host, port, ...message]);
-        const { send, DEFAULT_REPLY_TIMEOUT } = await import('../../clients/stream-client.js');
+Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`;
 
-        let payload: Uint8Array | Readable;
-        const fromStdin = rest.length === 0;
-        if (fromStdin) {
-          payload = opts.newline ? io.stdin.pipe(appendNewline()) : io.stdin;
-        } else {
-          payload = Buffer.from(`${rest.join(' ')}${opts.newline ? '\n' : ''}`);
-        }
-        const interrupt = interruptOn(ctx);
-        const streamOut = !opts.hex && !opts.json;
-        const timeout = opts.timeout ?? DEFAULT_REPLY_TIMEOUT;
-        try {
-          const r = await send(target, payload, {
-            family,
-            timeout,
-            replyTimeout: timeout,
-            output: streamOut ? io.stdout : undefined,
-            signal: interrupt.signal,
-          });
-          if (opts.hex && r.received > 0) io.stdout.write(hexdump(r.reply));
-          if (opts.json) {
-            const rtt = r.rttMs === undefined ? null : Math.round(r.rttMs * 1000) / 1000;
-            const { data, encoding } = payloadFields(r.reply);
-            io.stdout.write(
-              `${JSON.stringify({ sent: r.sent, received: r.received, reply: data, encoding, rtt_ms: rtt })}\n`,
-            );
-          }
-          out.detail(
-            `${r.sent} bytes sent, ${r.received} received${r.rttMs !== undefined ? `, first reply byte after ${r.rttMs.toFixed(2)} ms` : ''}`,
-          );
-          if (interrupt.exitCode() !== undefined) {
-            ctx.exitCode = interrupt.exitCode()!;
-            return;
-          }
-          if (r.received > 0 || r.ended === 'output-closed') {
-            ctx.exitCode = EXIT.OK;
-            return;
-          }
-          const cause = Object.assign(new Error('no reply'), {
-            code: r.ended === 'timeout' ? 'ETIMEDOUT' : 'ENODATA',
-          });
-          throw new NetworkError(
-            r.ended === 'timeout'
-              ? `no reply from ${formatEndpoint(target)} within ${timeout}s`
-              : `no reply from ${formatEndpoint(target)} — the peer closed the connection without answering`,
-            cause,
-            ERR.NO_REPLY,
-          );
-        } catch (err) {
-          exitIfInterrupted(err, interrupt, ctx);
-        } finally {
-          interrupt.dispose();
-          if (fromStdin) releaseInput(io.stdin);
-        }
-      },
+/** `sockit send`: one request, one reply, then exit. */
+export function makeSendCommand(ctx: CliContext): Command {
+  const cmd = messageCommand('send', {
+    description: 'send one request (the message, or stdin), half-close, print the whole reply',
+    message: 'words joined by spaces (default: read stdin to its end)',
+    unix: 'send over a unix stream socket',
+    helpAfter: SEND_HELP,
+  })
+    .option('-n, --newline', 'append a newline to the message')
+    .option('-w, --timeout <duration>', TIMEOUT_HELP, parseDuration)
+    .option('--hex', 'print the reply as a hex dump')
+    .option('--json', 'print {"sent","received","reply","encoding","rtt_ms"} on one line');
+  return addFamilyOptions(cmd)
+    .option('-v, --verbose', 'report the exchange on stderr')
+    .action(withPositionals((args, opts: SendCliOptions) => runSend(ctx, args, opts)));
+}
+
+async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOptions) {
+  const { io, out } = ctx;
+  out.verbose = opts.verbose === true;
+  if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
+  const family = familyOf(opts);
+  const { target, rest } = await clientTarget(opts.unix, positional);
+  const { send, DEFAULT_REPLY_TIMEOUT } = await import('../../clients/stream-client.js');
+  const fromStdin = rest.length === 0;
+  const payload: Uint8Array | Readable = fromStdin
+    ? opts.newline
+      ? io.stdin.pipe(appendNewline())
+      : io.stdin
+    : Buffer.from(`${rest.join(' ')}${opts.newline ? '\n' : ''}`);
+  const timeout = opts.timeout ?? DEFAULT_REPLY_TIMEOUT;
+  const body = async ({ signal }: InterruptScope): Promise<number> => {
+    const output = !opts.hex && !opts.json ? io.stdout : undefined;
+    const r = await send(target, payload, {
+      family,
+      timeout,
+      replyTimeout: timeout,
+      output,
+      signal,
+    });
+    printReply(ctx, r, opts);
+    if (r.received > 0 || r.ended === 'output-closed') return EXIT.OK;
+    throw noReply(target, r.ended, timeout);
+  };
+  await runInterruptible(ctx, body, { input: fromStdin ? io.stdin : undefined });
+}
+
+function printReply(ctx: CliContext, r: SendResult, opts: SendCliOptions): void {
+  const { io, out } = ctx;
+  if (opts.hex && r.received > 0) io.stdout.write(hexdump(r.reply));
+  if (opts.json) {
+    const rtt = r.rttMs === undefined ? null : Math.round(r.rttMs * 1000) / 1000;
+    const { data, encoding } = payloadFields(r.reply);
+    io.stdout.write(
+      `${JSON.stringify({ sent: r.sent, received: r.received, reply: data, encoding, rtt_ms: rtt })}\n`,
     );
+  }
+  const rtt = r.rttMs !== undefined ? `, first reply byte after ${r.rttMs.toFixed(2)} ms` : '';
+  out.detail(`${r.sent} bytes sent, ${r.received} received${rtt}`);
+}
+
+function noReply(target: CliTarget, ended: SendResult['ended'], timeout: number): NetworkError {
+  const cause = systemError(ended === 'timeout' ? 'ETIMEDOUT' : 'ENODATA', 'no reply');
+  return new NetworkError(
+    ended === 'timeout'
+      ? `no reply from ${formatEndpoint(target)} within ${timeout}s`
+      : `no reply from ${formatEndpoint(target)} — the peer closed the connection without answering`,
+    cause,
+    ERR.NO_REPLY,
+  );
 }

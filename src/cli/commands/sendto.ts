@@ -1,20 +1,25 @@
 import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
 import type { CliContext } from '../context.js';
-import { ERR, EXIT, NetworkError, UsageError } from '../../net/errors.js';
+import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { formatEndpoint } from '../../net/address.js';
-import { countArg, ipAddressArg, parseDuration, portArg } from '../options.js';
-import { clientTarget, familyOf, familyOptions } from '../client-args.js';
+import { countArg, parseDuration } from '../options.js';
 import {
-  datagramJson,
-  exitIfInterrupted,
-  hexLine,
-  interruptOn,
-  watchOutput,
+  addSourceOptions,
+  clientTarget,
+  familyOf,
+  messageCommand,
+  withPositionals,
+  type Positionals,
+} from '../client-args.js';
+import {
   millisArg,
   parseHex,
+  printDatagram,
   readAll,
   releaseInput,
+  runInterruptible,
+  type InterruptScope,
 } from '../client-output.js';
 
 /** Options of `sockit sendto`. */
@@ -49,15 +54,23 @@ function splitLines(data: Buffer): Buffer[] {
   return lines;
 }
 
+const SENDTO_HELP = `
+Examples:
+  sockit sendto 127.0.0.1 9999 ping --wait 1       one datagram, print the reply
+  printf 'a\\nb\\n' | sockit sendto --lines 127.0.0.1 9999
+  sockit sendto --hex-input 127.0.0.1 9999 00ff10
+  sockit sendto --unix /tmp/dgram.sock hello --wait 1
+
+Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 bad usage.`;
+
 /** `sockit sendto`: send datagrams, optionally wait for replies. */
 export function makeSendtoCommand(ctx: CliContext): Command {
-  return new Command('sendto')
-    .description('send UDP (or unix) datagrams: one per message, per stdin line, or all of stdin')
-    .usage('[options] <host> <port> [message...]  |  --unix <path> [message...]')
-    .argument('[host]', 'host name or IP address')
-    .argument('[port]', 'port or service name')
-    .argument('[message...]', 'one datagram each (default: stdin, one datagram or one per line)')
-    .option('--unix <path>', 'send to a unix datagram socket')
+  const cmd = messageCommand('sendto', {
+    description: 'send UDP (or unix) datagrams: one per message, per stdin line, or all of stdin',
+    message: 'one datagram each (default: stdin, one datagram or one per line)',
+    unix: 'send to a unix datagram socket',
+    helpAfter: SENDTO_HELP,
+  })
     .option('--lines', 'one datagram per line of stdin')
     .option('-n, --newline', 'append a newline to each datagram')
     .option('-c, --count <n>', 'send everything n times', countArg(1))
@@ -70,96 +83,60 @@ export function makeSendtoCommand(ctx: CliContext): Command {
       parseDuration,
     )
     .option('--hex', 'print replies as one hex line each')
-    .option('--json', 'print replies as {"from","port","bytes","data","encoding"} lines')
-    .option('-s, --source <address>', 'source IP address', ipAddressArg)
-    .option('-p, --source-port <port>', 'source port', portArg)
-    .addOption(familyOptions()[0]!)
-    .addOption(familyOptions()[1]!)
+    .option('--json', 'print replies as {"from","port","bytes","data","encoding"} lines');
+  return addSourceOptions(cmd)
     .option('-v, --verbose', 'report what was sent and who replied on stderr')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  sockit sendto 127.0.0.1 9999 ping --wait 1       one datagram, print the reply
-  printf 'a\\nb\\n' | sockit sendto --lines 127.0.0.1 9999
-  sockit sendto --hex-input 127.0.0.1 9999 00ff10
-  sockit sendto --unix /tmp/dgram.sock hello --wait 1
+    .action(withPositionals((args, opts: SendtoCliOptions) => runSendto(ctx, args, opts)));
+}
 
-Exit status: 0 sent (with --wait: a reply came); 1 network error or no reply; 2 bad usage.`,
-    )
-    .action(
-      async (
-        host: string | undefined,
-        port: string | undefined,
-        message: string[],
-        opts: SendtoCliOptions,
-      ) => {
-        const { io, out } = ctx;
-        out.verbose = opts.verbose === true;
-        if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
-        const family = familyOf(opts);
-        const { target, rest } = await clientTarget(opts.unix, [host, port, ...message], 'udp');
-        if (opts.lines && rest.length > 0)
-          throw new UsageError('--lines reads stdin: give no message arguments');
-        const nl = opts.newline ? Buffer.from('\n') : Buffer.alloc(0);
-        let payloads: Buffer[];
-        if (rest.length > 0) {
-          payloads = rest.map((m) =>
-            Buffer.concat([opts.hexInput ? parseHex(m) : Buffer.from(m), nl]),
-          );
-        } else {
-          const data = await readAll(io.stdin);
-          releaseInput(io.stdin);
-          if (opts.lines) {
-            payloads = splitLines(data).map((l) =>
-              Buffer.concat([opts.hexInput ? parseHex(l.toString('latin1')) : l, nl]),
-            );
-          } else {
-            payloads = [
-              Buffer.concat([opts.hexInput ? parseHex(data.toString('latin1')) : data, nl]),
-            ];
-          }
-        }
-        const { sendto } = await import('../../clients/datagram-client.js');
-        const interrupt = interruptOn(ctx);
-        const output = watchOutput(io.stdout, () => interrupt.abort());
-        try {
-          const r = await sendto(target, payloads, {
-            family,
-            localAddress: opts.source,
-            localPort: opts.sourcePort,
-            count: opts.count,
-            interval: opts.interval,
-            broadcast: opts.broadcast,
-            wait: opts.wait,
-            signal: interrupt.signal,
-            onReply: (d) => {
-              out.detail(`reply from ${formatEndpoint(d.from)}: ${d.data.length} bytes`);
-              if (output.closed()) return;
-              if (opts.json) io.stdout.write(datagramJson(d.data, d.from));
-              else if (opts.hex) io.stdout.write(hexLine(d.data));
-              else {
-                io.stdout.write(d.data);
-                if (d.data[d.data.length - 1] !== 0x0a) io.stdout.write('\n');
-              }
-            },
-          });
-          out.detail(`${r.sent} datagrams sent (${r.bytes} bytes), ${r.replies} replies`);
-          if (interrupt.exitCode() !== undefined) {
-            ctx.exitCode = interrupt.exitCode()!;
-            return;
-          }
-          if (opts.wait !== undefined && r.replies === 0 && !output.closed()) {
-            const cause = Object.assign(new Error('no reply'), { code: 'ETIMEDOUT' });
-            throw new NetworkError(`no reply within ${opts.wait}s`, cause, ERR.NO_REPLY);
-          }
-          ctx.exitCode = EXIT.OK;
-        } catch (err) {
-          exitIfInterrupted(err, interrupt, ctx);
-        } finally {
-          interrupt.dispose();
-          output.dispose();
-        }
+/** The datagrams to send: one per message, per stdin line (`--lines`), or all of stdin. */
+async function payloadsOf(
+  ctx: CliContext,
+  rest: readonly string[],
+  opts: SendtoCliOptions,
+): Promise<Buffer[]> {
+  const nl = opts.newline ? Buffer.from('\n') : Buffer.alloc(0);
+  if (rest.length > 0) {
+    return rest.map((m) => Buffer.concat([opts.hexInput ? parseHex(m) : Buffer.from(m), nl]));
+  }
+  const data = await readAll(ctx.io.stdin);
+  releaseInput(ctx.io.stdin);
+  const fromHex = (b: Buffer): Buffer => (opts.hexInput ? parseHex(b.toString('latin1')) : b);
+  const pieces = opts.lines ? splitLines(data) : [data];
+  return pieces.map((p) => Buffer.concat([fromHex(p), nl]));
+}
+
+async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoCliOptions) {
+  const { out } = ctx;
+  out.verbose = opts.verbose === true;
+  if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
+  const family = familyOf(opts);
+  const { target, rest } = await clientTarget(opts.unix, positional, 'udp');
+  if (opts.lines && rest.length > 0)
+    throw new UsageError('--lines reads stdin: give no message arguments');
+  const payloads = await payloadsOf(ctx, rest, opts);
+  const { sendto } = await import('../../clients/datagram-client.js');
+  const body = async (scope: InterruptScope): Promise<number> => {
+    const r = await sendto(target, payloads, {
+      family,
+      localAddress: opts.source,
+      localPort: opts.sourcePort,
+      count: opts.count,
+      interval: opts.interval,
+      broadcast: opts.broadcast,
+      wait: opts.wait,
+      signal: scope.signal,
+      onReply: (d) => {
+        out.detail(`reply from ${formatEndpoint(d.from)}: ${d.data.length} bytes`);
+        if (!scope.outputClosed()) printDatagram(ctx, d, opts, true);
       },
-    );
+    });
+    out.detail(`${r.sent} datagrams sent (${r.bytes} bytes), ${r.replies} replies`);
+    if (opts.wait !== undefined && r.replies === 0 && !scope.outputClosed()) {
+      const cause = systemError('ETIMEDOUT', 'no reply');
+      throw new NetworkError(`no reply within ${opts.wait}s`, cause, ERR.NO_REPLY);
+    }
+    return EXIT.OK;
+  };
+  await runInterruptible(ctx, body, { watchStdout: true });
 }

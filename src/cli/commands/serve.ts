@@ -90,16 +90,9 @@ The socket file is created 0600 (unless --socket-mode) and removed on exit; a st
 replaced, a live server's never. Datagram senders must bind their own path to get replies.`,
 };
 
-/** The options every `serve` subcommand shares, plus the ones that fit its transport. */
-function addServeOptions(cmd: Command, transport: ServeTransport): Command {
-  const inet = transport !== 'unix';
-  const stream = transport !== 'udp';
-  if (inet) {
-    cmd
-      .option('-H, --host <addr>', 'address to bind (:: or 0.0.0.0 for remote clients)', hostArg)
-      .option('-p, --port <port>', 'port (the same as the [port] argument)', portArg);
-  }
-  cmd
+/** How requests are handled: the handler, the concurrency mode, and how many. */
+export function addHandlingOptions(cmd: Command): Command {
+  return cmd
     .addOption(
       new Option(
         '-e, --handler <name|file>',
@@ -123,27 +116,40 @@ function addServeOptions(cmd: Command, transport: ServeTransport): Command {
       'with --once/--max-requests: give up (exit 1) when no request comes within s',
       parseDuration,
     );
-  if (stream) {
+}
+
+/** The options that fit a transport: addresses, limits, access lists, socket files. */
+export function addTransportOptions(cmd: Command, transport: ServeTransport): Command {
+  const inet = transport !== 'unix';
+  if (inet) {
+    cmd
+      .option('-H, --host <addr>', 'address to bind (:: or 0.0.0.0 for remote clients)', hostArg)
+      .option('-p, --port <port>', 'port (the same as the [port] argument)', portArg);
+  }
+  if (transport !== 'udp') {
     cmd
       .option('--max-conns <n>', 'refuse clients beyond n open connections', countArg(1))
       .option('--idle-timeout <s>', 'close a connection silent for s seconds', parseDuration)
       .option('--backlog <n>', 'listen backlog (default 4096, capped by the kernel)', countArg(1));
   }
-  if (inet) {
-    cmd
-      .option('--allow <cidr...>', 'accept only these peers (IPv4/IPv6 CIDR; repeatable)', cidrList)
-      .option('--deny <cidr...>', 'refuse these peers (wins over --allow)', cidrList)
-      .option(
-        '--reuse-address',
-        transport === 'udp' ? 'SO_REUSEADDR: share the port' : 'SO_REUSEADDR (always on for tcp)',
-      )
-      .option('--no-reuse-address', 'no SO_REUSEADDR (udp default; tcp cannot honour it)')
-      .option('--ipv6-only', 'on ::, accept IPv6 peers only (no IPv4-mapped)');
-  } else {
-    cmd
+  if (!inet) {
+    return cmd
       .option('--datagram', 'a unix datagram socket (SOCK_DGRAM) instead of a stream')
       .option('--socket-mode <octal>', 'file mode of the socket (default 600)', octalModeArg);
   }
+  return cmd
+    .option('--allow <cidr...>', 'accept only these peers (IPv4/IPv6 CIDR; repeatable)', cidrList)
+    .option('--deny <cidr...>', 'refuse these peers (wins over --allow)', cidrList)
+    .option(
+      '--reuse-address',
+      transport === 'udp' ? 'SO_REUSEADDR: share the port' : 'SO_REUSEADDR (always on for tcp)',
+    )
+    .option('--no-reuse-address', 'no SO_REUSEADDR (udp default; tcp cannot honour it)')
+    .option('--ipv6-only', 'on ::, accept IPv6 peers only (no IPv4-mapped)');
+}
+
+/** How a server stops and reports: the drain on a signal, and what goes to stderr. */
+export function addReportOptions(cmd: Command): Command {
   return cmd
     .option(
       '--drain-timeout <s>',
@@ -155,8 +161,13 @@ function addServeOptions(cmd: Command, transport: ServeTransport): Command {
       new Option('-v, --verbose', 'one stderr line per connection/datagram').conflicts('quiet'),
     )
     .option('-q, --quiet', 'only the banner and errors on stderr')
-    .option('--json', 'NDJSON events on stderr instead of text lines')
-    .addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
+    .option('--json', 'NDJSON events on stderr instead of text lines');
+}
+
+/** The options every `serve` subcommand shares, plus the ones that fit its transport. */
+function addServeOptions(cmd: Command, transport: ServeTransport): Command {
+  addTransportOptions(addHandlingOptions(cmd), transport);
+  return addReportOptions(cmd).addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
 }
 
 async function run(

@@ -1,0 +1,124 @@
+/**
+ * Large TCP scans on worker threads: the ports are handed out in blocks, in
+ * order, so that results can still be reported in port order as they come.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { ResolvedAddress } from '../net/resolve.js';
+import type { ConnectExOptions, ProbeResult } from './probe-core.js';
+import type { PoolWorker } from '../net/worker-pool.js';
+import type { FromProbeWorker, ProbeWorkerInit } from './probe-worker.js';
+
+/** What decides whether and how a scan uses threads (a part of `probe()`'s options). */
+export interface ThreadOptions extends Pick<
+  ConnectExOptions,
+  'useNet' | 'localAddress' | 'localPort'
+> {
+  readonly udp?: boolean;
+  readonly wait?: number;
+  readonly threads?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Ports from which a scan is split across threads. */
+export const THREADED_SCAN_MIN_PORTS = 2048;
+
+/** How many threads a scan of `ports` ports uses (1: none). */
+export function threadCount(opts: ThreadOptions, ports: number): number {
+  if (opts.udp || opts.wait !== undefined || opts.localPort !== undefined) return 1;
+  if (ports < THREADED_SCAN_MIN_PORTS) return 1;
+  const wanted = opts.threads ?? Math.min(availableParallelism(), 4);
+  return Math.max(1, Math.min(Math.floor(wanted), 16));
+}
+
+/** What the threads of a scan share. */
+export interface ThreadedScan {
+  readonly host: string;
+  readonly addresses: readonly ResolvedAddress[];
+  readonly list: readonly number[];
+  readonly timeoutMs: number;
+}
+
+const WORKER_URL = new URL('./probe-worker.js', import.meta.url);
+const BLOCK = 1024;
+
+/** Hands out blocks of ports in order, and knows when every thread is done. */
+class PortDealer {
+  #next = 0;
+  #done = 0;
+  constructor(
+    readonly list: readonly number[],
+    readonly threads: number,
+  ) {}
+
+  /** The next block (none once aborted). */
+  take(aborted: boolean): { ports: number[]; end: boolean } {
+    if (aborted) return { ports: [], end: true };
+    const ports = this.list.slice(this.#next, this.#next + BLOCK);
+    this.#next += ports.length;
+    return { ports, end: this.#next >= this.list.length };
+  }
+
+  /** A thread has finished; true when it was the last. */
+  finished(): boolean {
+    return ++this.#done >= this.threads;
+  }
+}
+
+/**
+ * Run a TCP scan on `threads` worker threads of a worker pool, handing out blocks
+ * of ports in order so results can be reported in order as they come. Resolves
+ * false when the worker module is not there (running from sources), so the
+ * caller probes on this thread instead.
+ */
+export async function probeInThreads(
+  scan: ThreadedScan,
+  concurrency: number,
+  threads: number,
+  opts: ThreadOptions,
+  onBatch: (results: ProbeResult[]) => void,
+): Promise<boolean> {
+  if (WORKER_URL.protocol !== 'file:' || !existsSync(fileURLToPath(WORKER_URL))) return false;
+  const { WorkerPool } = await import('../net/worker-pool.js');
+  const init: ProbeWorkerInit = {
+    host: scan.host,
+    addresses: scan.addresses,
+    timeoutMs: scan.timeoutMs,
+    concurrency: Math.max(1, Math.floor(concurrency / threads)),
+    opts: { useNet: opts.useNet, localAddress: opts.localAddress },
+  };
+  const pool = new WorkerPool({
+    backend: 'thread',
+    entry: WORKER_URL,
+    size: threads,
+    init,
+    replace: false,
+  });
+  const dealer = new PortDealer(scan.list, threads);
+  const signal = opts.signal;
+  let onAbort: (() => void) | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      onAbort = resolve; // stop waiting: the pool is closed below
+      signal?.addEventListener('abort', onAbort, { once: true });
+      pool.on('message', (w: PoolWorker, m: FromProbeWorker) => {
+        if (m.results.length > 0) onBatch(m.results);
+        if (m.done) pool.end(w);
+        if (m.done && dealer.finished()) resolve();
+        else if (m.want) w.send(dealer.take(signal?.aborted === true));
+      });
+      pool.on('exit', () => reject(new Error('probe worker exited')));
+      pool.start().then(() => {
+        for (const w of pool.workers) {
+          pool.begin(w); // a scanning thread keeps the process alive
+          w.send(dealer.take(signal?.aborted === true));
+        }
+      }, reject);
+    });
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
+    await pool.close(0);
+  }
+  return true;
+}

@@ -1,0 +1,161 @@
+/**
+ * A connection as a handler in a worker thread sees it: reads yield what the peer
+ * sent, writes go to the peer, with backpressure both ways (see thread-protocol.ts).
+ *
+ * It has the `net.Socket` members handlers reach for: `remoteAddress`,
+ * `remotePort`, `remoteFamily`, `localAddress`, `localPort`, `bytesRead`,
+ * `bytesWritten`, `setNoDelay()` and `setKeepAlive()` (both applied to the real
+ * socket on the main thread) and `setTimeout()` (timed here, on the traffic this
+ * end sees). It is not a `net.Socket`: there is no file descriptor in this thread.
+ */
+import { Buffer } from 'node:buffer';
+import { Duplex } from 'node:stream';
+import type { MessagePort } from 'node:worker_threads';
+import type { SocketAddress } from '../net/address.js';
+import { ACK_BATCH, OUTPUT_WINDOW, type ChannelMessage } from './thread-protocol.js';
+
+/** An error with the code the main thread saw on the socket (ECONNRESET…). */
+function peerError(code: string): Error {
+  return Object.assign(new Error(`connection closed (${code})`), { code });
+}
+
+/** See the module comment. */
+export class BridgeConnection extends Duplex {
+  readonly #port: MessagePort;
+  /** Input bytes pushed but not yet acknowledged. */
+  #unacked = 0;
+  /** Output bytes posted and not yet acknowledged. */
+  #outstanding = 0;
+  #waiting: ((err?: Error | null) => void) | undefined;
+  #timeoutMs = 0;
+  #timer: NodeJS.Timeout | undefined;
+  /** Peer address, as `net.Socket` has it (undefined on unix sockets). */
+  readonly remoteAddress: string | undefined;
+  readonly remotePort: number | undefined;
+  readonly remoteFamily: string | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  /** Bytes received from the peer / sent to it, as `net.Socket` counts them. */
+  bytesRead = 0;
+  bytesWritten = 0;
+
+  constructor(port: MessagePort, clientAddress: SocketAddress, localAddress: SocketAddress) {
+    super({ allowHalfOpen: true, decodeStrings: true });
+    this.#port = port;
+    if (clientAddress.family !== 'unix') {
+      this.remoteAddress = clientAddress.address;
+      this.remotePort = clientAddress.port;
+      this.remoteFamily = clientAddress.family;
+    }
+    if (localAddress.family !== 'unix') {
+      this.localAddress = localAddress.address;
+      this.localPort = localAddress.port;
+    }
+    port.on('message', (msg: ChannelMessage) => this.#onMessage(msg));
+    port.once('close', () => this.destroy());
+  }
+
+  #onMessage(msg: ChannelMessage): void {
+    switch (msg.t) {
+      case 'data':
+        this.#unacked += msg.buf.byteLength;
+        this.bytesRead += msg.buf.byteLength;
+        this.#touch();
+        if (this.push(Buffer.from(msg.buf))) this.#ack();
+        break;
+      case 'end':
+        this.push(null);
+        break;
+      case 'ack':
+        this.#acknowledged(msg.n);
+        break;
+      case 'abort':
+        this.destroy(peerError(msg.code));
+        break;
+    }
+  }
+
+  #acknowledged(n: number): void {
+    this.#outstanding -= n;
+    const cb = this.#waiting;
+    if (cb && this.#outstanding <= OUTPUT_WINDOW) {
+      this.#waiting = undefined;
+      cb();
+    }
+  }
+
+  #ack(): void {
+    if (this.#unacked < ACK_BATCH) return;
+    this.#post({ t: 'ack', n: this.#unacked });
+    this.#unacked = 0;
+  }
+
+  #post(msg: ChannelMessage, transfer?: ArrayBuffer[]): void {
+    this.#port.postMessage(msg, transfer);
+  }
+
+  /** Disable or enable Nagle's algorithm on the real socket. */
+  setNoDelay(noDelay = true): this {
+    this.#post({ t: 'option', noDelay });
+    return this;
+  }
+
+  /** Enable or disable TCP keep-alive on the real socket. */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this.#post({ t: 'option', keepAlive: [enable, initialDelay] });
+    return this;
+  }
+
+  /** Emit `timeout` after `ms` without traffic (0 turns it off), as `net.Socket` does. */
+  setTimeout(ms: number, callback?: () => void): this {
+    this.#timeoutMs = ms;
+    if (callback) this.once('timeout', callback);
+    this.#touch();
+    return this;
+  }
+
+  #touch(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#timeoutMs > 0 && !this.destroyed) {
+      this.#timer = setTimeout(() => this.emit('timeout'), this.#timeoutMs);
+      this.#timer.unref();
+    }
+  }
+
+  override _read(): void {
+    this.#ack(); // the consumer wants more: let the main thread send it
+  }
+
+  #send(data: Buffer, cb: (err?: Error | null) => void): void {
+    const buf = new ArrayBuffer(data.byteLength);
+    new Uint8Array(buf).set(data);
+    this.#post({ t: 'data', buf }, [buf]);
+    this.#outstanding += data.byteLength;
+    this.bytesWritten += data.byteLength;
+    this.#touch();
+    if (this.#outstanding <= OUTPUT_WINDOW) cb();
+    else this.#waiting = cb;
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#send(chunk, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.#send(Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.#post({ t: 'end' });
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    clearTimeout(this.#timer);
+    const waiting = this.#waiting;
+    this.#waiting = undefined;
+    waiting?.(err ?? peerError('ERR_STREAM_DESTROYED'));
+    cb(err);
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The `forking` mode, Python's ForkingMixIn for Node: a pool of worker processes
+ * (no fork() of a running Node process, so they are started ahead, each building
+ * the same server from its spec). This process binds and accepts, checks access
+ * and limits, and hands each connection's socket to the least-loaded worker, as
+ * `cluster` does in its round-robin mode; the worker serves it itself. A
+ * datagram travels whole (pooled.ts). Because this process accepts, a connection
+ * made the moment the server listens waits for a ready worker, a unix socket file
+ * is protected as in every mode, and `--max-conns` counts server-wide.
+ */
+import type { Socket } from 'node:net';
+import type { SocketAddress } from '../net/address.js';
+import type { PoolWorker } from '../net/worker-pool.js';
+import { PooledStrategy } from './pooled.js';
+import type { ConnectionJob } from './fork-protocol.js';
+import type { DatagramJob } from './worker-protocol.js';
+
+/** The `forking` strategy. */
+export class ForkingStrategy extends PooledStrategy {
+  readonly mode = 'forking' as const;
+  protected readonly backend = 'process' as const;
+  protected readonly entry = 'fork-worker' as const;
+
+  protected post(worker: PoolWorker, msg: DatagramJob): void {
+    worker.send(msg);
+  }
+
+  protected runStream(worker: PoolWorker, connection: unknown, clientAddress: SocketAddress) {
+    const socket = connection as Socket;
+    return this.track(worker, (id) => {
+      this.host.handedOff(socket);
+      worker.send({ type: 'conn', id, clientAddress } satisfies ConnectionJob, socket);
+    });
+  }
+}

@@ -1,0 +1,191 @@
+/**
+ * The queue between a server's transport and its handlers: requests wait here
+ * (as connections wait in a listen backlog) until `serveForever()` or
+ * `handleRequest()` takes them and the strategy lets one more start; running
+ * requests are tracked so that `serverClose()` can drain them, with a grace period.
+ */
+import type { SocketAddress } from '../net/address.js';
+import { UsageError } from '../net/errors.js';
+import { isThenable } from './request-handler.js';
+
+/** After the grace period, how long destroyed requests get to end before they are abandoned. */
+const ABANDON_MS = 200;
+
+/** A request waiting for a handler. */
+export interface Pending<Req> {
+  readonly request: Req;
+  readonly clientAddress: SocketAddress;
+}
+
+/** What the pump needs of its server. */
+export interface PumpHooks<Req> {
+  /** May one more request start while `active` run? (the strategy decides) */
+  canStart(active: number): boolean;
+  /** Run one request; a promise while it runs. */
+  dispatch(item: Pending<Req>): void | Promise<void>;
+  /** End a request nobody will take. */
+  abort(request: Req): void;
+}
+
+/** A `serveForever()` in progress. */
+export interface Serving {
+  /** Has `shutdown()` been asked for? */
+  stopped(): boolean;
+  /** Resolves when `shutdown()` is asked for. */
+  readonly done: Promise<void>;
+  /** `serveForever()` has returned: `shutdown()` may resolve. */
+  returned(): void;
+}
+
+function later(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** The request queue of one server; see the module comment. */
+export class RequestPump<Req> {
+  readonly #hooks: PumpHooks<Req>;
+  readonly #pending: Pending<Req>[] = [];
+  readonly #active = new Set<Promise<void>>();
+  #waiter: ((item: Pending<Req> | undefined) => void) | undefined;
+  #serving: { stop: () => void; stopped: boolean; returned: Promise<void> } | undefined;
+  #graceOver = later();
+  #graceEnded = false;
+
+  constructor(hooks: PumpHooks<Req>) {
+    this.#hooks = hooks;
+  }
+
+  /** Requests running. */
+  get active(): number {
+    return this.#active.size;
+  }
+
+  /** Requests waiting. */
+  get pending(): number {
+    return this.#pending.length;
+  }
+
+  /** A new request: run it now if it may start, else queue it (false). */
+  offer(item: Pending<Req>): boolean {
+    if (this.#waiter) {
+      this.#waiter(item);
+      return true;
+    }
+    if (this.#serving && this.#pending.length === 0 && this.#hooks.canStart(this.active)) {
+      void this.run(item);
+      return true;
+    }
+    this.#pending.push(item);
+    return false;
+  }
+
+  /** A queued request left (its peer went away). */
+  remove(request: Req): void {
+    const i = this.#pending.findIndex((p) => p.request === request);
+    if (i >= 0) this.#pending.splice(i, 1);
+  }
+
+  /** The next request, waiting at most `timeoutSeconds` (null: forever); undefined when none came. */
+  take(timeoutSeconds: number | null): Promise<Pending<Req> | undefined> {
+    if (this.#waiter) return Promise.reject(new UsageError('handleRequest() is already waiting'));
+    const item = this.#pending.shift();
+    if (item) return Promise.resolve(item);
+    return new Promise((resolve) => {
+      const timer =
+        timeoutSeconds === null
+          ? undefined
+          : setTimeout(() => this.#waiter?.(undefined), timeoutSeconds * 1000);
+      this.#waiter = (got) => {
+        clearTimeout(timer);
+        this.#waiter = undefined;
+        resolve(got);
+      };
+    });
+  }
+
+  /** Run one request, tracked until it ends; the queue moves on when it does. */
+  run(item: Pending<Req>): Promise<void> {
+    const result = this.#hooks.dispatch(item);
+    if (!isThenable(result)) return Promise.resolve();
+    const tracked: Promise<void> = result
+      .catch(() => undefined)
+      .finally(() => {
+        this.#active.delete(tracked);
+        this.pumpAll();
+      });
+    this.#active.add(tracked);
+    return tracked;
+  }
+
+  /** Start as many queued requests as may start. */
+  pumpAll(): void {
+    while (this.#serving && this.#pending.length > 0 && this.#hooks.canStart(this.active)) {
+      void this.run(this.#pending.shift()!);
+    }
+  }
+
+  /** `serveForever()` begins; throws if one already runs. */
+  startServing(): Serving {
+    if (this.#serving) throw new UsageError('serveForever() is already running');
+    const stop = later();
+    const returned = later();
+    const serving = { stop: stop.resolve, stopped: false, returned: returned.promise };
+    this.#serving = serving;
+    return {
+      stopped: () => serving.stopped,
+      done: stop.promise,
+      returned: () => {
+        if (this.#serving === serving) this.#serving = undefined;
+        returned.resolve();
+      },
+    };
+  }
+
+  /** Ask `serveForever()` to return; resolves once it has. */
+  stopServing(): Promise<void> {
+    const serving = this.#serving;
+    if (!serving) return Promise.resolve();
+    serving.stopped = true;
+    serving.stop();
+    return serving.returned;
+  }
+
+  /** End every queued request, and a `handleRequest()` waiting for one. */
+  dropPending(): void {
+    this.#waiter?.(undefined);
+    for (const { request } of this.#pending.splice(0)) this.#hooks.abort(request);
+  }
+
+  /** Wait for running requests, at most `graceMs`; true when all of them ended. */
+  async drain(graceMs: number): Promise<boolean> {
+    if (this.#active.size === 0) return true;
+    let timer: NodeJS.Timeout | undefined;
+    if (this.#graceEnded) this.#graceOver.resolve();
+    else if (Number.isFinite(graceMs))
+      timer = setTimeout(this.#graceOver.resolve, Math.max(0, graceMs));
+    await Promise.race([Promise.allSettled([...this.#active]), this.#graceOver.promise]);
+    clearTimeout(timer);
+    return this.#active.size === 0;
+  }
+
+  /** The grace period is cut short (a second Ctrl-C). */
+  endGrace(): void {
+    this.#graceEnded = true;
+    this.#graceOver.resolve();
+  }
+
+  /**
+   * After the requests were destroyed, give their handlers a moment to end; one
+   * waiting on something else entirely is abandoned rather than keep the close waiting.
+   */
+  async abandonAfterAbort(): Promise<void> {
+    if (this.#active.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const abandon = new Promise<void>((resolve) => (timer = setTimeout(resolve, ABANDON_MS)));
+    await Promise.race([Promise.allSettled([...this.#active]), abandon]);
+    clearTimeout(timer);
+    this.#active.clear();
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The concurrency contract: what a mode does, as one complete strategy object
+ * per mode (the socketserver mix-ins, each overriding `process_request`). The
+ * strategies: strategies.ts (`async`, `sequential`), threading.ts and forking.ts
+ * (over pooled.ts). No other module tests a mode by its name.
+ */
+import type { SocketAddress, Transport } from '../net/address.js';
+import type { ConcurrencyMode } from './modes.js';
+import type { ServerSpec } from './server-spec.js';
+
+/** What a request moved, when it ran where the server cannot count it itself. */
+export interface RequestOutcome {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+/** What a strategy may ask of its server. */
+export interface StrategyHost {
+  readonly transport: Transport;
+  /** Pool size asked for (0: the CPU count). */
+  readonly workers: number;
+  /** Where the server is bound (once bound: port 0 resolved). */
+  serverAddress(): SocketAddress;
+  /** A request's connection now lives in another process: keep counting it until it ends. */
+  handedOff(request: unknown): void;
+  /** Run one request in this thread (the server's `finishRequest()`). */
+  finishRequest(request: unknown, clientAddress: SocketAddress): void | Promise<void>;
+  /** What workers need to build the same server in their thread or process. */
+  spec(): ServerSpec;
+  /** Report an event on the server (`workerExit`, …). */
+  emit(event: string, ...args: unknown[]): boolean;
+  /** The pool gave up: the server cannot serve any more. */
+  giveUp(): void;
+}
+
+/** A concurrency model. Every method is called by the server; none is optional. */
+export interface ConcurrencyStrategy {
+  readonly mode: ConcurrencyMode;
+  /** Get ready before the server binds (workers started and ready). */
+  start(host: StrategyHost): Promise<void>;
+  /** May one more request start while `active` are running? */
+  canStart(active: number): boolean;
+  /** Run one request, here or elsewhere; resolves when it is over. */
+  processRequest(
+    request: unknown,
+    clientAddress: SocketAddress,
+  ): void | Promise<RequestOutcome | void>;
+  /** Stop what the strategy started (the server has drained its requests already). */
+  close(graceMs: number): Promise<void>;
+  /** The grace period of the close was cut short: stop what still runs. */
+  endGrace(): void;
+}

@@ -1,0 +1,322 @@
+/**
+ * One datagram socket over UDP or a unix datagram path: opened towards a peer
+ * (connected or not, from a bound source or not; a unix sender binds a private
+ * temporary path so that it can be answered) or bound at an address, it sends
+ * datagrams and reports each one that arrives as a `message` event with its
+ * sender. Datagram boundaries are kept: one send is one datagram. The unix side
+ * loads the native addon only when it is used.
+ */
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Buffer } from 'node:buffer';
+import {
+  checkUnixPath,
+  formatEndpoint,
+  formatUrl,
+  inetAddress,
+  type InetAddress,
+  type SocketAddress,
+  type UnixAddress,
+} from './address.js';
+import { ERR, NetworkError, bindError, oneLine } from './errors.js';
+import type { UnixDgramSocket } from './unix-dgram.js';
+import type { BoundPath } from './unix-path.js';
+
+/** Largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes). */
+export const UDP_MAX_IPV4 = 65507;
+/** Largest UDP payload over IPv6 (65,535 − 8 UDP header bytes). */
+export const UDP_MAX_IPV6 = 65527;
+
+/** How {@link openDatagramSocket} sets a socket up. */
+export interface DatagramOpenOptions {
+  /**
+   * UDP: connect to the peer, so that only its datagrams arrive and an ICMP
+   * refusal comes as an `error` (ECONNREFUSED). A unix socket is never
+   * connected: the peer is only its default destination.
+   */
+  connect?: boolean;
+  /** UDP: source address to bind first. */
+  localAddress?: string;
+  /** UDP: source port to bind first. */
+  localPort?: number;
+  /** UDP: allow broadcast destinations (binds first). */
+  broadcast?: boolean;
+}
+
+/** How {@link bindDatagramSocket} binds. */
+export interface DatagramBindOptions {
+  /** UDP on `::`: receive IPv6 only. */
+  ipv6Only?: boolean;
+  /** unix: the mode of the socket file (default 0600). */
+  mode?: number;
+}
+
+type UnixModules = typeof import('./unix-dgram.js') & typeof import('./unix-path.js');
+
+// the unix datagram modules (a native addon, socket-file helpers) load only for unix sockets
+async function unixModules(): Promise<UnixModules> {
+  const [dgram, path] = await Promise.all([import('./unix-dgram.js'), import('./unix-path.js')]);
+  return { ...dgram, ...path };
+}
+
+/**
+ * A UDP or unix datagram socket. Events: `message` (data: Buffer, from:
+ * SocketAddress; a unix sender that is not bound has an empty path) and
+ * `error` (Error; a connected UDP socket reports an ICMP refusal so). Nothing
+ * is emitted once {@link close} was called.
+ */
+export abstract class DatagramSocket extends EventEmitter {
+  /** Where {@link send} goes when given no destination (undefined for a bound socket). */
+  readonly peer: SocketAddress | undefined;
+  /** The largest datagram this socket sends whole. */
+  readonly maxPayload: number;
+  #closing: Promise<void> | undefined;
+
+  protected constructor(peer: SocketAddress | undefined, maxPayload: number) {
+    super();
+    this.peer = peer;
+    this.maxPayload = maxPayload;
+  }
+
+  /** The address this socket is bound to, or undefined while it is not bound. */
+  abstract get address(): SocketAddress | undefined;
+
+  /** Send one datagram to `to` (default: the peer). Rejects with the system error. */
+  send(data: Uint8Array, to: SocketAddress | undefined = this.peer): Promise<void> {
+    if (to === undefined) return Promise.reject(new TypeError('no destination for the datagram'));
+    if (this.#closing) return Promise.reject(new Error('socket is closed'));
+    return this.sendTo(data, to);
+  }
+
+  /** Close the socket and remove what it made on disk; later calls await the same close. */
+  close(): Promise<void> {
+    this.#closing ??= this.closeSocket();
+    return this.#closing;
+  }
+
+  /** Whether {@link close} was called. */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Send to a destination of the socket's own kind. Do not override outside this module. */
+  protected abstract sendTo(data: Uint8Array, to: SocketAddress): Promise<void>;
+
+  /** Close what this socket holds; called once. Do not override outside this module. */
+  protected abstract closeSocket(): Promise<void>;
+
+  /** Report a datagram. */
+  protected deliver(data: Buffer, from: SocketAddress): void {
+    if (!this.closed) this.emit('message', data, from);
+  }
+
+  /** Report an error; a socket being closed has nothing more to say. */
+  protected fail(err: Error): void {
+    if (!this.closed) this.emit('error', err);
+  }
+}
+
+/**
+ * A socket towards `peer`: UDP (bound first with a source address, a source
+ * port or `broadcast`; connected with `connect`), or unix datagram from a
+ * private temporary path that `close()` removes. Rejects with a one-line
+ * NetworkError when the socket cannot be set up.
+ */
+export function openDatagramSocket(
+  peer: SocketAddress,
+  opts: DatagramOpenOptions = {},
+): Promise<DatagramSocket> {
+  return peer.family === 'unix' ? openUnix(peer) : openUdp(peer, opts);
+}
+
+/**
+ * A socket bound at `local` (UDP: an IP address and port, 0 = any free port,
+ * never shared; unix: a path, where only a stale socket file is replaced).
+ * Rejects with the one-line bind error (`cannot bind … — address in use (EADDRINUSE)`).
+ */
+export function bindDatagramSocket(
+  local: SocketAddress,
+  opts: DatagramBindOptions = {},
+): Promise<DatagramSocket> {
+  return local.family === 'unix' ? bindUnix(local, opts) : bindUdp(local, opts);
+}
+
+class UdpDatagramSocket extends DatagramSocket {
+  readonly #socket: UdpSocket;
+  readonly #connected: boolean;
+
+  constructor(
+    socket: UdpSocket,
+    family: InetAddress['family'],
+    peer: InetAddress | undefined,
+    connected: boolean,
+  ) {
+    super(peer, family === 'IPv6' ? UDP_MAX_IPV6 : UDP_MAX_IPV4);
+    this.#socket = socket;
+    this.#connected = connected;
+    socket.on('message', this.#onMessage);
+    socket.on('error', this.#onError);
+  }
+
+  readonly #onMessage = (data: Buffer, rinfo: RemoteInfo): void =>
+    this.deliver(data, inetAddress(rinfo.address, rinfo.port, rinfo.family));
+
+  readonly #onError = (err: Error): void => this.fail(err);
+
+  get address(): SocketAddress | undefined {
+    try {
+      const a = this.#socket.address();
+      return inetAddress(a.address, a.port, a.family);
+    } catch {
+      return undefined; // not bound yet: the first send binds it
+    }
+  }
+
+  protected sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (err: Error | null): void => (err ? reject(err) : resolve());
+      if (to.family === 'unix') reject(new TypeError('a UDP socket cannot send to a unix path'));
+      else if (this.#connected && to === this.peer) this.#socket.send(data, done);
+      else this.#socket.send(data, to.port, to.address, done);
+    });
+  }
+
+  protected closeSocket(): Promise<void> {
+    return new Promise((resolve) => {
+      try {
+        this.#socket.close(() => resolve());
+      } catch {
+        resolve(); // already closed
+      }
+    });
+  }
+}
+
+/** Run a dgram call that reports failure as an `error` event and success through its callback. */
+function udpStep(socket: UdpSocket, call: (done: () => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    call(() => {
+      socket.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function openUdp(peer: InetAddress, opts: DatagramOpenOptions): Promise<DatagramSocket> {
+  const socket = createSocket(peer.family === 'IPv6' ? 'udp6' : 'udp4');
+  try {
+    if (opts.localAddress !== undefined || opts.localPort !== undefined || opts.broadcast) {
+      const where = { address: opts.localAddress, port: opts.localPort ?? 0 };
+      await udpStep(socket, (done) => socket.bind(where, done));
+    }
+    if (opts.broadcast) socket.setBroadcast(true);
+    if (opts.connect)
+      await udpStep(socket, (done) => socket.connect(peer.port, peer.address, done));
+  } catch (err) {
+    socket.close();
+    throw new NetworkError(
+      `cannot use ${formatUrl('udp', peer)} — ${oneLine(err)}`,
+      err,
+      ERR.DATAGRAM,
+    );
+  }
+  return new UdpDatagramSocket(socket, peer.family, peer, opts.connect === true);
+}
+
+async function bindUdp(local: InetAddress, opts: DatagramBindOptions): Promise<DatagramSocket> {
+  const type = local.family === 'IPv6' ? 'udp6' : 'udp4';
+  const socket = createSocket({ type, ipv6Only: opts.ipv6Only });
+  try {
+    const where = { address: local.address, port: local.port, exclusive: true };
+    await udpStep(socket, (done) => socket.bind(where, done));
+  } catch (err) {
+    socket.close();
+    throw bindError(err, formatEndpoint(local), 'bind');
+  }
+  return new UdpDatagramSocket(socket, local.family, undefined, false);
+}
+
+/** What a unix datagram socket leaves behind and must clean up. */
+interface UnixRemains {
+  /** A private directory holding the sender's own socket file. */
+  readonly dir?: string;
+  /** A socket file bound at the user's path, and how to let it go. */
+  readonly bound?: BoundPath;
+  readonly release?: (bound: BoundPath) => Promise<void>;
+}
+
+class UnixDatagramSocket extends DatagramSocket {
+  readonly #socket: UnixDgramSocket;
+  readonly #own: string;
+  readonly #remains: UnixRemains;
+
+  constructor(
+    socket: UnixDgramSocket,
+    peer: UnixAddress | undefined,
+    own: string,
+    maxPayload: number,
+    remains: UnixRemains,
+  ) {
+    super(peer, maxPayload);
+    this.#socket = socket;
+    this.#own = own;
+    this.#remains = remains;
+    socket.on('message', this.#onMessage);
+    socket.on('error', this.#onError);
+  }
+
+  readonly #onMessage = (data: Buffer, from: string): void =>
+    this.deliver(data, { family: 'unix', path: from });
+
+  readonly #onError = (err: Error): void => this.fail(err);
+
+  get address(): SocketAddress {
+    return { family: 'unix', path: this.#own };
+  }
+
+  protected sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
+    if (to.family !== 'unix') {
+      return Promise.reject(new TypeError('a unix datagram socket sends to paths only'));
+    }
+    return this.#socket.send(Buffer.from(data.buffer, data.byteOffset, data.byteLength), to.path);
+  }
+
+  protected async closeSocket(): Promise<void> {
+    this.#socket.close();
+    const { dir, bound, release } = this.#remains;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    if (bound && release) await release(bound);
+  }
+}
+
+async function openUnix(peer: UnixAddress): Promise<DatagramSocket> {
+  checkUnixPath(peer.path);
+  const { UnixDgramSocket, UNIX_DGRAM_MAX, withPrivateUmask } = await unixModules();
+  const socket = new UnixDgramSocket();
+  // bind a private path so that the peer can answer; close() removes it
+  const dir = mkdtempSync(join(tmpdir(), 'sockit-'));
+  const own = join(dir, 'c.sock');
+  try {
+    withPrivateUmask(() => socket.bind(own));
+  } catch (err) {
+    socket.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw new NetworkError(`cannot bind ${own} — ${oneLine(err)}`, err, ERR.DATAGRAM);
+  }
+  return new UnixDatagramSocket(socket, peer, own, UNIX_DGRAM_MAX, { dir });
+}
+
+async function bindUnix(local: UnixAddress, opts: DatagramBindOptions): Promise<DatagramSocket> {
+  const { bindUnixDgram, checkBindablePath, releaseSocketFile, UNIX_DGRAM_MAX } =
+    await unixModules();
+  checkBindablePath(local.path);
+  const { socket, bound } = await bindUnixDgram(local.path, opts.mode);
+  return new UnixDatagramSocket(socket, undefined, local.path, UNIX_DGRAM_MAX, {
+    bound,
+    release: releaseSocketFile,
+  });
+}
