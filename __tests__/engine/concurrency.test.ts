@@ -323,7 +323,7 @@ describe('forking specifics', () => {
     expect(server.stats.requests).toBe(1);
   });
 
-  test('unix datagram: this process receives, a worker process answers', async () => {
+  testDgram('unix datagram: this process receives, a worker process answers', async () => {
     const tmp = tempSocketPath();
     teardown.add(tmp.cleanup);
     const server = new lib.UnixDatagramServer(tmp.path, class {} as never, {
