@@ -5,7 +5,12 @@ export default {
   ...createDefaultEsmPreset({ tsconfig: 'tsconfig.json' }),
   testEnvironment: 'node',
   testMatch: ['<rootDir>/__tests__/**/*.test.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // what `sockit serve --handler` does for handler modules: the bare 'sockit' is this
+    // package's built library entry (the npm package itself is named sockit-cli)
+    '^sockit$': '<rootDir>/dist/index.js',
+  },
   testTimeout: 30000,
   maxWorkers: 2,
 };

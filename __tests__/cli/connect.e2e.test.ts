@@ -26,6 +26,9 @@ import {
   PYTHON,
   rawTcp,
 } from '../clients/peers.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -299,7 +302,7 @@ s.serve_forever()
     expect(r.code).toBe(1);
   });
 
-  test('--unix --datagram against an engine unix datagram server', async () => {
+  testDgram('--unix --datagram against an engine unix datagram server', async () => {
     const tmp = tempSocketPath('d.sock');
     teardown.add(tmp.cleanup);
     await engineUnixDgram(UpperCaseHandler as never, tmp.path, teardown);

@@ -13,6 +13,9 @@ import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { engineUdp, engineUnixDgram, pythonPeer, PYTHON } from '../clients/peers.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -139,7 +142,7 @@ s.serve_forever()
     expect(r.stdout.toString()).toBe('4142\n');
   });
 
-  test('--unix: a unix datagram server answers to our temp path', async () => {
+  testDgram('--unix: a unix datagram server answers to our temp path', async () => {
     const tmp = tempSocketPath('d.sock');
     teardown.add(tmp.cleanup);
     await engineUnixDgram(UpperCaseHandler as never, tmp.path, teardown);
@@ -173,7 +176,7 @@ describe('sendto: exit codes', () => {
     expect(r.code).toBe(1);
   });
 
-  test('a unix path nobody is bound to: 1', async () => {
+  testDgram('a unix path nobody is bound to: 1', async () => {
     const tmp = tempSocketPath();
     teardown.add(tmp.cleanup);
     const r = await run(['sendto', '--unix', tmp.path, 'x']);

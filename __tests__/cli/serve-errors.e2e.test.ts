@@ -10,6 +10,7 @@ import { writeFileSync, existsSync, readFileSync, mkdirSync, chmodSync } from 'n
 import { join } from 'node:path';
 import { BIN, finish, run } from '../helpers/cli.js';
 import { useServeTeardown } from './serve-helpers.js';
+import { NOBODY, cliAsNobodyMissing, lowPortsOpenToAll, testIf } from '../helpers/skip.js';
 
 const { defer, tmp } = useServeTeardown();
 
@@ -145,22 +146,29 @@ describe('the system says no: exit 1', () => {
     expect(readFileSync(path, 'utf8')).toBe('keep me');
   });
 
-  const root = process.getuid?.() === 0;
-  (root ? test : test.skip)(
-    'permission denied (port 80 and a read-only directory, as nobody)',
+  // as nobody: root starts the CLI with uid/gid 65534 (skipped, with the reason, where it cannot)
+  const asNobody = async (args: string[]) =>
+    finish(
+      spawn(process.execPath, [BIN, ...args], {
+        ...NOBODY,
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: 'pipe',
+      }),
+    );
+  const nobody = cliAsNobodyMissing();
+
+  testIf(nobody ?? lowPortsOpenToAll(), import.meta.url)(
+    'permission denied: port 80, as nobody',
     async () => {
-      const asNobody = async (args: string[]) =>
-        finish(
-          spawn(process.execPath, [BIN, ...args], {
-            uid: 65534,
-            gid: 65534,
-            env: { ...process.env, NO_COLOR: '1' },
-            stdio: 'pipe',
-          }),
-        );
       const r = await asNobody(['serve', 'tcp', '80']);
       expect(r.code).toBe(1);
       expect(r.stderr).toBe('sockit: cannot listen on 127.0.0.1:80 — permission denied (EACCES)\n');
+    },
+  );
+
+  testIf(nobody, import.meta.url)(
+    'permission denied: a read-only directory, as nobody',
+    async () => {
       const { dir } = tmp();
       const ro = join(dir, 'ro');
       mkdirSync(ro);

@@ -18,6 +18,9 @@ import {
   type Served,
   useServeTeardown,
 } from './serve-helpers.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 const { defer, tmp, udp } = useServeTeardown();
 
@@ -203,7 +206,7 @@ describe('sockit serve unix', () => {
     expect((await exchange({ path }, 'up')).toString()).toBe('UP');
   });
 
-  test('--datagram: a real SOCK_DGRAM socket that answers to the sender path', async () => {
+  testDgram('--datagram: a real SOCK_DGRAM socket that answers to the sender path', async () => {
     const { dir, path } = tmp();
     const s = await serve(['serve', 'unix', path, '--datagram', '-e', 'upper']);
     expect(s.url).toBe(`unix://${path}`);

@@ -24,6 +24,9 @@ import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { closedUdpPort, engineUdp, engineUnixDgram } from './peers.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -103,23 +106,26 @@ describe('sendto', () => {
     expect(r).toEqual({ sent: 1, bytes: 1, replies: 0 });
   });
 
-  test('unix datagrams: replies come back to a temp path that is removed afterwards', async () => {
-    const tmp = tempSocketPath('d.sock');
-    teardown.add(tmp.cleanup);
-    await engineUnixDgram(UpperCaseHandler as never, tmp.path, teardown);
-    const before = sockitTempDirs();
-    const replies: ReceivedDatagram[] = [];
-    const r = await sendto({ path: tmp.path }, [Buffer.from('unix hi')], {
-      wait: 10,
-      onReply: (d) => replies.push(d),
-    });
-    expect(r.replies).toBe(1);
-    expect(replies[0]!.data.toString()).toBe('UNIX HI');
-    expect(replies[0]!.from).toEqual({ family: 'unix', path: tmp.path });
-    expect(sockitTempDirs()).toEqual(before);
-  });
+  testDgram(
+    'unix datagrams: replies come back to a temp path that is removed afterwards',
+    async () => {
+      const tmp = tempSocketPath('d.sock');
+      teardown.add(tmp.cleanup);
+      await engineUnixDgram(UpperCaseHandler as never, tmp.path, teardown);
+      const before = sockitTempDirs();
+      const replies: ReceivedDatagram[] = [];
+      const r = await sendto({ path: tmp.path }, [Buffer.from('unix hi')], {
+        wait: 10,
+        onReply: (d) => replies.push(d),
+      });
+      expect(r.replies).toBe(1);
+      expect(replies[0]!.data.toString()).toBe('UNIX HI');
+      expect(replies[0]!.from).toEqual({ family: 'unix', path: tmp.path });
+      expect(sockitTempDirs()).toEqual(before);
+    },
+  );
 
-  test('a unix path with nothing bound is refused', async () => {
+  testDgram('a unix path with nothing bound is refused', async () => {
     const tmp = tempSocketPath('none.sock');
     teardown.add(tmp.cleanup);
     await expect(sendto({ path: tmp.path }, [Buffer.from('x')])).rejects.toThrow(
@@ -187,26 +193,29 @@ describe('recvfrom', () => {
     ).rejects.toThrow(/address in use \(EADDRINUSE\)/);
   });
 
-  test('sendto → recvfrom round trip over a unix datagram path, then the path is gone', async () => {
-    const tmp = tempSocketPath('r.sock');
-    teardown.add(tmp.cleanup);
-    const data = randomBytes(4096);
-    const seen: ReceivedDatagram[] = [];
-    const r = await recvfrom(
-      { path: tmp.path },
-      {
-        count: 1,
-        echo: true,
-        onListening: () => {
-          void sendto({ path: tmp.path }, [data], { wait: 5 });
+  testDgram(
+    'sendto → recvfrom round trip over a unix datagram path, then the path is gone',
+    async () => {
+      const tmp = tempSocketPath('r.sock');
+      teardown.add(tmp.cleanup);
+      const data = randomBytes(4096);
+      const seen: ReceivedDatagram[] = [];
+      const r = await recvfrom(
+        { path: tmp.path },
+        {
+          count: 1,
+          echo: true,
+          onListening: () => {
+            void sendto({ path: tmp.path }, [data], { wait: 5 });
+          },
+          onDatagram: (d) => seen.push(d),
         },
-        onDatagram: (d) => seen.push(d),
-      },
-    );
-    expect(r.received).toBe(1);
-    expect(seen[0]!.data).toEqual(data);
-    expect(existsSync(tmp.path)).toBe(false);
-  });
+      );
+      expect(r.received).toBe(1);
+      expect(seen[0]!.data).toEqual(data);
+      expect(existsSync(tmp.path)).toBe(false);
+    },
+  );
 
   test('abort stops it', async () => {
     const ac = new AbortController();
@@ -244,7 +253,7 @@ describe('datagramPipe (connect -u)', () => {
     await expect(p).rejects.toThrow(/refused the datagram .*ECONNREFUSED/);
   });
 
-  test('unix datagram pipe', async () => {
+  testDgram('unix datagram pipe', async () => {
     const tmp = tempSocketPath('p.sock');
     teardown.add(tmp.cleanup);
     await engineUnixDgram(EchoHandler as never, tmp.path, teardown);

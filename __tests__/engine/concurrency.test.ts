@@ -20,6 +20,9 @@ import type * as Lib from '../../src/index.js';
 import type { BaseServer, HandlerModule } from '../../src/engine/base-server.js';
 import type { InetAddress, SocketAddress } from '../../src/net/address.js';
 import { Teardown, tempSocketPath } from '../helpers/loopback.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 type Mode = 'threading' | 'forking';
 type Kind = 'tcp' | 'unix' | 'udp';
@@ -320,7 +323,7 @@ describe('forking specifics', () => {
     expect(server.stats.requests).toBe(1);
   });
 
-  test('unix datagram: this process receives, a worker process answers', async () => {
+  testDgram('unix datagram: this process receives, a worker process answers', async () => {
     const tmp = tempSocketPath();
     teardown.add(tmp.cleanup);
     const server = new lib.UnixDatagramServer(tmp.path, class {} as never, {
@@ -357,7 +360,7 @@ describe('threading specifics', () => {
     await server.serverClose({ graceMs: 0 });
   });
 
-  test('unix datagram: replies come from the worker, sent by the main thread', async () => {
+  testDgram('unix datagram: replies come from the worker, sent by the main thread', async () => {
     const tmp = tempSocketPath();
     teardown.add(tmp.cleanup);
     const server = new lib.UnixDatagramServer(tmp.path, class {} as never, {

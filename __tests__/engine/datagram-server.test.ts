@@ -19,6 +19,7 @@ import {
 } from '../../src/engine/datagram-server.js';
 import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
 import { UnixDgramSocket } from '../../src/net/unix-dgram.js';
+import { NO_UNIX_DGRAM, describeEachIf, describeIf, unixDgramMissing } from '../helpers/skip.js';
 import { createInterface } from 'node:readline';
 import {
   BaseRequestHandler,
@@ -99,7 +100,11 @@ function userDatagram(map: (b: Buffer) => Buffer): typeof DatagramRequestHandler
   };
 }
 
-describe.each(both)('%s', (transport) => {
+describeEachIf(
+  both,
+  unixDgramMissing,
+  import.meta.url,
+)('%s', (transport) => {
   test.each([
     ['built-in', UpperCaseHandler],
     ['datagram', userDatagram(upper)],
@@ -329,7 +334,7 @@ describe('the queue bound', () => {
   });
 });
 
-describe('UnixDatagramServer specifics', () => {
+describeIf(NO_UNIX_DGRAM, import.meta.url)('UnixDatagramServer specifics', () => {
   test('a burst from one sender beyond the kernel queue (max_dgram_qlen) all gets answered, in order', async () => {
     const dir = tmpDir();
     const server = await serve(make('unix-dgram', EchoHandler, dir));

@@ -4,7 +4,7 @@
  * StreamRequestHandler everywhere, a user's DatagramRequestHandler on datagram
  * servers) × the in-process concurrency models, on real sockets.
  */
-import { describe, expect, test } from '@jest/globals';
+import { describe, expect } from '@jest/globals';
 import { Buffer } from 'node:buffer';
 import type { ConcurrencyMode } from '../../src/engine/base-server.js';
 import {
@@ -15,6 +15,7 @@ import {
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
 import { isDatagram, runServerCase, TRANSPORTS, type MatrixTransport } from '../helpers/matrix.js';
+import { eachIf, unixDgramMissing } from '../helpers/skip.js';
 
 type Kind = 'echo' | 'upper-case';
 type Flavour = 'built-in' | 'stream' | 'datagram';
@@ -73,7 +74,11 @@ for (const transport of TRANSPORTS) {
 }
 
 describe('engine matrix', () => {
-  test.each(cases)('%s × %s (%s handler) × %s', async (transport, kind, flavour, mode) => {
+  eachIf(
+    cases,
+    ([transport]) => unixDgramMissing(transport),
+    import.meta.url,
+  )('%s × %s (%s handler) × %s', async (transport, kind, flavour, mode) => {
     const Handler = HANDLERS[kind][flavour];
     await runServerCase(
       transport,

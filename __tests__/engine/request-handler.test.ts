@@ -22,6 +22,7 @@ import {
 } from '../../src/engine/request-handler.js';
 import { collect, Teardown } from '../helpers/loopback.js';
 import { drain, runServerCase, TRANSPORTS } from '../helpers/matrix.js';
+import { eachIf, unixDgramMissing } from '../helpers/skip.js';
 
 const teardown = new Teardown();
 afterEach(() => teardown.run());
@@ -118,7 +119,11 @@ describe('runHandler', () => {
 });
 
 describe('functionHandler', () => {
-  test.each(TRANSPORTS)('(data, info) => reply runs on %s', async (transport) => {
+  eachIf(
+    TRANSPORTS,
+    unixDgramMissing,
+    import.meta.url,
+  )('(data, info) => reply runs on %s', async (transport) => {
     const calls: FunctionHandlerInfo[] = [];
     const Handler = functionHandler(function shout(data, info) {
       calls.push(info);
@@ -153,7 +158,11 @@ describe('functionHandler', () => {
     expect(indexes).toEqual([0, 1]);
   });
 
-  test.each(['udp', 'unix-dgram'] as const)(
+  eachIf(
+    ['udp', 'unix-dgram'] as const,
+    unixDgramMissing,
+    import.meta.url,
+  )(
     'is called for an empty datagram too on %s (and may reply with an empty one)',
     async (transport) => {
       const seen: number[] = [];

@@ -13,8 +13,8 @@ import { parsePortSpec } from '../../src/clients/ports.js';
 import {
   SEED,
   WITNESS_HOST,
+  expectDefaultPortUntouched,
   mapLimit,
-  nothingListens,
   samples,
   usageProblems,
   useWitnesses,
@@ -69,7 +69,7 @@ describe(`bad values through the CLI (seed ${SEED})`, () => {
         ][i % 5]!,
     );
     await allUsage(argvs);
-    expect(await nothingListens(9999)).toBe(true); // nobody fell back to the default port
+    await expectDefaultPortUntouched(); // nobody fell back to the default port
   });
 
   test('port specs: connect -z 127.0.0.1 <spec> probes nothing', async () => {

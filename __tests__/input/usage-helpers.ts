@@ -4,9 +4,9 @@
  * trace), bounded parallel runs, and samples of fast-check arbitraries with a seed
  * that failures report.
  */
-import { afterAll, beforeAll } from '@jest/globals';
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import fc from 'fast-check';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import type { RunResult } from '../helpers/cli.js';
@@ -112,13 +112,37 @@ export async function udpWitness(): Promise<{
   return { port: socket.address().port, datagrams: () => n, close: () => socket.close() };
 }
 
-/** Is nothing listening on this TCP port of 127.0.0.1? */
+/**
+ * Is nothing listening on this TCP port of 127.0.0.1? Asked with a connect, which
+ * (unlike a trial bind) never holds the port for a moment under another test's nose.
+ */
 export function nothingListens(port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
   });
+}
+
+/** The port `serve` and `recvfrom` use when given none. */
+export const DEFAULT_PORT = 9999;
+
+/**
+ * Whether the default port was free when this file started. It is not while the README's
+ * Quick start server runs, and the tests must pass then too.
+ */
+export const DEFAULT_PORT_FREE = await nothingListens(DEFAULT_PORT);
+
+/**
+ * Bad usage never fell back to the default port: if it was free, nothing listens there
+ * now. If something already held it, a fallback would have failed with "address in use"
+ * (exit 1), which the exit-2 checks report, so there is nothing more to look at.
+ */
+export async function expectDefaultPortUntouched(): Promise<void> {
+  if (DEFAULT_PORT_FREE) expect(await nothingListens(DEFAULT_PORT)).toBe(true);
 }
 
 /**

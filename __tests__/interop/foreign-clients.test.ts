@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { tempSocketPath } from '../helpers/loopback.js';
 import { serve, stopAll } from '../cli/serve-helpers.js';
 import { NC, NCAT, PYTHON, SOCAT, killPeers, runPeer, startPeer } from './interop-helpers.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 const cleanups: (() => void)[] = [];
 afterEach(async () => {
@@ -60,7 +63,7 @@ async function datagramClient(bin: string, args: string[], send: string, expecte
     expect(r.stdout.toString()).toBe('NCAT UNIX\n');
   });
 
-  test('unix datagram (-U --udp): the reply reaches ncat’s own bound path', async () => {
+  testDgram('unix datagram (-U --udp): the reply reaches ncat’s own bound path', async () => {
     const { path } = tmp();
     const s = await serve(['serve', 'unix', path, '--datagram', '-e', 'upper', '-v']);
     expect(
@@ -85,7 +88,7 @@ async function datagramClient(bin: string, args: string[], send: string, expecte
     expect(r.code).toBe(0);
   });
 
-  test('unix datagram: nc -U -u binds a path of its own and gets the reply', async () => {
+  testDgram('unix datagram: nc -U -u binds a path of its own and gets the reply', async () => {
     const { path } = tmp();
     await serve(['serve', 'unix', path, '--datagram', '-e', 'upper']);
     const r = await runPeer('nc', ['-Uu', '-W', '1', path], 'nc dgram\n');
@@ -100,7 +103,7 @@ async function datagramClient(bin: string, args: string[], send: string, expecte
 });
 
 (SOCAT ? describe : describe.skip)('socat as the client', () => {
-  test('unix datagram: UNIX-SENDTO with a bound reply path', async () => {
+  testDgram('unix datagram: UNIX-SENDTO with a bound reply path', async () => {
     const { dir, path } = tmp();
     await serve(['serve', 'unix', path, '--datagram', '-e', 'upper']);
     const r = await runPeer(

@@ -14,6 +14,9 @@ import { run, startServer } from '../helpers/cli.js';
 import { tempSocketPath } from '../helpers/loopback.js';
 import { freePort } from '../clients/peers.js';
 import { NC, NCAT, PYTHON, SOCAT, killPeers, runPeer, startPeer } from './interop-helpers.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 const cleanups: (() => void)[] = [];
 afterEach(async () => {
@@ -73,7 +76,7 @@ const jsonData = (stdout: Buffer): string[] =>
     expect(nc.stdout().toString()).toBe('sockit unix\n');
   });
 
-  test('connect --unix --datagram → nc -lUu', async () => {
+  testDgram('connect --unix --datagram → nc -lUu', async () => {
     const { path } = tmp();
     const nc = await startPeer('nc', ['-v', '-lUu', path], { keepStdin: true, ready: /Bound on/ });
     // nc -lUu connects back to the sender's own path after the first datagram and gives up
@@ -139,7 +142,7 @@ const jsonData = (stdout: Buffer): string[] =>
     expect(u.stdout().toString()).toBe('over unix');
   });
 
-  test('recvfrom ← ncat -u --send-only, and --unix ← ncat -U --udp --send-only', async () => {
+  testDgram('recvfrom ← ncat -u --send-only, and --unix ← ncat -U --udp --send-only', async () => {
     const rx = await recvfrom(['0', '--count', '1', '--json']);
     await runPeer('ncat', ['-u', '--send-only', '127.0.0.1', String(rx.port)], 'via ncat');
     const got = await rx.done();
@@ -166,7 +169,7 @@ const jsonData = (stdout: Buffer): string[] =>
     expect(r.code).toBe(0);
   });
 
-  test('sendto --unix and connect --unix --datagram → UNIX-RECVFROM (fork, tr)', async () => {
+  testDgram('sendto --unix and connect --unix --datagram → UNIX-RECVFROM (fork, tr)', async () => {
     const { path } = tmp();
     await startPeer('socat', ['-d', '-d', `UNIX-RECVFROM:${path},fork`, 'EXEC:tr a-z A-Z'], {
       ready: /receiving on/,
@@ -192,7 +195,7 @@ const jsonData = (stdout: Buffer): string[] =>
     expect(r.code).toBe(0);
   });
 
-  test('recvfrom ← UDP4-SENDTO and --unix ← UNIX-SENDTO, binary-safe', async () => {
+  testDgram('recvfrom ← UDP4-SENDTO and --unix ← UNIX-SENDTO, binary-safe', async () => {
     const rx = await recvfrom(['0', '--count', '1', '--hex']);
     await runPeer(
       'socat',
@@ -212,7 +215,7 @@ const NC_QUIT =
   NC && /-q secs/.test(spawnSync('nc', ['-h']).stderr.toString()) ? ['-q', '0'] : ['-w', '1'];
 
 (NC ? describe : describe.skip)('nc (OpenBSD) as a datagram sender', () => {
-  test('recvfrom ← nc -u and --unix ← nc -Uu', async () => {
+  testDgram('recvfrom ← nc -u and --unix ← nc -Uu', async () => {
     const rx = await recvfrom(['0', '--count', '1']);
     await runPeer('nc', ['-u', ...NC_QUIT, '127.0.0.1', String(rx.port)], 'via nc');
     expect((await rx.done()).stdout.toString()).toBe('via nc');
@@ -249,7 +252,7 @@ s.serve_forever()
     expect(c.stdout.toString()).toBe('AND CONNECT\n');
   });
 
-  test('sendto --unix → socketserver.UnixDatagramServer answers our bound path', async () => {
+  testDgram('sendto --unix → socketserver.UnixDatagramServer answers our bound path', async () => {
     const { path } = tmp();
     await startPeer(
       'python3',

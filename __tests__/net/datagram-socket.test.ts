@@ -21,6 +21,7 @@ import {
   openDatagramSocket,
   type DatagramSocket,
 } from '../../src/net/datagram-socket.js';
+import { NO_UNIX_DGRAM, describeIf } from '../helpers/skip.js';
 
 const loopback = (port: number): InetAddress => ({ family: 'IPv4', address: '127.0.0.1', port });
 
@@ -98,7 +99,7 @@ describe('UDP', () => {
   });
 });
 
-describe('unix datagram', () => {
+describeIf(NO_UNIX_DGRAM, import.meta.url)('unix datagram', () => {
   test('a sender gets a private path the receiver can answer; close removes it', async () => {
     const tmp = tempSocketPath('d.sock');
     teardown.add(tmp.cleanup);

@@ -3,6 +3,7 @@ import { describe, expect, test } from '@jest/globals';
 import {
   AlreadyListeningError,
   EXIT,
+  MissingAddonError,
   NetworkError,
   SockitError,
   UnsupportedError,
@@ -51,6 +52,20 @@ describe('error classes', () => {
       code: 'SOCKIT_ERR_ALREADY_LISTENING',
       message: 'server is already listening',
     });
+  });
+
+  test('MissingAddonError: exit 1, SOCKIT_ERR_MISSING_ADDON, keeps the cause', () => {
+    const cause = Object.assign(new Error("Cannot find module 'unix-dgram'"), {
+      code: 'MODULE_NOT_FOUND',
+    });
+    const e = new MissingAddonError('the addon is not installed', cause);
+    expect(e).toBeInstanceOf(SockitError);
+    expect(e).toMatchObject({
+      name: 'MissingAddonError',
+      code: 'SOCKIT_ERR_MISSING_ADDON',
+      exitCode: EXIT.FAILURE,
+    });
+    expect(e.cause).toBe(cause);
   });
 
   test('the stack starts at the caller, not inside the error class', () => {

@@ -14,6 +14,9 @@ import { createSocket } from 'node:dgram';
 import { run, startServer } from '../helpers/cli.js';
 import { exchange, tempSocketPath } from '../helpers/loopback.js';
 import { serve, stop, stopAll, udpAsk, udpClient } from '../cli/serve-helpers.js';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+
+const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 
 const MARKER = 'PAYLOAD-MARKER-c0ffee';
 /** Everything a careless logger or evaluator would trip on, around the marker. */
@@ -72,7 +75,7 @@ describe('servers never log a payload', () => {
     expectClean(s.stderr());
   });
 
-  test('serve unix --datagram -v: the datagram is answered, not logged', async () => {
+  testDgram('serve unix --datagram -v: the datagram is answered, not logged', async () => {
     const tmp = tempSocketPath();
     cleanups.push(tmp.cleanup);
     const s = await serve(['serve', 'unix', tmp.path, '--datagram', '-v']);

@@ -52,7 +52,7 @@ export interface ServeOptions {
 /** Where to listen: a port (tcp, udp) or a socket path (unix). */
 export type ServeTarget = { readonly port?: number } | { readonly path: string };
 
-/** The port when none is given, as in the seeds' examples. */
+/** The port when none is given, as in Python socketserver's examples. */
 export const DEFAULT_PORT = 9999;
 
 interface ResolvedHandler {

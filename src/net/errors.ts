@@ -41,6 +41,8 @@ export const ERR = {
   NO_REPLY: 'SOCKIT_ERR_NO_REPLY',
   HANDLER_MODULE: 'SOCKIT_ERR_HANDLER_MODULE',
   UNKNOWN_HANDLER: 'SOCKIT_ERR_UNKNOWN_HANDLER',
+  /** An optional native addon (unix-dgram) is not installed, or did not load. */
+  MISSING_ADDON: 'SOCKIT_ERR_MISSING_ADDON',
 } as const;
 
 /** One of the codes in {@link ERR}. */
@@ -84,6 +86,16 @@ export class NetworkError extends SockitError {
   constructor(message: string, cause?: unknown, code: string = ERR.NETWORK) {
     super(message, code, EXIT.FAILURE, { cause });
     this.errno = errorCode(cause);
+  }
+}
+
+/**
+ * This installation lacks a part it needs: an optional native addon that was not
+ * built (no C++ toolchain at install time) or does not load (exit 1).
+ */
+export class MissingAddonError extends SockitError {
+  constructor(message: string, cause?: unknown) {
+    super(message, ERR.MISSING_ADDON, EXIT.FAILURE, { cause });
   }
 }
 

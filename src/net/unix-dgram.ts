@@ -9,8 +9,10 @@
 import { createRequire } from 'node:module';
 import { EventEmitter } from 'node:events';
 import { getSystemErrorMap } from 'node:util';
+import { basename, dirname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Buffer } from 'node:buffer';
-import { UnsupportedError, bindError, errnoName } from './errors.js';
+import { MissingAddonError, bindError, errnoName, oneLine } from './errors.js';
 import { clearStaleSocket, claimSocketFile, withSocketUmask, type BoundPath } from './unix-path.js';
 
 interface AddonSocket extends EventEmitter {
@@ -35,11 +37,55 @@ function load(): Addon {
   try {
     addon = createRequire(import.meta.url)('unix-dgram') as Addon;
   } catch (err) {
-    throw new UnsupportedError(
-      `unix datagram sockets need the 'unix-dgram' addon, which did not load — ${(err as Error).message.split('\n')[0]}`,
-    );
+    throw missingAddon(err);
   }
   return addon;
+}
+
+const TOOLCHAIN = 'apt install g++ make python3';
+
+/** `dir` as a shell word. */
+const shellWord = (dir: string): string => (/^[\w./-]+$/.test(dir) ? dir : `'${dir}'`);
+
+/** The project whose `node_modules` holds `dir`; `dir` itself when it is in none. */
+function projectOf(dir: string): string {
+  const at = dir.lastIndexOf(`${sep}node_modules${sep}`);
+  return at < 0 ? dir : dir.slice(0, at);
+}
+
+/**
+ * Why the addon is missing and the one command that brings it back, for this
+ * installation. npm drops an optional addon whose build failed (no C++ toolchain),
+ * so a clone or a project needs `npm install` again, a global install `npm install -g`;
+ * an addon that is there but does not load (never built, built for another Node)
+ * needs `npm rebuild`.
+ */
+function missingAddon(err: unknown): MissingAddonError {
+  const require = createRequire(import.meta.url);
+  const what = 'unix datagram sockets need the unix-dgram addon, which';
+  let installed: string | undefined;
+  try {
+    installed = dirname(require.resolve('unix-dgram/package.json'));
+  } catch {
+    // not installed at all
+  }
+  if (installed !== undefined) {
+    const why = oneLine(err).replace(/^(.*?)\.(?:\s.*)?$/, '$1');
+    const rebuild = `cd ${shellWord(projectOf(installed))} && npm rebuild unix-dgram`;
+    return new MissingAddonError(
+      `${what} does not load (${why}) — to rebuild it: ${TOOLCHAIN} && ${rebuild}`,
+      err,
+    );
+  }
+  const project = projectOf(resolve(fileURLToPath(new URL('../..', import.meta.url))));
+  // npm keeps global packages in <prefix>/lib/node_modules
+  const global = basename(project) === 'lib';
+  const { name } = require('../../package.json') as { name: string };
+  const again = global ? `npm install -g ${name}` : `cd ${shellWord(project)} && npm install`;
+  return new MissingAddonError(
+    `${what} is not installed (building it needs a C++ toolchain) — to get it: ${TOOLCHAIN} && ${again}`,
+    err,
+  );
 }
 
 /**

@@ -47,24 +47,27 @@ function handlerList(): string {
 }
 
 const SERVE_HELP = `
-Examples:
-  sockit serve tcp 9999 -e upper           upper-case TCP server (the seeds' MyTCPHandler)
-  sockit serve udp 9999 -e upper           upper-case UDP server (the seeds' MyUDPHandler)
+Python socketserver's examples, one command each:
+  sockit serve tcp 9999 -e upper           TCPServer with MyTCPHandler (replies upper-cased)
+  sockit serve udp 9999 -e upper           UDPServer with MyUDPHandler
   sockit serve tcp 9999 -e threaded-echo -m threading   ThreadingTCPServer
+
+Examples:
   sockit serve tcp 0                       echo server on any free port (see the banner)
   sockit serve unix /tmp/echo.sock         echo over a unix stream socket
   sockit serve tcp 8000 -e ./my-handler.js your own handler module
 
 The banner "listening on tcp://127.0.0.1:9999" goes to stderr once bound; stdout stays empty.
+sockit binds 127.0.0.1 unless told otherwise (-H 0.0.0.0 or -H ::), where nc binds 0.0.0.0.
 Ctrl-C (SIGINT) or SIGTERM stops accepting, lets open requests finish (--drain-timeout),
 prints a summary and exits 0; a second Ctrl-C stops at once (exit 130).`;
 
 const EXAMPLES: Record<ServeTransport, string> = {
   tcp: `
 Examples:
-  sockit serve tcp                         echo on 127.0.0.1:9999
-  sockit serve tcp 9999 -e upper           the seeds' upper-case TCPServer
-  sockit serve tcp 9999 -e threaded-echo -m threading   the seeds' ThreadingTCPServer
+  sockit serve tcp                         echo on 127.0.0.1:9999 (nc would bind 0.0.0.0)
+  sockit serve tcp 9999 -e upper           Python socketserver's upper-case TCPServer example
+  sockit serve tcp 9999 -e threaded-echo -m threading   its ThreadingTCPServer example
   sockit serve tcp 0 --once                any free port; serve one client, then exit
   sockit serve tcp 8080 -H :: --allow 10.0.0.0/8 --allow ::1   all interfaces, filtered
   sockit serve tcp 19 -e chargen --max-conns 10 --idle-timeout 30s
@@ -75,7 +78,7 @@ Node always sets SO_REUSEADDR on TCP listeners (restart right after a stop just 
   udp: `
 Examples:
   sockit serve udp                         echo datagrams on 127.0.0.1:9999
-  sockit serve udp 9999 -e upper           the seeds' upper-case UDPServer
+  sockit serve udp 9999 -e upper           Python socketserver's upper-case UDPServer example
   sockit serve udp 13 -e daytime -H ::     daytime for IPv6 and IPv4 senders
   sockit serve udp 0 --max-requests 3      answer three datagrams, then exit
   sockit serve udp 5353 --reuse-address    share the port with another socket (SO_REUSEADDR)
