@@ -23,17 +23,14 @@ import { once } from 'node:events';
 import { BIN, run } from '../helpers/cli.js';
 import { exchange, tempSocketPath } from '../helpers/loopback.js';
 import { serve, stop, stopAll, waitForText } from '../cli/serve-helpers.js';
-<<<<<<< HEAD
 import { UnixStreamServer } from '../../src/engine/stream-server.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
-=======
 import { NO_UNIX_DGRAM, eachIf, testIf } from '../helpers/skip.js';
 
 const testDgram = testIf(NO_UNIX_DGRAM, import.meta.url);
 /** The datagram rows need the unix-dgram addon. */
 const needsAddon = (row: readonly unknown[]): string | undefined =>
   row[0] === 'datagram' ? NO_UNIX_DGRAM : undefined;
->>>>>>> install
 
 const cleanups: (() => void)[] = [];
 const children: ChildProcessWithoutNullStreams[] = [];
