@@ -12,7 +12,8 @@ import { Buffer } from 'node:buffer';
 import { Duplex } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from './address.js';
-import { ACK_BATCH, OUTPUT_WINDOW, type ChannelMessage } from './stream-bridge.js';
+import { SlabWriter } from './slab-writer.js';
+import { GROW_AFTER, ackBatchFor, windowFor, type ChannelMessage } from './stream-bridge.js';
 
 /** An error with the code the main thread saw on the socket (ECONNRESET…). */
 function peerError(code: string): Error {
@@ -24,9 +25,12 @@ export class BridgeConnection extends Duplex {
   readonly #port: MessagePort;
   /** Input bytes pushed but not yet acknowledged. */
   #unacked = 0;
-  /** Output bytes posted and not yet acknowledged. */
+  /** Output bytes posted and not yet acknowledged, and all acknowledged so far. */
   #outstanding = 0;
+  #sent = 0;
   #waiting: ((err?: Error | null) => void) | undefined;
+  /** What the handler writes, packed into reusable slabs. */
+  readonly #slabs = new SlabWriter((buf, len) => this.#post({ t: 'data', buf, len }, [buf]));
   #timeoutMs = 0;
   #timer: NodeJS.Timeout | undefined;
   /** Peer address, as `net.Socket` has it (undefined on unix sockets). */
@@ -67,6 +71,7 @@ export class BridgeConnection extends Duplex {
         this.push(null);
         break;
       case 'ack':
+        if (msg.slabs) this.#slabs.reclaim(msg.slabs);
         this.#acknowledged(msg.n);
         break;
       case 'abort':
@@ -77,15 +82,17 @@ export class BridgeConnection extends Duplex {
 
   #acknowledged(n: number): void {
     this.#outstanding -= n;
+    this.#sent += n;
+    if (this.#sent >= GROW_AFTER) this.#slabs.grow();
     const cb = this.#waiting;
-    if (cb && this.#outstanding <= OUTPUT_WINDOW) {
+    if (cb && this.#outstanding <= windowFor(this.#sent)) {
       this.#waiting = undefined;
       cb();
     }
   }
 
   #ack(): void {
-    if (this.#unacked < ACK_BATCH) return;
+    if (this.#unacked < ackBatchFor(this.bytesRead)) return;
     this.#post({ t: 'ack', n: this.#unacked });
     this.#unacked = 0;
   }
@@ -127,26 +134,31 @@ export class BridgeConnection extends Duplex {
     this.#ack(); // the consumer wants more: let the main thread send it
   }
 
-  #send(data: Buffer, cb: (err?: Error | null) => void): void {
-    const buf = new ArrayBuffer(data.byteLength);
-    new Uint8Array(buf).set(data);
-    this.#post({ t: 'data', buf }, [buf]);
-    this.#outstanding += data.byteLength;
-    this.bytesWritten += data.byteLength;
+  /** Copy `chunks` into slabs; the callback waits while the window is full. */
+  #send(chunks: readonly Buffer[], cb: (err?: Error | null) => void): void {
+    for (const chunk of chunks) {
+      this.#slabs.write(chunk);
+      this.#outstanding += chunk.byteLength;
+      this.bytesWritten += chunk.byteLength;
+    }
     this.#touch();
-    if (this.#outstanding <= OUTPUT_WINDOW) cb();
+    if (this.#outstanding <= windowFor(this.#sent)) cb();
     else this.#waiting = cb;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#send(chunk, cb);
+    this.#send([chunk], cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.#send(Buffer.concat(chunks.map((c) => c.chunk)), cb);
+    this.#send(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
   }
 
   override _final(cb: (err?: Error | null) => void): void {
+    this.#slabs.flush(); // the last bytes go before the end
     this.#post({ t: 'end' });
     cb();
   }

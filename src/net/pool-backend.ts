@@ -56,7 +56,10 @@ export function spawnWorker(
 }
 
 function spawnThread(entry: URL, id: number, init: unknown): SpawnedWorker {
-  const worker = new Worker(entry, { workerData: { id, init } });
+  const worker = new Worker(entry, {
+    workerData: { id, init },
+    resourceLimits: { maxYoungGenerationSizeMb: 16 },
+  });
   const threadId = worker.threadId; // -1 once the thread has exited
   return {
     pid: undefined,

@@ -13,23 +13,39 @@ import type { MessagePort } from 'node:worker_threads';
 import { errnoName } from './errors.js';
 import { fromWire, type WireError } from './wire.js';
 
-/** Pause the socket while the worker holds more unacknowledged input than this. */
-export const INPUT_HIGH_WATER = 1024 * 1024;
-/** Resume it once the worker has acknowledged down to this. */
-export const INPUT_LOW_WATER = 256 * 1024;
-/** Bytes a worker may have written that the main thread has not yet handed to the kernel. */
-export const OUTPUT_WINDOW = 1024 * 1024;
 /**
- * Acknowledgements go out once this many bytes are due (less than both the low
- * water mark and the window, so neither side can wait on an ack that never
- * comes): a small request costs no ack message at all.
+ * Windows adapt: a connection starts with {@link SMALL_WINDOW} bytes in flight each
+ * way (a handler that does not read, or a peer that does not, pins little more than
+ * that), and gets {@link LARGE_WINDOW} once it has moved {@link GROW_AFTER} bytes in
+ * that direction: more than the kernel buffers of a peer that does not read could
+ * ever take, so only a connection that is really busy grows.
  */
-export const ACK_BATCH = 64 * 1024;
+export const SMALL_WINDOW = 32 * 1024;
+/** The window of a busy direction. */
+export const LARGE_WINDOW = 1024 * 1024;
+/** Bytes a direction moves before its window grows. */
+export const GROW_AFTER = 8 * 1024 * 1024;
+
+/** The window of a direction that has moved `moved` bytes (acknowledged). */
+export function windowFor(moved: number): number {
+  return moved >= GROW_AFTER ? LARGE_WINDOW : SMALL_WINDOW;
+}
+
+/**
+ * Acknowledgements go out once this many bytes are due: a quarter of the window
+ * (so neither side can wait on an ack that never comes), switching to the large one
+ * well after the window grew; a small request costs no ack message at all.
+ */
+export function ackBatchFor(moved: number): number {
+  return (moved >= 2 * GROW_AFTER ? LARGE_WINDOW : SMALL_WINDOW) / 4;
+}
 
 /** On a connection's channel (both directions share the shape). */
 export type ChannelMessage =
-  | { t: 'data'; buf: ArrayBuffer }
-  | { t: 'ack'; n: number }
+  /** bytes: `buf` (owner → worker), or the first `len` bytes of a slab (worker → owner) */
+  | { t: 'data'; buf: ArrayBuffer; len?: number }
+  /** `n` bytes consumed; the owner sends written slabs back for reuse */
+  | { t: 'ack'; n: number; slabs?: ArrayBuffer[] }
   | { t: 'end' }
   /** owner → worker: the socket died, with this code */
   | { t: 'abort'; code: string }
@@ -64,10 +80,14 @@ export class StreamBridge {
   readonly #done: (err?: Error) => void;
   /** A socket's read buffers are its own: they can be transferred, not copied. */
   readonly #owned: boolean;
-  /** Input posted to the worker and not yet acknowledged. */
+  /** Input posted to the worker and not yet acknowledged, and all it has acknowledged. */
   #inFlight = 0;
-  /** Output handed to the kernel and not yet acknowledged to the worker. */
+  #consumed = 0;
+  /** Output handed to the kernel and not yet acknowledged to the worker, and all of it. */
   #written = 0;
+  #writtenTotal = 0;
+  /** Slabs written, going back to the worker with the next ack. */
+  readonly #slabs: ArrayBuffer[] = [];
   #paused = false;
   #finished = false;
   #errorCode: string | undefined;
@@ -96,7 +116,7 @@ export class StreamBridge {
     this.#inFlight += chunk.byteLength; // before the transfer empties the chunk
     const buf = transferable(chunk, this.#owned);
     this.#port.postMessage({ t: 'data', buf } satisfies ChannelMessage, [buf]);
-    if (!this.#paused && this.#inFlight > INPUT_HIGH_WATER) {
+    if (!this.#paused && this.#inFlight > windowFor(this.#consumed)) {
       this.#paused = true;
       this.#socket.pause();
     }
@@ -118,7 +138,7 @@ export class StreamBridge {
     if (this.#finished) return;
     switch (msg.t) {
       case 'data':
-        this.#write(msg.buf);
+        this.#write(msg.buf, msg.len ?? msg.buf.byteLength);
         break;
       case 'ack':
         this.#acknowledged(msg.n);
@@ -135,14 +155,19 @@ export class StreamBridge {
     }
   };
 
-  /** Write the worker's bytes; the ack goes back once the kernel has them. */
-  #write(buf: ArrayBuffer): void {
-    const n = buf.byteLength;
-    this.#socket.write(Buffer.from(buf), (err) => {
+  /** Write the worker's bytes; the ack (with the slab, for reuse) goes back once the kernel has them. */
+  #write(buf: ArrayBuffer, n: number): void {
+    this.#socket.write(Buffer.from(buf, 0, n), (err) => {
       if (err || this.#finished) return;
       this.#written += n;
-      if (this.#written >= ACK_BATCH) {
-        this.#port.postMessage({ t: 'ack', n: this.#written } satisfies ChannelMessage);
+      this.#writtenTotal += n;
+      this.#slabs.push(buf);
+      if (this.#written >= ackBatchFor(this.#writtenTotal)) {
+        const slabs = this.#slabs.splice(0);
+        this.#port.postMessage(
+          { t: 'ack', n: this.#written, slabs } satisfies ChannelMessage,
+          slabs,
+        );
         this.#written = 0;
       }
     });
@@ -150,7 +175,8 @@ export class StreamBridge {
 
   #acknowledged(n: number): void {
     this.#inFlight -= n;
-    if (this.#paused && this.#inFlight <= INPUT_LOW_WATER) {
+    this.#consumed += n;
+    if (this.#paused && this.#inFlight <= windowFor(this.#consumed) / 4) {
       this.#paused = false;
       this.#socket.resume();
     }
