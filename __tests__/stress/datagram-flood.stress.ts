@@ -79,14 +79,17 @@ describe.each(['async', 'threading', 'forking'] as const)('UDP flood, --mode %s'
       await once(flood, 'close');
       const peak = sampler.stop();
       const stopMs = await stopTimed(server);
+      const summary = /stopped: (\d+) datagrams, \d+ refused, (\d+) errors/.exec(stderr());
       figure(`udp flood ${mode}`, {
         sent: Number(sent),
+        served: Number(summary?.[1]),
         peakRssMiB: Math.round(peak / MiB),
         stopMs,
       });
       expect(peak).toBeLessThan(BOUND);
-      expect(stderr()).toMatch(/dropped \d+ datagrams? — the handler is not keeping up/);
       expect(stopMs).toBeLessThan(1000 + 5000);
+      // the drain lets the requests in flight reply: none fails for want of a socket
+      expect(summary?.[2]).toBe('0');
     },
     60_000,
   );

@@ -124,14 +124,25 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     const socket = await bindDatagramSocket(this.serverAddress, this.bindOptions());
     this.socket = socket;
     socket.on('error', (err: Error) => this.handleError(err, this.serverAddress));
-    socket.on('message', (data: Buffer, from: SocketAddress) =>
-      this.receive(new SocketDatagram(socket, data, from, (to) => this.drop(to, 'peer-full'))),
-    );
+    socket.on('message', this.#onMessage);
     return socket.address ?? this.serverAddress;
   }
 
-  /** Close the socket (a unix socket file goes with it). May be overridden. */
+  readonly #onMessage = (data: Buffer, from: SocketAddress): void => {
+    const socket = this.socket!;
+    this.receive(new SocketDatagram(socket, data, from, (to) => this.drop(to, 'peer-full')));
+  };
+
+  /**
+   * Take no new datagram; the socket stays open while the requests in flight finish,
+   * so that their replies still leave. May be overridden.
+   */
   protected async closeListener(): Promise<void> {
+    this.socket?.off('message', this.#onMessage);
+  }
+
+  /** Close the socket (a unix socket file goes with it). May be extended. */
+  protected override async serverCleanup(): Promise<void> {
     await this.socket?.close();
   }
 
