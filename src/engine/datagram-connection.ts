@@ -39,7 +39,9 @@ export abstract class DatagramConnection {
 
   /** A readable stream that yields the datagram once, then ends. */
   get rfile(): Readable {
-    return (this.#rfile ??= new DatagramReader(this.data));
+    return (this.#rfile ??= Readable.from(this.data.length > 0 ? [this.data] : [], {
+      objectMode: false,
+    }));
   }
 
   /** A writable stream whose bytes make up the reply, sent as one datagram after the handler. */
@@ -93,20 +95,5 @@ export abstract class DatagramConnection {
     this.#reply = undefined;
     if (reply === undefined) return evenEmpty ? this.reply(EMPTY) : undefined;
     return this.reply(Array.isArray(reply) ? Buffer.concat(reply) : reply);
-  }
-}
-
-/** The datagram as a readable stream: one chunk (none when empty), then the end. */
-class DatagramReader extends Readable {
-  #data: Buffer | null;
-  constructor(data: Buffer) {
-    super();
-    this.#data = data;
-  }
-  override _read(): void {
-    const data = this.#data;
-    this.#data = null;
-    if (data && data.length > 0) this.push(data);
-    this.push(null);
   }
 }

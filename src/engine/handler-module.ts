@@ -10,7 +10,6 @@
  * specifier to this package's own index, so the classes they extend are the very
  * classes the servers check against.
  */
-import { register } from 'node:module';
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ERR, UsageError, oneLine } from '../net/errors.js';
@@ -26,48 +25,13 @@ import {
   type StreamRequest,
 } from './request-handler.js';
 import type { HandlerModule } from './base-server.js';
+import { needsSockitHook, registerSockitSpecifier } from '../net/module-hook.js';
 
-/** The URL of this package's library entry (`dist/index.js`), what `'sockit'` resolves to. */
-export const SOCKIT_INDEX_URL = new URL('../index.js', import.meta.url).href;
-
-/** Modules under here (the built package) import the engine relatively: they need no hook. */
-const PACKAGE_URL = new URL('../', import.meta.url).href;
-
-/** Running from the TypeScript sources (ts-jest): no hook can point 'sockit' at them. */
-const FROM_SOURCES = import.meta.url.endsWith('.ts');
-
-/** The source of the resolve hook: `'sockit'` → {@link SOCKIT_INDEX_URL}, everything else unchanged. */
-export function sockitResolveHook(indexUrl = SOCKIT_INDEX_URL): string {
-  return `export async function resolve(specifier, context, next) {
-  if (specifier === 'sockit') return { url: ${JSON.stringify(indexUrl)}, shortCircuit: true };
-  return next(specifier, context);
-}
-`;
-}
-
-let registered = false;
-
-/**
- * Make imports of the bare specifier 'sockit' resolve to this package's index from
- * any file, wherever it sits. Idempotent: returns true only for the call that
- * registered the hook. Hooks do not reach worker threads on Node 20, so a worker
- * registers it too (the loaders below do that when a module needs it).
- */
-export function registerSockitSpecifier(): boolean {
-  if (registered) return false;
-  register(`data:text/javascript,${encodeURIComponent(sockitResolveHook())}`);
-  registered = true;
-  return true;
-}
-
-/**
- * Does a module at `url` need the hook? Files outside the built package do; the
- * package's own modules do not, and neither does anything while the engine runs
- * from its TypeScript sources (ts-jest), where 'sockit' could not resolve to them.
- */
-function needsSockitHook(url: string): boolean {
-  return url.startsWith('file:') && !url.startsWith(PACKAGE_URL) && !FROM_SOURCES;
-}
+export {
+  registerSockitSpecifier,
+  sockitResolveHook,
+  SOCKIT_INDEX_URL,
+} from '../net/module-hook.js';
 
 /** What a handler module exports, as the servers use it. */
 export type HandlerKind = 'stream' | 'datagram' | 'base' | 'function';

@@ -13,32 +13,14 @@ export interface ModeInfo {
   readonly pooled: boolean;
   /** Every handler runs in this process, so handlers can share state (a broker, a chat). */
   readonly sharedState: boolean;
-  /** One line for help texts. */
-  readonly description: string;
 }
 
 /** Every concurrency mode, in the order the CLI lists them. */
 export const MODES: Readonly<Record<ConcurrencyMode, ModeInfo>> = {
-  async: {
-    pooled: false,
-    sharedState: true,
-    description: 'one event loop, every request concurrent (default)',
-  },
-  sequential: {
-    pooled: false,
-    sharedState: true,
-    description: "one request at a time, the others wait (Python's plain TCPServer)",
-  },
-  threading: {
-    pooled: true,
-    sharedState: false,
-    description: 'handlers on a pool of worker threads (ThreadingMixIn)',
-  },
-  forking: {
-    pooled: true,
-    sharedState: false,
-    description: 'handlers in a pool of worker processes (ForkingMixIn)',
-  },
+  async: { pooled: false, sharedState: true },
+  sequential: { pooled: false, sharedState: true },
+  threading: { pooled: true, sharedState: false },
+  forking: { pooled: true, sharedState: false },
 };
 
 /** Every concurrency mode, in the order the CLI lists them. */

@@ -6,6 +6,7 @@
  */
 import type { SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';
+import { settledWithin } from '../net/timing.js';
 import { isThenable } from './request-handler.js';
 
 /** After the grace period, how long destroyed requests get to end before they are abandoned. */
@@ -161,12 +162,7 @@ export class RequestPump<Req> {
   /** Wait for running requests, at most `graceMs`; true when all of them ended. */
   async drain(graceMs: number): Promise<boolean> {
     if (this.#active.size === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    if (this.#graceEnded) this.#graceOver.resolve();
-    else if (Number.isFinite(graceMs))
-      timer = setTimeout(this.#graceOver.resolve, Math.max(0, graceMs));
-    await Promise.race([Promise.allSettled([...this.#active]), this.#graceOver.promise]);
-    clearTimeout(timer);
+    await settledWithin([...this.#active], this.#graceEnded ? 0 : graceMs, this.#graceOver.promise);
     return this.#active.size === 0;
   }
 
@@ -182,10 +178,7 @@ export class RequestPump<Req> {
    */
   async abandonAfterAbort(): Promise<void> {
     if (this.#active.size === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    const abandon = new Promise<void>((resolve) => (timer = setTimeout(resolve, ABANDON_MS)));
-    await Promise.race([Promise.allSettled([...this.#active]), abandon]);
-    clearTimeout(timer);
+    await settledWithin([...this.#active], ABANDON_MS);
     this.#active.clear();
   }
 }

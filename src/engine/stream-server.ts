@@ -8,6 +8,7 @@ import type { SocketAddress, Transport } from '../net/address.js';
 import { inetAddress } from '../net/address.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
 import { openFileLimit } from '../net/limits.js';
+import { settledWithin } from '../net/timing.js';
 import { systemError } from '../net/errors.js';
 import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
 import type { UnixSocketOptions } from './server-types.js';
@@ -214,12 +215,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     const flushing = [...this.#sockets]
       .filter((s) => !s.writableFinished)
       .map((s) => new Promise((resolve) => s.once('finish', resolve).once('close', resolve)));
-    if (flushing.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise((resolve) => (timer = setTimeout(resolve, LINGER_MS)));
-      await Promise.race([Promise.all(flushing), deadline]);
-      clearTimeout(timer);
-    }
+    if (flushing.length > 0) await settledWithin(flushing, LINGER_MS);
     const closed = [...this.#sockets].map((s) => new Promise((r) => s.once('close', r)));
     for (const s of this.#sockets) s.destroy();
     await Promise.all(closed);

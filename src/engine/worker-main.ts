@@ -9,6 +9,7 @@ import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../net/address.js';
 import { poolChild, type PoolChild } from '../net/pool-backend.js';
 import { toWire } from '../net/wire.js';
+import { settledWithin } from '../net/timing.js';
 import type { BaseServer } from './base-server.js';
 import { enter } from '../net/containment.js';
 import { loadHandlerClass } from './handler-module.js';
@@ -91,15 +92,10 @@ function report(child: PoolChild, id: number, job: RunningJob): void {
 
 /** Wait for running jobs (at most `graceMs`), end the rest, and let the pool know. */
 async function closeWorker(running: Map<number, RunningJob>, graceMs: number): Promise<void> {
-  const all = (): Promise<unknown> => Promise.allSettled([...running.values()].map((j) => j.done));
-  let timer: NodeJS.Timeout | undefined;
-  const grace = new Promise<void>((resolve) => {
-    if (Number.isFinite(graceMs)) timer = setTimeout(resolve, Math.max(0, graceMs));
-  });
-  await Promise.race([all(), grace]);
-  clearTimeout(timer);
+  const all = (): Promise<unknown>[] => [...running.values()].map((j) => j.done);
+  await settledWithin(all(), graceMs);
   for (const job of running.values()) job.abort();
-  await all();
+  await Promise.allSettled(all());
 }
 
 /** Run this worker: see the module comment. */
