@@ -93,7 +93,7 @@ const cases: [string, string[]][] = [
       const released = await waitUntil(() => fdCount(pid) <= fdsStart, 10_000);
       // forking: a worker may still be closing the flood's sockets (each ends as its
       // worker sees the close); accept has resumed once an exchange succeeds, within 10 tries 200 ms apart
-      let reply = Buffer.alloc(0);
+      let reply: Buffer = Buffer.alloc(0);
       for (let i = 0; i < 10 && reply.length === 0; i++) {
         if (i > 0) await waitUntil(() => false, 200);
         reply = await exchange(target, 'after the flood\n').catch(() => Buffer.alloc(0));

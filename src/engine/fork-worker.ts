@@ -5,8 +5,7 @@
  */
 import type { Socket } from 'node:net';
 import type { SocketAddress } from '../net/address.js';
-import type { ConnectionJob } from './fork-protocol.js';
-import type { EventMessage } from './worker-protocol.js';
+import type { ConnectionJob, EventMessage } from './worker-protocol.js';
 import { workerMain, type RunningJob } from './worker-main.js';
 
 let forwarding = false;

@@ -14,8 +14,7 @@ import { systemError } from '../net/errors.js';
 import { openFileLimit } from '../net/limits.js';
 import type { PoolWorker } from '../net/worker-pool.js';
 import { PooledStrategy } from './pooled.js';
-import type { ConnectionJob } from './fork-protocol.js';
-import type { DatagramJob } from './worker-protocol.js';
+import type { ConnectionJob, DatagramJob } from './worker-protocol.js';
 
 /** The `forking` strategy. */
 export class ForkingStrategy extends PooledStrategy {

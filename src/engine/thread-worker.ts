@@ -8,7 +8,7 @@ import type { SocketAddress } from '../net/address.js';
 import { toWire } from '../net/wire.js';
 import { BridgeConnection } from '../net/bridge-connection.js';
 import type { ChannelMessage } from '../net/stream-bridge.js';
-import type { StreamJob } from './thread-protocol.js';
+import type { StreamJob } from './worker-protocol.js';
 import { workerMain, type RunningJob } from './worker-main.js';
 
 function done(port: MessagePort, msg: ChannelMessage): void {

@@ -10,8 +10,7 @@ import type { PoolWorker } from '../net/worker-pool.js';
 import type { Duplex } from 'node:stream';
 import { PooledStrategy } from './pooled.js';
 import { StreamBridge } from '../net/stream-bridge.js';
-import type { StreamJob } from './thread-protocol.js';
-import type { DatagramJob } from './worker-protocol.js';
+import type { DatagramJob, StreamJob } from './worker-protocol.js';
 
 /** Where a socket's own end is, for the worker's `localAddress`/`localPort`. */
 function localOf(socket: Duplex, fallback: SocketAddress): SocketAddress {

@@ -1,8 +1,12 @@
 /**
- * The messages both pooled modes exchange with their workers for datagrams and
- * for the end of every request; thread-protocol.ts and fork-protocol.ts add how
- * each carries a stream connection.
+ * The messages both pooled modes exchange with their workers: datagrams and the end
+ * of every request alike, and how each mode carries a stream connection. A Worker
+ * cannot receive a socket (DataCloneError), so `threading` bridges a connection over
+ * a MessageChannel of its own (net/stream-bridge.ts, net/bridge-connection.ts); a
+ * `forking` worker receives the socket's handle with the job message (the hand-over
+ * `cluster` does), so the bytes never pass through the owner.
  */
+import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from '../net/address.js';
 import { builtSibling } from '../net/built-module.js';
 import type { WireError } from '../net/wire.js';
@@ -26,6 +30,23 @@ export interface DatagramJob {
 export interface AddressMessage {
   readonly type: 'address';
   readonly address: SocketAddress;
+}
+
+/** Owner → thread: serve a connection over `port`. */
+export interface StreamJob {
+  readonly type: 'stream';
+  readonly id: number;
+  readonly port: MessagePort;
+  readonly clientAddress: SocketAddress;
+  /** The server's end of the connection. */
+  readonly localAddress: SocketAddress;
+}
+
+/** Owner → worker process: serve the connection whose socket handle comes with this message. */
+export interface ConnectionJob {
+  readonly type: 'conn';
+  readonly id: number;
+  readonly clientAddress: SocketAddress;
 }
 
 /** Worker → owner: one reply datagram of a datagram job. */
