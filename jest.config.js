@@ -11,6 +11,8 @@ export default {
     // package's built library entry (the npm package itself is named sockit-cli)
     '^sockit$': '<rootDir>/dist/index.js',
   },
-  testTimeout: 30000,
+  // generous: the property tests spawn the CLI dozens of times, and a loaded 2-core
+  // machine must not turn a slow run into a failure (a hang still fails)
+  testTimeout: 120000,
   maxWorkers: 2,
 };
