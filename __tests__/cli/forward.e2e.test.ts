@@ -1,0 +1,207 @@
+/**
+ * `sockit serve … --forward <url>` end to end: integrity of 256 MiB across tcp and
+ * unix, half-close, resets, an upstream that is down, no descriptor left behind,
+ * and the usage errors.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { readdirSync } from 'node:fs';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { connect, type Socket } from 'node:net';
+import { run } from '../helpers/cli.js';
+import {
+  dial,
+  jsonEvents,
+  serve,
+  untilClosed,
+  useServeTeardown,
+  type Served,
+} from './serve-helpers.js';
+import { echo, pumpAndHash, replyAfterEof, upstream } from './forward-helpers.js';
+
+const { defer, tmp } = useServeTeardown();
+
+const MIB = 256;
+
+/**
+ * Connect (sending nothing, so that no write can meet the reset as EPIPE) and
+ * resolve with the error code the client sees: the reset may come before Node
+ * reports the connection (connect ECONNRESET) or after it.
+ */
+async function resetFor(target: { port: number }): Promise<string | undefined> {
+  const c = connect(target.port, '127.0.0.1');
+  const failed = once(c, 'error');
+  const [err] = (await failed) as [NodeJS.ErrnoException];
+  return err.code;
+}
+
+/** Resolve once stderr holds `text` at least `n` times (checked on every chunk). */
+function untilCount(s: Served, text: string, n: number): Promise<void> {
+  const count = (): number => s.stderr().split(text).length - 1;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (count() >= n) {
+        s.child.stderr.off('data', check);
+        resolve();
+      } else if (s.child.exitCode !== null) reject(new Error(`exited: ${s.stderr()}`));
+    };
+    s.child.stderr.on('data', check);
+    check();
+  });
+}
+
+async function up(onConnection: (s: Socket) => void, path?: string) {
+  const u = await upstream(onConnection, path);
+  defer(() => u.close());
+  return u;
+}
+
+describe('integrity: 256 MiB each way, sha256-equal', () => {
+  test('tcp → tcp', async () => {
+    const u = await up(echo);
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url]);
+    const r = await pumpAndHash(await dial({ port: s.port }), MIB);
+    expect(r.bytes).toBe(MIB * 1024 * 1024);
+    expect(r.received).toBe(r.sent);
+  }, 120_000);
+
+  test('tcp → unix', async () => {
+    const { dir } = tmp();
+    const u = await up(echo, join(dir, 'up.sock'));
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url]);
+    const r = await pumpAndHash(await dial({ port: s.port }), MIB);
+    expect(r.bytes).toBe(MIB * 1024 * 1024);
+    expect(r.received).toBe(r.sent);
+  }, 120_000);
+
+  test('unix → tcp', async () => {
+    const { path } = tmp();
+    const u = await up(echo);
+    await serve(['serve', 'unix', path, '--forward', u.url]);
+    const r = await pumpAndHash(await dial({ path }), MIB);
+    expect(r.bytes).toBe(MIB * 1024 * 1024);
+    expect(r.received).toBe(r.sent);
+  }, 120_000);
+});
+
+describe('stream semantics', () => {
+  test('half-close passes through: a server that replies after EOF gets its reply out', async () => {
+    const u = await up(replyAfterEof);
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url, '--json']);
+    const c = await dial({ port: s.port });
+    const got = untilClosed(c);
+    c.end('twelve bytes');
+    expect((await got).toString()).toBe('got 12 bytes');
+    const [ev] = jsonEvents((await s.waitFor(/\{"event":"forward".*\n/))[0]);
+    expect(ev).toMatchObject({ bytesUp: 12, bytesDown: 12, reason: 'done', upstream: u.url });
+  });
+
+  test('a reset by the upstream resets the client', async () => {
+    const u = await up((sock) => sock.once('data', () => sock.resetAndDestroy()));
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url, '--json']);
+    const c = await dial({ port: s.port });
+    const failed = once(c, 'error');
+    c.write('x');
+    const [err] = (await failed) as [NodeJS.ErrnoException];
+    expect(err.code).toBe('ECONNRESET');
+    await s.waitFor(/"reason":"upstream-reset","code":"ECONNRESET"/);
+  });
+
+  test('a reset by the client resets the upstream', async () => {
+    let upstreamError: Promise<unknown[]> | undefined;
+    let connected!: () => void;
+    const arrived = new Promise<void>((resolve) => (connected = resolve));
+    const u = await up((sock) => {
+      upstreamError = once(sock, 'error');
+      sock.once('data', () => connected());
+    });
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url, '--json']);
+    const c = await dial({ port: s.port });
+    c.write('x');
+    await arrived;
+    c.resetAndDestroy();
+    const [err] = (await upstreamError!) as [NodeJS.ErrnoException];
+    expect(err.code).toBe('ECONNRESET');
+    await s.waitFor(/"reason":"client-reset"/);
+  });
+});
+
+describe('upstream down', () => {
+  test('refused: the client sees a reset, one line on stderr, the server keeps serving', async () => {
+    const gone = await upstream(echo);
+    await gone.close(); // a port nobody listens on any more
+    const s = await serve(['serve', 'tcp', '0', '--forward', gone.url]);
+    expect(await resetFor({ port: s.port })).toBe('ECONNRESET');
+    await s.waitFor(/failed: ECONNREFUSED, client reset\n/);
+    const lines = s
+      .stderr()
+      .split('\n')
+      .filter((l) => l !== '');
+    expect(lines).toEqual([
+      expect.stringMatching(/^listening on tcp:/),
+      expect.stringMatching(
+        new RegExp(
+          `^sockit: forward 127\\.0\\.0\\.1:\\d+ → ${gone.url} failed: ECONNREFUSED, client reset$`,
+        ),
+      ),
+    ]);
+    expect(s.child.exitCode).toBeNull();
+  });
+
+  test('a unix upstream that appears later is reached by the next connection', async () => {
+    const { dir } = tmp();
+    const path = join(dir, 'later.sock');
+    const s = await serve(['serve', 'tcp', '0', '--forward', `unix://${path}`, '--json']);
+    expect(await resetFor({ port: s.port })).toBe('ECONNRESET');
+    await s.waitFor(/"reason":"upstream-failed","code":"ENOENT"/);
+    await up(echo, path);
+    const second = await dial({ port: s.port });
+    const got = untilClosed(second);
+    second.end('late');
+    expect((await got).toString()).toBe('late');
+  });
+});
+
+describe('load', () => {
+  test('1,000 sequential connections leave no descriptor behind', async () => {
+    const u = await up(echo);
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url, '--json']);
+    const fds = (): number => readdirSync(`/proc/${s.child.pid}/fd`).length;
+    const warm = await dial({ port: s.port });
+    const warmed = untilClosed(warm);
+    warm.end('warm');
+    await warmed;
+    await s.waitFor(/"event":"forward"/);
+    const before = fds();
+    for (let i = 0; i < 1000; i++) {
+      const c = await dial({ port: s.port });
+      const got = untilClosed(c);
+      c.end(`n${i}`);
+      expect((await got).toString()).toBe(`n${i}`);
+    }
+    await untilCount(s, '"event":"forward"', 1001);
+    expect(fds()).toBe(before);
+  }, 120_000);
+});
+
+describe('usage', () => {
+  test.each([
+    [['serve', 'udp', '0', '--forward', 'tcp://127.0.0.1:9'], /cannot forward datagrams to tcp:/],
+    [['serve', 'tcp', '0', '--forward', 'udp://127.0.0.1:9'], /cannot forward a stream to udp:/],
+    [['serve', 'tcp', '0', '-e', 'forward'], /-e forward needs the target: --forward <url>/],
+    [['serve', 'tcp', '0', '--forward', 'tcp://127.0.0.1'], /bad forward target .* host:port/],
+    [['serve', 'tcp', '0', '--forward', 'ftp://x:1'], /unknown scheme 'ftp'/],
+    [['serve', 'tcp', '0', '--forward', 'tls://x:1'], /tls:\/\/ needs TLS client support/],
+    [
+      ['serve', 'udp', '0', '--forward', 'udp://127.0.0.1:9', '-m', 'forking'],
+      /datagram forwarding keeps one upstream socket per sender in one process/,
+    ],
+    [['serve', 'udp', '0', '--max-conns', '3'], /--max-conns on datagrams caps --forward sessions/],
+  ])('%j: one line, exit 2', async (args, re) => {
+    const r = await run(args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(re);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stdout.length).toBe(0);
+  });
+});
