@@ -3,6 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
+import type { Served } from './serve-helpers.js';
 
 /** A listening upstream and how to reach it. */
 export interface Upstream {
@@ -79,4 +80,19 @@ export async function pumpAndHash(
   socket.end();
   await closed;
   return { sent: sent.digest('hex'), received: received.digest('hex'), bytes };
+}
+
+/** Resolve once stderr holds `text` at least `n` times (checked on every chunk). */
+export function untilCount(s: Served, text: string, n: number): Promise<void> {
+  const count = (): number => s.stderr().split(text).length - 1;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (count() >= n) {
+        s.child.stderr.off('data', check);
+        resolve();
+      } else if (s.child.exitCode !== null) reject(new Error(`exited: ${s.stderr()}`));
+    };
+    s.child.stderr.on('data', check);
+    check();
+  });
 }

@@ -9,15 +9,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { run } from '../helpers/cli.js';
-import {
-  dial,
-  jsonEvents,
-  serve,
-  untilClosed,
-  useServeTeardown,
-  type Served,
-} from './serve-helpers.js';
-import { echo, pumpAndHash, replyAfterEof, upstream } from './forward-helpers.js';
+import { dial, jsonEvents, serve, untilClosed, useServeTeardown } from './serve-helpers.js';
+import { echo, pumpAndHash, replyAfterEof, untilCount, upstream } from './forward-helpers.js';
 
 const { defer, tmp } = useServeTeardown();
 
@@ -33,21 +26,6 @@ async function resetFor(target: { port: number }): Promise<string | undefined> {
   const failed = once(c, 'error');
   const [err] = (await failed) as [NodeJS.ErrnoException];
   return err.code;
-}
-
-/** Resolve once stderr holds `text` at least `n` times (checked on every chunk). */
-function untilCount(s: Served, text: string, n: number): Promise<void> {
-  const count = (): number => s.stderr().split(text).length - 1;
-  return new Promise((resolve, reject) => {
-    const check = (): void => {
-      if (count() >= n) {
-        s.child.stderr.off('data', check);
-        resolve();
-      } else if (s.child.exitCode !== null) reject(new Error(`exited: ${s.stderr()}`));
-    };
-    s.child.stderr.on('data', check);
-    check();
-  });
 }
 
 async function up(onConnection: (s: Socket) => void, path?: string) {
@@ -124,6 +102,25 @@ describe('stream semantics', () => {
     expect(err.code).toBe('ECONNRESET');
     await s.waitFor(/"reason":"client-reset"/);
   });
+});
+
+describe('every concurrency mode', () => {
+  test.each(['async', 'sequential', 'threading', 'forking'])(
+    '%s: relays, half-closes and reports the connection',
+    async (mode) => {
+      const u = await up(replyAfterEof);
+      const args = ['serve', 'tcp', '0', '--forward', u.url, '-m', mode, '--json'];
+      const s = await serve(
+        mode === 'threading' || mode === 'forking' ? [...args, '-w', '1'] : args,
+      );
+      const c = await dial({ port: s.port });
+      const got = untilClosed(c);
+      c.end('abc');
+      expect((await got).toString()).toBe('got 3 bytes');
+      const [ev] = jsonEvents((await s.waitFor(/\{"event":"forward".*\n/))[0]);
+      expect(ev).toMatchObject({ bytesUp: 3, bytesDown: 11, reason: 'done' });
+    },
+  );
 });
 
 describe('upstream down', () => {

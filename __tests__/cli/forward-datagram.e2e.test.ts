@@ -1,0 +1,86 @@
+/**
+ * `sockit serve udp … --forward udp://…`: one upstream socket per sender, so that
+ * each sender gets only its own replies; sessions end after their silence; the
+ * session cap refuses a new sender.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import { once } from 'node:events';
+import { Buffer } from 'node:buffer';
+import { jsonEvents, serve, udpAsk, useServeTeardown } from './serve-helpers.js';
+import { untilCount } from './forward-helpers.js';
+
+const { defer, udp } = useServeTeardown();
+
+/** A UDP upstream that answers `<datagram>!` to its sender and remembers each sender's port. */
+async function udpUpstream(): Promise<{ port: number; sources: Map<string, number> }> {
+  const socket: UdpSocket = createSocket('udp4');
+  const sources = new Map<string, number>();
+  socket.on('message', (msg: Buffer, rinfo: RemoteInfo) => {
+    sources.set(msg.toString(), rinfo.port);
+    socket.send(Buffer.concat([msg, Buffer.from('!')]), rinfo.port, rinfo.address);
+  });
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  defer(() => socket.close());
+  return { port: socket.address().port, sources };
+}
+
+describe('udp → udp', () => {
+  test('two senders each get only their own replies; sessions expire', async () => {
+    const u = await udpUpstream();
+    const s = await serve([
+      'serve',
+      'udp',
+      '0',
+      '--forward',
+      `udp://127.0.0.1:${u.port}`,
+      '--session-timeout',
+      '300ms',
+      '--json',
+    ]);
+    const a = await udp();
+    const b = await udp();
+    expect((await udpAsk(a, s.port, 'a1')).toString()).toBe('a1!');
+    expect((await udpAsk(b, s.port, 'b1')).toString()).toBe('b1!');
+    // both at once: each reply still goes to its own sender
+    const [ra, rb] = await Promise.all([udpAsk(a, s.port, 'a2'), udpAsk(b, s.port, 'b2')]);
+    expect([ra.toString(), rb.toString()]).toEqual(['a2!', 'b2!']);
+    // one upstream socket per sender: the same source port for a sender's datagrams
+    expect(u.sources.get('a2')).toBe(u.sources.get('a1'));
+    expect(u.sources.get('b2')).toBe(u.sources.get('b1'));
+    expect(u.sources.get('a1')).not.toBe(u.sources.get('b1'));
+
+    await untilCount(s, '"reason":"session-timeout"', 2);
+    const ended = jsonEvents(s.stderr()).filter((e) => e.event === 'forward');
+    const aPeer = `127.0.0.1:${a.address().port}`;
+    expect(ended.find((e) => e.peer === aPeer)).toMatchObject({
+      upstream: `udp://127.0.0.1:${u.port}`,
+      bytesUp: 4,
+      bytesDown: 6,
+      reason: 'session-timeout',
+    });
+    // a new session after the old one ended
+    expect((await udpAsk(a, s.port, 'a3')).toString()).toBe('a3!');
+  });
+
+  test('--max-conns caps sessions: a new sender beyond it is refused', async () => {
+    const u = await udpUpstream();
+    const s = await serve([
+      'serve',
+      'udp',
+      '0',
+      '--forward',
+      `udp://127.0.0.1:${u.port}`,
+      '--max-conns',
+      '1',
+    ]);
+    const a = await udp();
+    const b = await udp();
+    expect((await udpAsk(a, s.port, 'a1')).toString()).toBe('a1!');
+    b.send('b1', s.port, '127.0.0.1');
+    await s.waitFor(/refused 127\.0\.0\.1:\d+ — too many connections \(--max-conns 1\)/);
+    expect(u.sources.has('b1')).toBe(false);
+    expect((await udpAsk(a, s.port, 'a2')).toString()).toBe('a2!');
+  });
+});
