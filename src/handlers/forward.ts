@@ -17,7 +17,7 @@ import {
 } from '../net/dial.js';
 import { NetworkError, UsageError, errorCode, oneLine } from '../net/errors.js';
 import { MODES } from '../engine/modes.js';
-import type { BaseServer } from '../engine/base-server.js';
+import type { BaseServer, BaseServerOptions } from '../engine/base-server.js';
 import {
   DatagramConnection,
   StreamRequestHandler,
@@ -70,13 +70,14 @@ export interface ForwardRecord {
 
 /**
  * The server options for forwarding to `target`, to spread into a server's options:
- * `new TCPServer(addr, ForwardHandler, { ...forward('unix:///run/app.sock') })`.
+ * `new TCPServer(addr, ForwardHandler, { ...forward('unix:///run/app.sock'), mode: 'threading' })`
+ * (the pooled modes also need `handlerModule`, as for any handler).
  * Throws a UsageError for a bad target.
  */
 export function forward(
   target: string,
   options: Omit<ForwardOptions, 'target'> = {},
-): { forward: ForwardOptions } {
+): BaseServerOptions & { forward: ForwardOptions } {
   parseDialTarget(target);
   return { forward: { target, ...options } };
 }
