@@ -7,7 +7,7 @@ import { describe, expect, test } from '@jest/globals';
 import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
-import { jsonEvents, serve, udpAsk, useServeTeardown } from './serve-helpers.js';
+import { jsonEvents, serve, udpAsk, useServeTeardown, type Served } from './serve-helpers.js';
 import { untilCount } from './forward-helpers.js';
 
 const { defer, udp } = useServeTeardown();
@@ -26,19 +26,15 @@ async function udpUpstream(): Promise<{ port: number; sources: Map<string, numbe
   return { port: socket.address().port, sources };
 }
 
+/** `sockit serve udp 0 --forward udp://127.0.0.1:<port> …extra`. */
+function relayTo(port: number, ...extra: string[]): Promise<Served> {
+  return serve(['serve', 'udp', '0', '--forward', `udp://127.0.0.1:${port}`, ...extra]);
+}
+
 describe('udp → udp', () => {
   test('two senders each get only their own replies; sessions expire', async () => {
     const u = await udpUpstream();
-    const s = await serve([
-      'serve',
-      'udp',
-      '0',
-      '--forward',
-      `udp://127.0.0.1:${u.port}`,
-      '--session-timeout',
-      '300ms',
-      '--json',
-    ]);
+    const s = await relayTo(u.port, '--session-timeout', '300ms', '--json');
     const a = await udp();
     const b = await udp();
     expect((await udpAsk(a, s.port, 'a1')).toString()).toBe('a1!');
@@ -66,15 +62,7 @@ describe('udp → udp', () => {
 
   test('--max-conns caps sessions: a new sender beyond it is refused', async () => {
     const u = await udpUpstream();
-    const s = await serve([
-      'serve',
-      'udp',
-      '0',
-      '--forward',
-      `udp://127.0.0.1:${u.port}`,
-      '--max-conns',
-      '1',
-    ]);
+    const s = await relayTo(u.port, '--max-conns', '1');
     const a = await udp();
     const b = await udp();
     expect((await udpAsk(a, s.port, 'a1')).toString()).toBe('a1!');

@@ -35,31 +35,24 @@ async function up(onConnection: (s: Socket) => void, path?: string) {
 }
 
 describe('integrity: 256 MiB each way, sha256-equal', () => {
-  test('tcp → tcp', async () => {
-    const u = await up(echo);
-    const s = await serve(['serve', 'tcp', '0', '--forward', u.url]);
-    const r = await pumpAndHash(await dial({ port: s.port }), MIB);
-    expect(r.bytes).toBe(MIB * 1024 * 1024);
-    expect(r.received).toBe(r.sent);
-  }, 120_000);
-
-  test('tcp → unix', async () => {
-    const { dir } = tmp();
-    const u = await up(echo, join(dir, 'up.sock'));
-    const s = await serve(['serve', 'tcp', '0', '--forward', u.url]);
-    const r = await pumpAndHash(await dial({ port: s.port }), MIB);
-    expect(r.bytes).toBe(MIB * 1024 * 1024);
-    expect(r.received).toBe(r.sent);
-  }, 120_000);
-
-  test('unix → tcp', async () => {
-    const { path } = tmp();
-    const u = await up(echo);
-    await serve(['serve', 'unix', path, '--forward', u.url]);
-    const r = await pumpAndHash(await dial({ path }), MIB);
-    expect(r.bytes).toBe(MIB * 1024 * 1024);
-    expect(r.received).toBe(r.sent);
-  }, 120_000);
+  test.each([
+    ['tcp', 'tcp'],
+    ['tcp', 'unix'],
+    ['unix', 'tcp'],
+  ] as const)(
+    '%s → %s',
+    async (from, to) => {
+      const { dir, path } = tmp();
+      const u = await up(echo, to === 'unix' ? join(dir, 'up.sock') : undefined);
+      const where = from === 'unix' ? ['unix', path] : ['tcp', '0'];
+      const s = await serve(['serve', ...where, '--forward', u.url]);
+      const client = await dial(from === 'unix' ? { path } : { port: s.port });
+      const r = await pumpAndHash(client, MIB);
+      expect(r.bytes).toBe(MIB * 1024 * 1024);
+      expect(r.received).toBe(r.sent);
+    },
+    120_000,
+  );
 });
 
 describe('stream semantics', () => {
@@ -121,6 +114,50 @@ describe('every concurrency mode', () => {
       expect(ev).toMatchObject({ bytesUp: 3, bytesDown: 11, reason: 'done' });
     },
   );
+});
+
+describe('limits and shutdown', () => {
+  test('SIGTERM drains: a relay in flight finishes, then the server exits 0', async () => {
+    let arrived!: () => void;
+    const relaying = new Promise<void>((resolve) => (arrived = resolve));
+    const u = await up((sock) => {
+      sock.once('data', () => arrived());
+      replyAfterEof(sock);
+    });
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url, '--drain-timeout', '20s']);
+    const c = await dial({ port: s.port });
+    const got = untilClosed(c);
+    c.write('before ');
+    await relaying; // the relay is running: the upstream has the first bytes
+    s.child.kill('SIGTERM');
+    await s.waitFor(/stopping: waiting up to 20s for 1 open request/);
+    c.end('after');
+    expect((await got).toString()).toBe('got 12 bytes');
+    expect(await s.exited).toBe(0);
+  });
+
+  test('--idle-timeout closes a silent relay; both sides go', async () => {
+    let upstreamClosed!: Promise<void>;
+    const u = await up((sock) => {
+      sock.on('error', () => undefined); // the relay resets it
+      upstreamClosed = new Promise((resolve) => sock.once('close', () => resolve()));
+    });
+    const s = await serve([
+      'serve',
+      'tcp',
+      '0',
+      '--forward',
+      u.url,
+      '--idle-timeout',
+      '200ms',
+      '-v',
+    ]);
+    const c = await dial({ port: s.port });
+    await untilClosed(c);
+    await s.waitFor(/closed idle connection/);
+    await s.waitFor(/forward 127\.0\.0\.1:\d+ → tcp:[^\n]*, client-closed\n/);
+    await upstreamClosed;
+  });
 });
 
 describe('upstream down', () => {
