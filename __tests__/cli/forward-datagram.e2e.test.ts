@@ -9,8 +9,11 @@ import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { jsonEvents, serve, udpAsk, useServeTeardown, type Served } from './serve-helpers.js';
 import { untilCount } from './forward-helpers.js';
+import { join } from 'node:path';
+import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
+import { unixDgramRequest } from '../helpers/matrix.js';
 
-const { defer, udp } = useServeTeardown();
+const { defer, udp, tmp } = useServeTeardown();
 
 /** A UDP upstream that answers `<datagram>!` to its sender and remembers each sender's port. */
 async function udpUpstream(): Promise<{ port: number; sources: Map<string, number> }> {
@@ -71,4 +74,26 @@ describe('udp → udp', () => {
     expect(u.sources.has('b1')).toBe(false);
     expect((await udpAsk(a, s.port, 'a2')).toString()).toBe('a2!');
   });
+});
+
+describe('unix datagrams', () => {
+  testIf(NO_UNIX_DGRAM, import.meta.url)(
+    'unix --datagram → unix-dgram://: replies come back to the bound sender',
+    async () => {
+      const { dir } = tmp();
+      const upstreamPath = join(dir, 'up.sock');
+      const relayPath = join(dir, 'relay.sock');
+      await serve(['serve', 'unix', upstreamPath, '--datagram', '-e', 'upper']);
+      await serve([
+        'serve',
+        'unix',
+        relayPath,
+        '--datagram',
+        '--forward',
+        `unix-dgram://${upstreamPath}`,
+      ]);
+      expect((await unixDgramRequest(relayPath, 'via unix', dir)).toString()).toBe('VIA UNIX');
+      expect((await unixDgramRequest(relayPath, 'twice', dir)).toString()).toBe('TWICE');
+    },
+  );
 });

@@ -106,8 +106,9 @@ function ms(durationMs: number): number {
 export function attachForwardLog(
   server: BaseServer<unknown>,
   out: Output,
-  report: { readonly json: boolean; readonly verbose: boolean },
+  report: { readonly json: boolean; readonly verbose: boolean; readonly datagram: boolean },
 ): void {
+  const after = report.datagram ? 'session ended' : 'client reset';
   const failures = new Throttle((count, first, line) => {
     out.error(first ? line : `${count} more upstream failures, the latest: ${line}`);
   });
@@ -130,7 +131,7 @@ export function attachForwardLog(
     }
     if (r.reason === 'upstream-failed') {
       failures.hit(
-        `forward ${peer} → ${r.upstream} failed: ${r.code ?? r.message ?? 'error'}, client reset`,
+        `forward ${peer} → ${r.upstream} failed: ${r.code ?? r.message ?? 'error'}, ${after}`,
       );
       return;
     }

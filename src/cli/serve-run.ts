@@ -147,7 +147,11 @@ export async function runServe(
   const server = await makeServer(ctx, transport, target, opts, forwarding);
   log.attach(server);
   if (forwarding.forward)
-    attachForwardLog(server, ctx.out, { json: opts.json === true, verbose: opts.verbose === true });
+    attachForwardLog(server, ctx.out, {
+      json: opts.json === true,
+      verbose: opts.verbose === true,
+      datagram,
+    });
   // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
   onUncontained((err) => {
     log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
