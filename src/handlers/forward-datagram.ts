@@ -47,6 +47,8 @@ class Session {
   upstreamAddress: SocketAddress | undefined;
   readonly started = performance.now();
   readonly socket: Promise<DatagramSocket>;
+  /** The socket once open. */
+  ready: DatagramSocket | undefined;
   timer: NodeJS.Timeout | undefined;
 
   constructor(first: DatagramConnection, open: (s: Session) => Promise<DatagramSocket>) {
@@ -73,7 +75,7 @@ export class DatagramSessions {
   }
 
   /** Send `conn`'s datagram upstream on its sender's session (opened on first use). */
-  async send(conn: DatagramConnection): Promise<void> {
+  send(conn: DatagramConnection): void | Promise<void> {
     if (this.#closed) return;
     const key = formatEndpoint(conn.clientAddress);
     let session = this.#sessions.get(key);
@@ -86,19 +88,21 @@ export class DatagramSessions {
       this.#sessions.set(key, session);
     }
     session.latest = conn;
-    let socket: DatagramSocket;
-    try {
-      socket = await session.socket;
-    } catch {
-      return; // reported once by #open
-    }
+    const s = session;
+    // the session's socket is open after its first datagram: no extra await per datagram
+    if (s.ready) return this.#forward(key, s, s.ready, conn.data);
+    return s.socket.then(
+      (socket) => this.#forward(key, s, socket, conn.data),
+      () => undefined, // reported once by #open
+    );
+  }
+
+  #forward(key: string, session: Session, socket: DatagramSocket, data: Buffer): Promise<void> {
     session.timer?.refresh();
-    try {
-      await socket.send(conn.data);
-      session.bytesUp += conn.data.length;
-    } catch (err) {
-      this.#end(key, session, 'upstream-failed', err);
-    }
+    return socket.send(data).then(
+      () => void (session.bytesUp += data.length),
+      (err: unknown) => this.#end(key, session, 'upstream-failed', err),
+    );
   }
 
   /** End every session (the server closes). */
@@ -123,6 +127,7 @@ export class DatagramSessions {
         this.#opts.timeoutMs,
       );
       if (this.#sessions.get(key) !== session) void socket.close(); // ended while opening
+      session.ready = socket;
       return socket;
     } catch (err) {
       this.#end(key, session, 'upstream-failed', err);
