@@ -37,7 +37,7 @@ function relayTo(port: number, ...extra: string[]): Promise<Served> {
 describe('udp → udp', () => {
   test('two senders each get only their own replies; sessions expire', async () => {
     const u = await udpUpstream();
-    const s = await relayTo(u.port, '--session-timeout', '300ms', '--json');
+    const s = await relayTo(u.port, '--session-timeout', '2s', '--json');
     const a = await udp();
     const b = await udp();
     expect((await udpAsk(a, s.port, 'a1')).toString()).toBe('a1!');
