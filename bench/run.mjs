@@ -28,6 +28,34 @@ const cpu = join(root, 'bench', 'cpu-handler.js');
 const reps = process.argv.find((a) => a.startsWith('--reps='))?.slice(7);
 const q = quick ? ['--quick'] : reps ? ['--reps', reps] : [];
 
+const echoJs = join(dirname(harness), 'servers', 'node-echo.js');
+const withEcho = join(root, 'bench', 'with-echo.sh');
+const nodeRelay = join(root, 'bench', 'node-relay.mjs');
+
+/**
+ * The relay scenario: each relay starts its own minimal Node echo back end on a port of
+ * its own (inside the harness's network namespace), then relays to it.
+ */
+function relays(t) {
+  const be = (n) => 40000 + n + (t === 'udp' ? 10 : 0);
+  const up = (n, label, cmd) => `${label}=sh ${withEcho} ${echoJs} ${t} ${be(n)} ${cmd}`;
+  const bind = t === 'udp' ? 'UDP-LISTEN' : 'TCP-LISTEN';
+  const dial = t === 'udp' ? 'UDP' : 'TCP';
+  const u = t === 'udp' ? '-u ' : '';
+  return [
+    '--baseline',
+    'node-relay',
+    '--server',
+    up(1, 'node-relay', `node ${nodeRelay} ${t} {port} ${be(1)} {host}`),
+    '--server',
+    up(2, 'sockit', `${sockit} serve ${t} {port} -H {host} --forward ${t}://127.0.0.1:${be(2)} -q`),
+    '--server',
+    up(3, 'socat', `socat ${bind}:{port},bind={host},fork,reuseaddr ${dial}:127.0.0.1:${be(3)}`),
+    '--server',
+    up(4, 'ncat', `ncat ${u}-lk -m 20000 {host} {port} --sh-exec 'ncat ${u}127.0.0.1 ${be(4)}'`),
+  ];
+}
+
 /** Each step: a name and the harness arguments. */
 const steps = [
   [
@@ -143,6 +171,21 @@ const steps = [
       ...q,
     ],
   ],
+  [
+    'relay',
+    [
+      'tcp',
+      '--scenario',
+      'stream',
+      '--scenario',
+      'pp32',
+      '--scenario',
+      'hold',
+      ...relays('tcp'),
+      ...q,
+    ],
+  ],
+  ['relay-udp', ['udp', '--scenario', 'udp', ...relays('udp'), ...q]],
 ];
 
 let failed = 0;

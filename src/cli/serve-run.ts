@@ -20,12 +20,17 @@ import type { CliContext } from './context.js';
 import { ServeLog } from './serve-log.js';
 import { checkSocketDirectory } from '../net/unix-path.js';
 import { onStopSignals, type StopSignal } from './serve-signals.js';
+import {
+  attachForwardLog,
+  forwardServerOptions,
+  type ForwardCliOptions,
+} from './forward-options.js';
 
 /** The transports `sockit serve` has subcommands for. */
 export type ServeTransport = 'tcp' | 'udp' | 'unix';
 
 /** Options of `sockit serve …` as commander parses them (each subcommand has a subset). */
-export interface ServeOptions {
+export interface ServeOptions extends ForwardCliOptions {
   host?: string;
   port?: number;
   handler: string;
@@ -99,7 +104,7 @@ function checkCombinations(
   }
   if (transport === 'unix' && opts.datagram) {
     for (const [flag, value] of [
-      ['--max-conns', opts.maxConns],
+      ['--max-conns', opts.forward === undefined ? opts.maxConns : undefined],
       ['--idle-timeout', opts.idleTimeout],
       ['--backlog', opts.backlog],
     ] as const) {
@@ -138,8 +143,15 @@ export async function runServe(
   });
 
   checkCombinations(transport, opts, (m) => log.warn(m));
-  const server = await makeServer(ctx, transport, target, opts);
+  const forwarding = forwardServerOptions(opts, datagram, (m) => log.warn(m));
+  const server = await makeServer(ctx, transport, target, opts, forwarding);
   log.attach(server);
+  if (forwarding.forward)
+    attachForwardLog(server, ctx.out, {
+      json: opts.json === true,
+      verbose: opts.verbose === true,
+      datagram,
+    });
   // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
   onUncontained((err) => {
     log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
@@ -154,6 +166,7 @@ async function makeServer(
   transport: ServeTransport,
   target: ServeTarget,
   opts: ServeOptions,
+  handlerOptions: Readonly<Record<string, unknown>>,
 ): Promise<BaseServer<unknown>> {
   const datagram = transport === 'udp' || (transport === 'unix' && opts.datagram === true);
   const path = 'path' in target ? checkUnixPath(target.path) : undefined;
@@ -164,6 +177,7 @@ async function makeServer(
     handlerModule: module,
     timeout: opts.timeout ?? null,
     log: (line: string) => ctx.io.stderr.write(`${line}\n`),
+    ...handlerOptions,
   };
   const stream = {
     requestQueueSize: opts.backlog,

@@ -64,10 +64,16 @@ export interface DoneMessage {
   readonly outcome?: RequestOutcome;
 }
 
+/**
+ * Events of a worker's server that the owner's server emits, so that its log shows
+ * them: what a handler reports where it runs (`forward`: a relayed connection ended).
+ */
+export const FORWARDED_EVENTS = ['forward'] as const;
+
 /** Worker → owner: an event of the worker's server, for the owner's server to emit. */
 export interface EventMessage {
   readonly type: 'event';
-  readonly name: 'idleTimeout';
+  readonly name: 'idleTimeout' | (typeof FORWARDED_EVENTS)[number];
   readonly args: readonly unknown[];
 }
 

@@ -5,6 +5,8 @@ export * from './threaded-echo.js';
 export * from './discard.js';
 export * from './daytime.js';
 export * from './chargen.js';
+export * from './forward.js';
+export { relay, resetStream, type RelayEnd, type RelayResult } from './relay.js';
 export {
   HANDLERS,
   HANDLER_ALIASES,

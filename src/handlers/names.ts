@@ -36,6 +36,11 @@ export const HANDLER_INFO: readonly HandlerInfo[] = [
     description: 'stream a character pattern while the client reads (RFC 864)',
     file: 'chargen',
   },
+  {
+    name: 'forward',
+    description: 'relay each connection or datagram to --forward <url> (socat)',
+    file: 'forward',
+  },
 ];
 
 /** Other names accepted for built-ins. */

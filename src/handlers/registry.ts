@@ -10,6 +10,7 @@ import { ThreadedEchoHandler } from './threaded-echo.js';
 import { DiscardHandler } from './discard.js';
 import { DaytimeHandler } from './daytime.js';
 import { ChargenHandler } from './chargen.js';
+import { ForwardHandler } from './forward.js';
 import { HANDLER_ALIASES, HANDLER_INFO, HANDLER_NAMES, type HandlerInfo } from './names.js';
 
 /** A built-in handler: one class for every transport, and where workers import it. */
@@ -31,6 +32,7 @@ const CLASSES: Readonly<Record<string, typeof StreamRequestHandler>> = {
   discard: DiscardHandler,
   daytime: DaytimeHandler,
   chargen: ChargenHandler,
+  forward: ForwardHandler,
 };
 
 function entry({ name, description, file }: HandlerInfo): HandlerEntry {

@@ -5,3 +5,4 @@ export * from './errors.js';
 export { resolveHost, type IpFamily, type ResolvedAddress, type Resolver } from './resolve.js';
 export { UnixDgramSocket, UNIX_DGRAM_MAX } from './unix-dgram.js';
 export * from './datagram-socket.js';
+export * from './dial.js';

@@ -10,6 +10,7 @@ import { collect, countArg, hostArg, parseDuration, portArg } from '../options.j
 import { CONCURRENCY_MODES } from '../../engine/modes.js';
 import { HANDLER_INFO as HANDLERS, HANDLER_ALIASES } from '../../handlers/names.js';
 import type { ServeOptions, ServeTarget, ServeTransport } from '../serve-run.js';
+import { addForwardOptions } from '../forward-options.js';
 
 /** A file mode in octal: `600`, `0660`, `0o644`. */
 export function octalModeArg(value: string): number {
@@ -72,6 +73,7 @@ Examples:
   sockit serve tcp 8080 -H :: --allow 10.0.0.0/8 --allow ::1   all interfaces, filtered
   sockit serve tcp 19 -e chargen --max-conns 10 --idle-timeout 30s
   sockit serve tcp 7000 -e ./my-handler.js --json 2>events.ndjson
+  sockit serve tcp 2375 --forward unix:///var/run/app.sock   a unix socket on TCP (socat)
 
 Node always sets SO_REUSEADDR on TCP listeners (restart right after a stop just works);
 --no-reuse-address cannot turn it off and only prints a warning.`,
@@ -82,6 +84,7 @@ Examples:
   sockit serve udp 13 -e daytime -H ::     daytime for IPv6 and IPv4 senders
   sockit serve udp 0 --max-requests 3      answer three datagrams, then exit
   sockit serve udp 5353 --reuse-address    share the port with another socket (SO_REUSEADDR)
+  sockit serve udp 5300 --forward udp://10.0.0.2:53   a UDP relay, one upstream socket per sender
 
 Every datagram is a request and its reply goes to its sender (up to 65,507 bytes).`,
   unix: `
@@ -89,6 +92,7 @@ Examples:
   sockit serve unix /tmp/echo.sock                     echo over a unix stream socket
   sockit serve unix /tmp/up.sock -e upper --socket-mode 660   group may connect too
   sockit serve unix /tmp/dg.sock --datagram            unix datagram echo (SOCK_DGRAM)
+  sockit serve unix /tmp/db.sock --forward tcp://127.0.0.1:5432   a TCP-to-unix bridge
 
 The socket file is created 0600 (unless --socket-mode) and removed on exit; a stale one is
 replaced, a live server's never. Datagram senders must bind their own path to get replies.`,
@@ -170,7 +174,7 @@ export function addReportOptions(cmd: Command): Command {
 
 /** The options every `serve` subcommand shares, plus the ones that fit its transport. */
 function addServeOptions(cmd: Command, transport: ServeTransport): Command {
-  addTransportOptions(addHandlingOptions(cmd), transport);
+  addForwardOptions(addTransportOptions(addHandlingOptions(cmd), transport), transport);
   return addReportOptions(cmd).addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
 }
 

@@ -1,0 +1,145 @@
+/**
+ * `--forward <url>` on the server commands: its options, the checks made before
+ * anything binds (one line, exit 2), the server option the forward handler reads,
+ * and its lines on stderr (a failure always; every relay with `-v`; `--json` events).
+ */
+import { Option, type Command } from 'commander';
+import type { BaseServer } from '../engine/base-server.js';
+import { MODES, type ConcurrencyMode } from '../engine/modes.js';
+import { formatEndpoint } from '../net/address.js';
+import { checkForwardTransport, parseDialTarget } from '../net/dial.js';
+import { UsageError } from '../net/errors.js';
+import type { ForwardOptions, ForwardRecord } from '../handlers/forward.js';
+import { countArg, parseDuration } from './options.js';
+import type { Output } from './output.js';
+import { writeEvent } from './serve-log.js';
+import { Throttle } from './throttle.js';
+
+/** The forwarding options as commander parses them. */
+export interface ForwardCliOptions {
+  forward?: string;
+  connectTimeout?: number;
+  sessionTimeout?: number;
+}
+
+/** What {@link forwardServerOptions} reads of a serve run's options. */
+interface ForwardRun extends ForwardCliOptions {
+  readonly handler: string;
+  readonly mode: ConcurrencyMode;
+  readonly maxConns?: number;
+}
+
+/** `--forward`, `--connect-timeout`, `--session-timeout` (and `--max-conns` on udp). */
+export function addForwardOptions(cmd: Command, transport: 'tcp' | 'udp' | 'unix'): Command {
+  cmd
+    .addOption(
+      new Option(
+        '--forward <url>',
+        'relay to tcp://host:port, unix:///path, udp://host:port or unix-dgram:///path',
+      ).implies({ handler: 'forward' }),
+    )
+    .option(
+      '--connect-timeout <s>',
+      'with --forward: give up on the upstream after s (default 10s)',
+      parseDuration,
+    )
+    .option(
+      '--session-timeout <s>',
+      'with --forward on datagrams: end a silent sender session after s (default 60s)',
+      parseDuration,
+    );
+  if (transport === 'udp') {
+    cmd.option('--max-conns <n>', 'with --forward: sender sessions at most', countArg(1));
+  }
+  return cmd;
+}
+
+/**
+ * The server options of a forwarding run (none when it does not forward). Every
+ * combination that cannot work is a UsageError of one line.
+ */
+export function forwardServerOptions(
+  opts: ForwardRun,
+  datagram: boolean,
+  warn: (message: string) => void,
+): { forward?: ForwardOptions } {
+  const named = opts.handler === 'forward';
+  if (opts.forward === undefined) {
+    if (named) throw new UsageError('-e forward needs the target: --forward <url>');
+    if (opts.connectTimeout !== undefined || opts.sessionTimeout !== undefined) {
+      warn('--connect-timeout and --session-timeout apply to --forward only');
+    }
+    if (datagram && opts.maxConns !== undefined) {
+      throw new UsageError(
+        '--max-conns on datagrams caps --forward sessions — use it with --forward',
+      );
+    }
+    return {};
+  }
+  if (!named) {
+    throw new UsageError(`--forward relays instead of -e ${opts.handler} — leave -e out`);
+  }
+  checkForwardTransport(parseDialTarget(opts.forward), datagram);
+  if (datagram && MODES[opts.mode].pooled) {
+    throw new UsageError(
+      `datagram forwarding keeps one upstream socket per sender in one process — use --mode async or sequential, not ${opts.mode}`,
+    );
+  }
+  if (!datagram && opts.sessionTimeout !== undefined) {
+    warn('--session-timeout applies to datagram forwarding only');
+  }
+  return {
+    forward: {
+      target: opts.forward,
+      ...(opts.connectTimeout === undefined ? {} : { connectTimeout: opts.connectTimeout }),
+      ...(opts.sessionTimeout === undefined ? {} : { sessionTimeout: opts.sessionTimeout }),
+      ...(datagram && opts.maxConns !== undefined ? { maxSessions: opts.maxConns } : {}),
+    },
+  };
+}
+
+function ms(durationMs: number): number {
+  return Math.round(durationMs * 10) / 10;
+}
+
+/** Print what the forward handler reports: failures always, every relay with -v or --json. */
+export function attachForwardLog(
+  server: BaseServer<unknown>,
+  out: Output,
+  report: { readonly json: boolean; readonly verbose: boolean; readonly datagram: boolean },
+): void {
+  const after = report.datagram ? 'session ended' : 'client reset';
+  const failures = new Throttle((count, first, line) => {
+    out.error(first ? line : `${count} more upstream failures, the latest: ${line}`);
+  });
+  server.on('close', () => failures.flush());
+  server.on('forward', (r: ForwardRecord) => {
+    const peer = formatEndpoint(r.client);
+    if (report.json) {
+      writeEvent(out, 'forward', {
+        peer,
+        upstream: r.upstream,
+        ...(r.upstreamAddress ? { upstreamAddress: formatEndpoint(r.upstreamAddress) } : {}),
+        bytesUp: r.bytesUp,
+        bytesDown: r.bytesDown,
+        ms: ms(r.durationMs),
+        reason: r.reason,
+        ...(r.code ? { code: r.code } : {}),
+        ...(r.message ? { message: r.message } : {}),
+      });
+      return;
+    }
+    if (r.reason === 'upstream-failed') {
+      failures.hit(
+        `forward ${peer} → ${r.upstream} failed: ${r.code ?? r.message ?? 'error'}, ${after}`,
+      );
+      return;
+    }
+    if (!report.verbose) return;
+    const via = r.upstreamAddress ? ` (${formatEndpoint(r.upstreamAddress)})` : '';
+    const code = r.code ? ` ${r.code}` : '';
+    out.detail(
+      `forward ${peer} → ${r.upstream}${via}: ${r.bytesUp} bytes up, ${r.bytesDown} bytes down, ${ms(r.durationMs)} ms, ${r.reason}${code}`,
+    );
+  });
+}

@@ -1,0 +1,192 @@
+/**
+ * The forward handler (`--forward <url>`): each connection dials its own upstream
+ * and the bytes are relayed both ways; each datagram goes upstream on its sender's
+ * session. What it needs is the server option `forward` ({@link ForwardOptions}),
+ * plain data, so that workers in the pooled modes read it as well.
+ */
+import { performance } from 'node:perf_hooks';
+import type { SocketAddress } from '../net/address.js';
+import {
+  checkForwardTransport,
+  dialStream,
+  parseDialTarget,
+  type DatagramDialTarget,
+  type DialTarget,
+  type Dialed,
+  type StreamDialTarget,
+} from '../net/dial.js';
+import { NetworkError, UsageError, errorCode, oneLine } from '../net/errors.js';
+import { MODES } from '../engine/modes.js';
+import type { BaseServer, BaseServerOptions } from '../engine/base-server.js';
+import {
+  DatagramConnection,
+  StreamRequestHandler,
+  type StreamRequest,
+} from '../engine/request-handler.js';
+import { relay, resetStream } from './relay.js';
+import { DatagramSessions, type SessionReport } from './forward-datagram.js';
+
+/** Seconds to wait for the upstream's connection by default. */
+export const FORWARD_CONNECT_TIMEOUT = 10;
+/** Seconds of silence that end a datagram session by default. */
+export const FORWARD_SESSION_TIMEOUT = 60;
+
+/** The server option the forward handler reads (`options.forward`). */
+export interface ForwardOptions {
+  /** Where to: `tcp://host:port`, `unix:///path`, `udp://host:port`, `unix-dgram:///path`. */
+  readonly target: string;
+  /** Seconds to wait for the upstream's connection (default 10). */
+  readonly connectTimeout?: number;
+  /** Datagrams: seconds of silence that end a sender's session (default 60). */
+  readonly sessionTimeout?: number;
+  /** Datagrams: sessions at most (senders beyond it are dropped). */
+  readonly maxSessions?: number;
+}
+
+/** The server event the forward handler emits for each connection or session that ends. */
+export const FORWARD_EVENT = 'forward';
+
+/** What a {@link FORWARD_EVENT} carries (plain data: workers send it to the server that accepted). */
+export interface ForwardRecord {
+  readonly client: SocketAddress;
+  /** The target as given (`tcp://db.internal:5432`). */
+  readonly upstream: string;
+  /** The address it reached, when it reached one. */
+  readonly upstreamAddress?: SocketAddress;
+  /** Bytes client → upstream, and upstream → client. */
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly durationMs: number;
+  /**
+   * `done`, `client-reset`, `upstream-reset`, `client-closed`, `upstream-closed`
+   * (streams), `session-timeout`, `server-closed` (datagrams), `upstream-failed` (both).
+   */
+  readonly reason: string;
+  /** The errno name behind a failure or a reset (ECONNREFUSED, ETIMEDOUT…). */
+  readonly code?: string;
+  /** A failure as one line. */
+  readonly message?: string;
+}
+
+/**
+ * The server options for forwarding to `target`, to spread into a server's options:
+ * `new TCPServer(addr, ForwardHandler, { ...forward('unix:///run/app.sock'), mode: 'threading' })`
+ * (the pooled modes also need `handlerModule`, as for any handler).
+ * Throws a UsageError for a bad target.
+ */
+export function forward(
+  target: string,
+  options: Omit<ForwardOptions, 'target'> = {},
+): BaseServerOptions & { forward: ForwardOptions } {
+  parseDialTarget(target);
+  return { forward: { target, ...options } };
+}
+
+const targets = new Map<string, DialTarget>();
+const sessions = new WeakMap<object, DatagramSessions>();
+
+function optionsOf(server: BaseServer<unknown>): ForwardOptions {
+  const opts = (server.options as { forward?: ForwardOptions }).forward;
+  if (!opts?.target) throw new UsageError('the forward handler needs the server option forward');
+  return opts;
+}
+
+function targetOf(url: string): DialTarget {
+  let target = targets.get(url);
+  if (!target) targets.set(url, (target = parseDialTarget(url)));
+  return target;
+}
+
+/**
+ * Forward every connection to its own upstream connection (relayed both ways,
+ * half-close per direction, resets passed on), and every datagram to the
+ * upstream on its sender's session, replies going back to that sender. An
+ * upstream that cannot be reached resets the client; the {@link FORWARD_EVENT}
+ * says why. Datagram sessions live in one process: the pooled modes forward
+ * streams only.
+ */
+export class ForwardHandler extends StreamRequestHandler {
+  override handle(): void | Promise<void> {
+    const opts = optionsOf(this.server as BaseServer<unknown>);
+    const target = targetOf(opts.target);
+    const conn = this.connection;
+    const datagram = conn instanceof DatagramConnection;
+    checkForwardTransport(target, datagram);
+    if (datagram) return this.#sessions(target as DatagramDialTarget, opts).send(conn);
+    return this.#relay(conn, target as StreamDialTarget, opts);
+  }
+
+  #report(record: Omit<ForwardRecord, 'upstream'>, opts: ForwardOptions): void {
+    this.server.emit(FORWARD_EVENT, { upstream: opts.target, ...record });
+  }
+
+  #sessions(target: DatagramDialTarget, opts: ForwardOptions): DatagramSessions {
+    const server = this.server as BaseServer<unknown>;
+    if (MODES[server.mode].pooled) {
+      throw new UsageError(
+        `datagram forwarding keeps one upstream socket per sender in one process — use --mode async or sequential, not ${server.mode}`,
+      );
+    }
+    let all = sessions.get(server);
+    if (!all) {
+      all = new DatagramSessions(target, {
+        timeoutMs: (opts.sessionTimeout ?? FORWARD_SESSION_TIMEOUT) * 1000,
+        max: opts.maxSessions,
+        report: (r: SessionReport) => {
+          const { end, ...rest } = r;
+          this.#report({ ...rest, reason: end }, opts);
+        },
+        refused: (client) => server.emit('rejected', client, 'max-conns'),
+      });
+      sessions.set(server, all);
+      const done = all;
+      server.once('close', () => done.closeAll());
+    }
+    return all;
+  }
+
+  async #relay(
+    client: StreamRequest,
+    target: StreamDialTarget,
+    opts: ForwardOptions,
+  ): Promise<void> {
+    const started = performance.now();
+    const from = this.clientAddress;
+    let dialed: Dialed;
+    try {
+      dialed = await dialStream(target, {
+        timeoutMs: (opts.connectTimeout ?? FORWARD_CONNECT_TIMEOUT) * 1000,
+      });
+    } catch (err) {
+      resetStream(client);
+      const code = err instanceof NetworkError ? err.errno : errorCode(err);
+      this.#report(
+        {
+          client: from,
+          bytesUp: 0,
+          bytesDown: 0,
+          durationMs: performance.now() - started,
+          reason: 'upstream-failed',
+          code: code ?? 'EUNKNOWN',
+          message: oneLine(err),
+        },
+        opts,
+      );
+      return;
+    }
+    const { socket, address } = dialed;
+    const result = await relay(client, socket);
+    this.#report(
+      {
+        client: from,
+        upstreamAddress: address,
+        bytesUp: result.bytesUp,
+        bytesDown: result.bytesDown,
+        durationMs: performance.now() - started,
+        reason: result.end,
+        ...(result.code ? { code: result.code } : {}),
+      },
+      opts,
+    );
+  }
+}

@@ -1,0 +1,167 @@
+/**
+ * Dialing an upstream: where a relay goes (a {@link DialTarget}, parsed from a
+ * `tcp://`, `unix://`, `udp://` or `unix-dgram://` URL) and the one function that
+ * opens a stream connection to it ({@link dialStream}). A name is resolved on every
+ * dial and every address it resolves to is tried in turn, within one deadline.
+ * A new kind of stream target (`tls://`) is one more case of {@link dialStream}.
+ */
+import { connect, type Socket } from 'node:net';
+import { ERR, NetworkError, UsageError, errorCode, oneLine, systemError } from './errors.js';
+import { checkUnixPath, formatUrl, parsePort, unbracket, type SocketAddress } from './address.js';
+import { resolveHost, type Resolver } from './resolve.js';
+
+/** A stream upstream: TCP by host and port, or a unix stream socket by path. */
+export type StreamDialTarget =
+  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix'; readonly path: string };
+
+/** A datagram upstream: UDP by host and port, or a unix datagram socket by path. */
+export type DatagramDialTarget =
+  | { readonly kind: 'udp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'unix-dgram'; readonly path: string };
+
+/** Where a relay goes. */
+export type DialTarget = StreamDialTarget | DatagramDialTarget;
+
+/** The URL schemes {@link parseDialTarget} takes. */
+export const DIAL_SCHEMES = ['tcp', 'udp', 'unix', 'unix-dgram', 'tls'] as const;
+
+/** Is this target a stream (tcp, unix) rather than datagrams? */
+export function isStreamTarget(target: DialTarget): target is StreamDialTarget {
+  return target.kind === 'tcp' || target.kind === 'unix';
+}
+
+/**
+ * Refuse a stream target for datagrams and a datagram target for a stream (no
+ * framing is defined): a one-line UsageError.
+ */
+export function checkForwardTransport(target: DialTarget, datagram: boolean): void {
+  if (isStreamTarget(target) !== datagram) return;
+  const [from, to] = datagram ? ['datagrams', 'a stream'] : ['a stream', 'datagrams'];
+  throw new UsageError(
+    `cannot forward ${from} to ${formatTarget(target)} — that is ${to} (no framing is defined): forward tcp/unix to tcp:// or unix://, udp/unix --datagram to udp:// or unix-dgram://`,
+  );
+}
+
+/** `tcp://host:port`, `unix:///path`, …: the one form of a target in messages. */
+export function formatTarget(target: DialTarget): string {
+  if ('path' in target) return `${target.kind}://${target.path}`;
+  return formatUrl(target.kind, { host: target.host, port: target.port });
+}
+
+/**
+ * Parse `tcp://host:port`, `udp://host:port`, `unix:///path` or
+ * `unix-dgram:///path` (IPv6 hosts in brackets). Every problem is a one-line
+ * UsageError; `tls://` is refused until TLS client dialing is there.
+ */
+export function parseDialTarget(url: string): DialTarget {
+  const m = /^([a-z][a-z0-9-]*):\/\/(.*)$/i.exec(url.trim());
+  const bad = (why: string): UsageError =>
+    new UsageError(
+      `bad forward target '${url}' — ${why} (tcp://host:port, udp://host:port, unix:///path, unix-dgram:///path)`,
+    );
+  if (!m) throw bad('expected scheme://…');
+  const scheme = m[1]!.toLowerCase();
+  const rest = m[2]!;
+  if (scheme === 'tls') throw bad('tls:// needs TLS client support, which this build lacks');
+  if (scheme === 'unix' || scheme === 'unix-dgram') {
+    if (!rest.startsWith('/')) throw bad('the path must be absolute');
+    return { kind: scheme, path: checkUnixPath(rest) };
+  }
+  if (scheme !== 'tcp' && scheme !== 'udp') throw bad(`unknown scheme '${scheme}'`);
+  const hp = /^(\[[^\]]*\]|[^:/[\]]+):(\d+)$/.exec(rest);
+  if (!hp) throw bad('expected host:port');
+  const port = parsePort(hp[2]!);
+  if (port === 0) throw bad('port 0 cannot be dialed');
+  return { kind: scheme, host: unbracket(hp[1]!), port };
+}
+
+/** How {@link dialStream} dials. */
+export interface DialOptions {
+  /** Give up after this many milliseconds, across every address (ETIMEDOUT). */
+  readonly timeoutMs: number;
+  /** Another resolver than the system's (tests). */
+  readonly resolver?: Resolver;
+}
+
+/** A connected upstream and where it went. */
+export interface Dialed {
+  /** The connection: half-open allowed, so that each direction ends on its own. */
+  readonly socket: Socket;
+  /** The address it connected to (the resolved one, for TCP). */
+  readonly address: SocketAddress;
+}
+
+/**
+ * Open a stream connection to `target`: a unix path, or every address a host name
+ * resolves to (resolved now, so that DNS changes are followed), in order, until
+ * one connects. Rejects with a one-line NetworkError carrying the errno name of
+ * the last failure (ECONNREFUSED, ETIMEDOUT, ENOENT, ENOTFOUND…).
+ */
+export async function dialStream(target: StreamDialTarget, opts: DialOptions): Promise<Dialed> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const where = formatTarget(target);
+  if (target.kind === 'unix') {
+    const address: SocketAddress = { family: 'unix', path: target.path };
+    return { socket: await attempt(address, opts.timeoutMs, where), address };
+  }
+  let candidates;
+  try {
+    candidates = await resolveHost(target.host, undefined, opts.resolver);
+  } catch (err) {
+    const cause = err instanceof NetworkError ? err.cause : err;
+    throw new NetworkError(`cannot reach ${where} — ${reason(cause)}`, cause, ERR.RESOLVE);
+  }
+  let last: unknown;
+  for (const { address, family } of candidates) {
+    const left = deadline - Date.now();
+    if (left <= 0) break;
+    const to: SocketAddress = {
+      family: family === 6 ? 'IPv6' : 'IPv4',
+      address,
+      port: target.port,
+    };
+    try {
+      return { socket: await attempt(to, left, where), address: to };
+    } catch (err) {
+      last = err;
+    }
+  }
+  if (last instanceof NetworkError) throw last;
+  throw timedOut(where, opts.timeoutMs);
+}
+
+/** The errno name of a failure, or its message when it has none. */
+function reason(err: unknown): string {
+  return errorCode(err) ?? oneLine(err);
+}
+
+function timedOut(where: string, ms: number): NetworkError {
+  const err = systemError('ETIMEDOUT', `no connection within ${ms} ms`);
+  return new NetworkError(`cannot reach ${where} — ETIMEDOUT`, err, ERR.CONNECT);
+}
+
+/** One connection attempt to one address, within `ms`. */
+function attempt(to: SocketAddress, ms: number, where: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket =
+      to.family === 'unix'
+        ? connect({ path: to.path, allowHalfOpen: true })
+        : connect({ host: to.address, port: to.port, allowHalfOpen: true, noDelay: true });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(timedOut(where, ms));
+    }, ms);
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new NetworkError(`cannot reach ${where} — ${reason(err)}`, err, ERR.CONNECT));
+    };
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      resolve(socket);
+    });
+  });
+}
