@@ -20,12 +20,14 @@ import type { CliContext } from './context.js';
 import { ServeLog } from './serve-log.js';
 import { checkSocketDirectory } from '../net/unix-path.js';
 import { onStopSignals, type StopSignal } from './serve-signals.js';
+import { setupHandler } from './serve-handlers.js';
+import type { HandlerExtraOptions } from './handler-options.js';
 
 /** The transports `sockit serve` has subcommands for. */
 export type ServeTransport = 'tcp' | 'udp' | 'unix';
 
 /** Options of `sockit serve …` as commander parses them (each subcommand has a subset). */
-export interface ServeOptions {
+export interface ServeOptions extends HandlerExtraOptions {
   host?: string;
   port?: number;
   handler: string;
@@ -138,14 +140,20 @@ export async function runServe(
   });
 
   checkCombinations(transport, opts, (m) => log.warn(m));
-  const server = await makeServer(ctx, transport, target, opts);
-  log.attach(server);
-  // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
-  onUncontained((err) => {
-    log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
-    process.exit(EXIT.FAILURE);
-  });
-  await new ServeSession(ctx, server, log, opts).run();
+  const setup = await setupHandler(ctx, opts, datagram);
+  try {
+    const server = await makeServer(ctx, transport, target, opts, setup.options);
+    log.attach(server);
+    setup.attach(server, log);
+    // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
+    onUncontained((err) => {
+      log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
+      process.exit(EXIT.FAILURE);
+    });
+    await new ServeSession(ctx, server, log, opts).run();
+  } finally {
+    setup.done(ctx, log);
+  }
 }
 
 /** The server a serve run asks for: transport, address, handler and options. */
@@ -154,6 +162,7 @@ async function makeServer(
   transport: ServeTransport,
   target: ServeTarget,
   opts: ServeOptions,
+  handlerOptions: Readonly<Record<string, unknown>>,
 ): Promise<BaseServer<unknown>> {
   const datagram = transport === 'udp' || (transport === 'unix' && opts.datagram === true);
   const path = 'path' in target ? checkUnixPath(target.path) : undefined;
@@ -164,6 +173,7 @@ async function makeServer(
     handlerModule: module,
     timeout: opts.timeout ?? null,
     log: (line: string) => ctx.io.stderr.write(`${line}\n`),
+    ...handlerOptions,
   };
   const stream = {
     requestQueueSize: opts.backlog,

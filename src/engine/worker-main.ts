@@ -16,7 +16,13 @@ import { loadHandlerClass } from './handler-module.js';
 import { DatagramConnection } from './datagram-connection.js';
 import type { ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
-import type { DatagramJob, DoneMessage, WorkerInit } from './worker-protocol.js';
+import {
+  FORWARDED_EVENTS,
+  type DatagramJob,
+  type DoneMessage,
+  type EventMessage,
+  type WorkerInit,
+} from './worker-protocol.js';
 
 /** A job running in this worker. */
 export interface RunningJob {
@@ -74,7 +80,10 @@ class ForwardedDatagram extends DatagramConnection {
 function datagramJob(server: BaseServer<unknown>, child: PoolChild, job: DatagramJob): RunningJob {
   const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
   const datagram = new ForwardedDatagram(child, job.id, data, job.clientAddress);
-  return { done: server.runRequest(datagram, job.clientAddress).then(() => undefined), abort() {} };
+  return {
+    done: server.runRequest(datagram, job.clientAddress).then(() => undefined),
+    abort: () => datagram.abort(),
+  };
 }
 
 function report(child: PoolChild, id: number, job: RunningJob): void {
@@ -109,6 +118,11 @@ export async function workerMain(streamJob: StreamJobRunner): Promise<void> {
     return;
   }
   enter(); // a handler's escaped failure is its request's, never the worker's end
+  for (const name of FORWARDED_EVENTS) {
+    server.on(name, (...args: unknown[]) =>
+      child.post({ type: 'event', name, args } satisfies EventMessage),
+    );
+  }
   const running = new Map<number, RunningJob>();
   child.onMessage((msg, extra) => {
     const m = msg as { type: string; id: number; address?: SocketAddress };

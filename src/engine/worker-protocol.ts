@@ -64,10 +64,17 @@ export interface DoneMessage {
   readonly outcome?: RequestOutcome;
 }
 
+/**
+ * Events of a worker's server that the owner's server emits, so that its log shows
+ * them: an idle connection closed, and what a handler says (`handlerNote`) or
+ * drops (`dropped`) where it runs.
+ */
+export const FORWARDED_EVENTS = ['handlerNote', 'dropped'] as const;
+
 /** Worker → owner: an event of the worker's server, for the owner's server to emit. */
 export interface EventMessage {
   readonly type: 'event';
-  readonly name: 'idleTimeout';
+  readonly name: 'idleTimeout' | (typeof FORWARDED_EVENTS)[number];
   readonly args: readonly unknown[];
 }
 

@@ -5,3 +5,14 @@ export * from './errors.js';
 export { resolveHost, type IpFamily, type ResolvedAddress, type Resolver } from './resolve.js';
 export { UnixDgramSocket, UNIX_DGRAM_MAX } from './unix-dgram.js';
 export * from './datagram-socket.js';
+export {
+  execCommand,
+  shellCommand,
+  splitArgv,
+  checkProgram,
+  execEnv,
+  type ExecCommand,
+  type ExecPeers,
+  type ExecProto,
+} from './exec-command.js';
+export { exitCodeOf, type ExitStatus } from './child-run.js';
