@@ -133,6 +133,7 @@ class StreamLink {
   #resolve!: (status: ExitStatus) => void;
   #reject!: (err: unknown) => void;
   #closeTimer: NodeJS.Timeout | undefined;
+  #endTimer: NodeJS.Timeout | undefined;
 
   constructor(socket: Duplex, run: ChildRun, graceMs: number) {
     this.#socket = socket;
@@ -163,12 +164,19 @@ class StreamLink {
     this.#socket.resume();
   };
 
-  /** The connection is gone: the child goes too, and what it still writes is discarded. */
-  readonly #onSocketClose = (): void => {
+  /**
+   * The connection is gone: the child goes too, and what it still writes is
+   * discarded. After a clean close (both sides ended) it has its EOF and has closed
+   * its output, so it gets the grace to exit by itself before the SIGTERM.
+   */
+  readonly #onSocketClose = (hadError?: boolean): void => {
     const stdout = this.#run.child.stdout;
-    stdout.unpipe(this.#socket);
+    const socket = this.#socket;
+    stdout.unpipe(socket);
     stdout.resume();
-    void this.#run.terminate(this.#graceMs);
+    const clean = hadError !== true && socket.readableEnded && socket.writableFinished;
+    if (!clean) void this.#run.terminate(this.#graceMs);
+    else this.#endTimer = setTimeout(() => void this.#run.terminate(this.#graceMs), this.#graceMs);
   };
 
   readonly #onExit = (): void => {
@@ -190,6 +198,7 @@ class StreamLink {
   /** Exited, and every byte of its output was handed to the socket (then ended). */
   readonly #onChildClose = (): void => {
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#endTimer);
     this.#socket.off('close', this.#onSocketClose);
     const status = this.#run.status;
     if (status) this.#resolve(status);

@@ -35,8 +35,8 @@ netcat's listen mode:
   nc -lU /tmp/s.sock         sockit listen -U /tmp/s.sock
   ncat -l 1234 -e /bin/cat   sockit listen -k 1234 --exec /bin/cat
   ncat -l 1234 -c 'cmd'      sockit listen -k 1234 --sh-exec 'cmd'
-  ncat -l 1234 --broker      sockit listen -k 1234 -e broker
-  ncat -l 1234 --chat        sockit listen -k 1234 -e chat
+  ncat -l 1234 --broker      sockit serve tcp 1234 -e broker
+  ncat -l 1234 --chat        sockit serve tcp 1234 -e chat
   socat TCP-LISTEN:1234,fork EXEC:prog     sockit serve tcp 1234 --exec prog
   socat TCP-LISTEN:1234,fork SYSTEM:'cmd'  sockit serve tcp 1234 --sh-exec 'cmd'
   sockit -l 1234 and sockit -lu 1234 run sockit listen too.
