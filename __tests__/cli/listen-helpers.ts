@@ -32,7 +32,14 @@ export interface Running {
   waitFor(re: RegExp): Promise<RegExpExecArray>;
   /** Resolves when stdout holds at least `n` bytes (rejects if the process exits first). */
   stdoutAtLeast(n: number): Promise<Buffer>;
+  /** Resolves when stderr holds `n` matches of `re` (rejects if the process exits first). */
+  waitForCount(re: RegExp, n: number): Promise<number>;
   readonly exited: Promise<Exit>;
+}
+
+/** How many times `re` matches in `text`. */
+export function countOf(text: string, re: RegExp): number {
+  return text.match(new RegExp(re.source, 'g'))?.length ?? 0;
 }
 
 /** One of a child's standard streams: a pipe, ignored, a file descriptor or a stream. */
@@ -113,6 +120,11 @@ export function startProcess(
     waitFor: (re) => until(() => re.exec(err) ?? undefined, `stderr matched ${re}`),
     stdoutAtLeast: (n) =>
       until(() => (outBytes >= n ? Buffer.concat(out) : undefined), `${n} bytes on stdout`),
+    waitForCount: (re, n) =>
+      until(() => {
+        const count = countOf(err, re);
+        return count >= n ? count : undefined;
+      }, `${n} matches of ${re}`),
     exited,
   };
 }

@@ -77,7 +77,7 @@ function rename(room: Room, member: Member, wanted: string): void {
 }
 
 function said(room: Room, member: Member, line: Buffer): void {
-  const nick = /^\/nick(?:\s+(\S*))?\s*$/.exec(line.toString('latin1'));
+  const nick = /^\/nick(?:\s+(.*?))?\s*$/.exec(line.toString('latin1'));
   if (nick) {
     rename(room, member, nick[1] ?? '');
     return;

@@ -1,9 +1,11 @@
 /**
  * What the broker and the chat share: the connections of one server in one
  * room, and a fan-out that never lets a slow reader grow memory. Every message
- * is one write per member (never interleaved with another inside it); a member
- * with more than the room's limit queued is dropped with a note, and the others
- * keep going.
+ * is one write per member (never interleaved with another inside it). A sender
+ * waits (its socket paused) while every other member has a full buffer, and goes
+ * on as soon as one of them drains: the readers set the pace. A member that
+ * stops reading falls behind the others; once more than the room's limit is
+ * queued for it, it is dropped with a note, and the others keep going.
  */
 import { Buffer } from 'node:buffer';
 import type { Duplex } from 'node:stream';
@@ -41,6 +43,8 @@ export class Member {
 /** The connections of one server; see the module comment. */
 export class Room {
   readonly members = new Set<Member>();
+  /** Senders paused until some member has room again. */
+  readonly #waiting = new Set<Member>();
   readonly #server: BaseServer<unknown>;
   readonly #limit: number;
   readonly #what: string;
@@ -56,31 +60,55 @@ export class Room {
   join(socket: Duplex, clientAddress: SocketAddress): Member {
     const member = new Member(socket, formatEndpoint(clientAddress), `user${++this.#joined}`);
     this.members.add(member);
+    socket.on('drain', this.#onDrain);
     return member;
   }
 
-  /** A member leaves (idempotent). */
+  /** A member leaves (idempotent); if it was the one reader left, the senders go on. */
   leave(member: Member): void {
+    if (member.gone) return;
     member.gone = true;
     this.members.delete(member);
+    this.#waiting.delete(member);
+    member.socket.off('drain', this.#onDrain);
+    this.#onDrain();
   }
 
-  /** Send `data` to every member but `from`. */
+  /**
+   * Send `data` to every member but `from`; when none of them has room left,
+   * `from` waits until one drains.
+   */
   broadcast(data: Buffer | string, from?: Member): void {
-    for (const m of this.members) if (m !== from) this.send(m, data);
+    let room = false;
+    let others = 0;
+    for (const m of this.members) {
+      if (m === from) continue;
+      others += 1;
+      if (this.send(m, data)) room = true;
+    }
+    if (from && others > 0 && !room && !from.gone) {
+      from.socket.pause();
+      this.#waiting.add(from);
+    }
   }
 
-  /** Send `data` to one member, or drop it when it has stopped reading. */
-  send(member: Member, data: Buffer | string): void {
+  /** Send `data` to one member, or drop it when it has stopped reading. True: it has room for more. */
+  send(member: Member, data: Buffer | string): boolean {
     const socket = member.socket;
-    if (member.gone || socket.destroyed) return;
+    if (member.gone || socket.destroyed) return false;
     const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
     if (socket.writableLength + size > this.#limit) {
       this.#drop(member, socket.writableLength);
-      return;
+      return false;
     }
-    socket.write(data);
+    return socket.write(data);
   }
+
+  /** A member's buffer drained: the senders waiting for room go on. */
+  readonly #onDrain = (): void => {
+    for (const m of this.#waiting) if (!m.gone) m.socket.resume();
+    this.#waiting.clear();
+  };
 
   #drop(member: Member, queued: number): void {
     this.leave(member);
