@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
 import { BIN } from '../helpers/cli.js';
+import { mapLimit } from '../input/usage-helpers.js';
 import {
   LineReader,
   killStarted,
@@ -48,24 +49,6 @@ async function ask(port: number, data: string | Buffer): Promise<Buffer> {
   await once(socket, 'end');
   socket.destroy();
   return Buffer.concat(chunks);
-}
-
-/** Run `fn` over `items`, `limit` at a time. */
-async function mapLimit<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-  return out;
 }
 
 describe('serve --exec', () => {
