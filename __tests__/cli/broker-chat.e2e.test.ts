@@ -5,25 +5,14 @@
  * leaves, and escapes control characters so that nobody drives another's terminal.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { connect, type Socket } from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
-import { LineReader, killStarted, startSockit } from './listen-helpers.js';
+import { LineReader, dial, killStarted, startSockit } from './listen-helpers.js';
 
-const sockets: Socket[] = [];
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
   await killStarted();
 });
-
-async function dial(port: number): Promise<Socket> {
-  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  socket.on('error', () => undefined);
-  sockets.push(socket);
-  await once(socket, 'connect');
-  return socket;
-}
 
 describe('-e broker', () => {
   test('3 clients, one never reads: it is dropped, the others get every byte', async () => {

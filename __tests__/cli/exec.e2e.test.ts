@@ -6,7 +6,6 @@
  * (listen-helpers.ts). SOCKIT_MEASURE=1 prints the counts on stderr.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -15,6 +14,7 @@ import { BIN } from '../helpers/cli.js';
 import { mapLimit } from '../input/usage-helpers.js';
 import {
   LineReader,
+  dial,
   killStarted,
   newMark,
   programsLeft,
@@ -30,14 +30,6 @@ afterEach(async () => {
 
 function measured(line: string): void {
   if (process.env.SOCKIT_MEASURE) process.stderr.write(`${line}\n`);
-}
-
-async function dial(port: number): Promise<Socket> {
-  const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  socket.on('error', () => undefined);
-  sockets.push(socket);
-  await once(socket, 'connect');
-  return socket;
 }
 
 /** Send `data`, half-close, and collect everything until the server closes. */

@@ -11,7 +11,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
-import type { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { BIN } from '../helpers/cli.js';
 
@@ -46,9 +46,27 @@ export function countOf(text: string, re: RegExp): number {
 export type Io = IOType | number | Stream;
 
 const started = new Set<ChildProcess>();
+const dialed = new Set<Socket>();
 
-/** Kill every process a test started and still runs (SIGKILL), and wait for each. */
+/**
+ * A TCP (port) or unix (path) client that may half-close: the server's end does not
+ * end ours. Destroyed by {@link killStarted}.
+ */
+export async function dial(target: number | string): Promise<Socket> {
+  const socket =
+    typeof target === 'number'
+      ? connect({ port: target, host: '127.0.0.1', allowHalfOpen: true })
+      : connect({ path: target, allowHalfOpen: true });
+  socket.on('error', () => undefined);
+  dialed.add(socket);
+  await once(socket, 'connect');
+  return socket;
+}
+
+/** Destroy every client of {@link dial}, kill every process a test started (SIGKILL), and wait. */
 export async function killStarted(): Promise<void> {
+  for (const s of dialed) s.destroy();
+  dialed.clear();
   await Promise.all(
     [...started].map(async (child) => {
       if (child.exitCode === null && child.signalCode === null) {

@@ -5,18 +5,15 @@
  * datagrams with Python senders; `sockit -l` as netcat's habit.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PYTHON } from '../interop/interop-helpers.js';
-import { LineReader, killStarted, startProcess, startSockit } from './listen-helpers.js';
+import { LineReader, dial, killStarted, startProcess, startSockit } from './listen-helpers.js';
 
 const dirs: string[] = [];
-const sockets: Socket[] = [];
 afterEach(async () => {
-  for (const s of sockets.splice(0)) s.destroy();
   await killStarted();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
@@ -25,17 +22,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'sk-'));
   dirs.push(dir);
   return dir;
-}
-
-async function dial(target: number | string): Promise<Socket> {
-  const socket =
-    typeof target === 'number'
-      ? connect({ port: target, host: '127.0.0.1', allowHalfOpen: true })
-      : connect({ path: target, allowHalfOpen: true });
-  socket.on('error', () => undefined);
-  sockets.push(socket);
-  await once(socket, 'connect');
-  return socket;
 }
 
 describe('sockit listen (stream)', () => {

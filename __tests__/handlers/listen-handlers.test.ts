@@ -29,35 +29,21 @@ afterEach(async () => {
   for (const fn of closers.splice(0).reverse()) await fn();
 });
 
-async function tcp(
-  Handler: unknown,
-  options: object,
-): Promise<{ server: TCPServer; port: number }> {
-  const server = new TCPServer(
-    { host: '127.0.0.1', port: 0 },
-    Handler as HandlerClass<StreamRequest>,
-    options,
-  );
+/** Listen, serve for ever, and close after the test. */
+async function serving<S extends TCPServer | UDPServer>(
+  server: S,
+): Promise<{ server: S; port: number }> {
   closers.push(() => server.serverClose({ graceMs: 0 }));
   const address = await server.listen();
   void server.serveForever();
   return { server, port: (address as { port: number }).port };
 }
 
-async function udp(
-  Handler: unknown,
-  options: object,
-): Promise<{ server: UDPServer; port: number }> {
-  const server = new UDPServer(
-    { host: '127.0.0.1', port: 0 },
-    Handler as HandlerClass<Datagram>,
-    options,
-  );
-  closers.push(() => server.serverClose({ graceMs: 0 }));
-  const address = await server.listen();
-  void server.serveForever();
-  return { server, port: (address as { port: number }).port };
-}
+const LOOPBACK = { host: '127.0.0.1', port: 0 };
+const tcp = (Handler: unknown, options: object) =>
+  serving(new TCPServer(LOOPBACK, Handler as HandlerClass<StreamRequest>, options));
+const udp = (Handler: unknown, options: object) =>
+  serving(new UDPServer(LOOPBACK, Handler as HandlerClass<Datagram>, options));
 
 async function udpClient() {
   const socket = createSocket('udp4');
