@@ -24,8 +24,11 @@ export interface HandlerSetup {
   readonly options: Readonly<Record<string, unknown>>;
   /** Print what the handler says (its notes). */
   attach(server: BaseServer<unknown>, log: ServeLog): void;
-  /** The run is over: let the terminal go, and fail a single connection that was reset. */
-  done(ctx: CliContext, log: ServeLog): void;
+  /**
+   * The run is over: programs still ending get their grace, the terminal is let go,
+   * and a single connection that was reset fails the run.
+   */
+  done(ctx: CliContext, log: ServeLog): Promise<void>;
 }
 
 function infoOf(name: string): HandlerInfo | undefined {
@@ -88,7 +91,11 @@ export async function setupHandler(
     await checkProgram(command, ctx.io.env);
     Object.assign(options, { exec: command, killGrace: opts.killGrace ?? KILL_GRACE });
   } else if (info?.name === 'stdio') {
-    const { StdioPort } = await import('../handlers/stdio.js');
+    const [{ StdioPort }, { checkInput }] = await Promise.all([
+      import('../handlers/stdio.js'),
+      import('./client-output.js'),
+    ]);
+    checkInput(ctx.io.stdin);
     const { stdin: input, stdout: output } = ctx.io;
     port = new StdioPort({ input, output, lines: opts.lines === true });
     options.stdio = port;
@@ -106,7 +113,11 @@ export async function setupHandler(
         ctx.out.detail('stdin goes to the most recent sender, once a first datagram has arrived');
       }
     },
-    done(c, log) {
+    async done(c, log) {
+      if (info?.program) {
+        const { childrenGone } = await import('../net/child-run.js');
+        await childrenGone(((opts.killGrace ?? KILL_GRACE) + 1) * 1000);
+      }
       port?.release();
       if (port && port.resets > 0 && opts.once && c.exitCode === EXIT.OK) {
         log.error('the connection was reset by the peer (ECONNRESET)', { reason: 'reset' });

@@ -152,7 +152,7 @@ export async function runServe(
     });
     await new ServeSession(ctx, server, log, opts).run();
   } finally {
-    setup.done(ctx, log);
+    await setup.done(ctx, log);
   }
 }
 

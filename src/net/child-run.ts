@@ -49,6 +49,19 @@ export function liveChildren(): number {
   return live.size;
 }
 
+/**
+ * Resolves once every child of this process has exited, or after `timeoutMs`
+ * (whatever is left then is killed when the process exits).
+ */
+export async function childrenGone(timeoutMs: number): Promise<void> {
+  if (live.size === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+  const exits = [...live].map((run) => run.exited.catch(() => undefined));
+  await Promise.race([Promise.all(exits), deadline]);
+  clearTimeout(timer);
+}
+
 function noop(): void {}
 
 /** A child process with its own process group; see the module comment. */
