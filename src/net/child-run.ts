@@ -17,6 +17,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { constants } from 'node:os';
 import type { ExecCommand } from './exec-command.js';
 import { errnoName } from './errors.js';
+import { settledWithin } from './timing.js';
 
 /** How a child ended: its exit code, or the signal that ended it. */
 export interface ExitStatus {
@@ -54,12 +55,7 @@ export function liveChildren(): number {
  * (whatever is left then is killed when the process exits).
  */
 export async function childrenGone(timeoutMs: number): Promise<void> {
-  if (live.size === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
-  const exits = [...live].map((run) => run.exited.catch(() => undefined));
-  await Promise.race([Promise.all(exits), deadline]);
-  clearTimeout(timer);
+  if (live.size > 0) await settledWithin([...live].map((run) => run.exited), timeoutMs);
 }
 
 function noop(): void {}
