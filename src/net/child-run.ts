@@ -55,7 +55,11 @@ export function liveChildren(): number {
  * (whatever is left then is killed when the process exits).
  */
 export async function childrenGone(timeoutMs: number): Promise<void> {
-  if (live.size > 0) await settledWithin([...live].map((run) => run.exited), timeoutMs);
+  if (live.size > 0)
+    await settledWithin(
+      [...live].map((run) => run.exited),
+      timeoutMs,
+    );
 }
 
 function noop(): void {}
