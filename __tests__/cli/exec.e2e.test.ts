@@ -17,6 +17,7 @@ import {
   dial,
   killStarted,
   newMark,
+  programsGone,
   programsLeft,
   startProcess,
   startSockit,
@@ -102,7 +103,7 @@ describe('serve --exec', () => {
     expect([before, after]).toEqual([0, 0]);
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
-    expect(programsLeft(mark)).toEqual([]);
+    expect(await programsGone(mark)).toEqual([]);
   }, 180_000);
 
   test('SIGTERM to the server while 5 children run leaves none behind', async () => {
@@ -122,7 +123,7 @@ describe('serve --exec', () => {
     expect(running).toBeGreaterThanOrEqual(5);
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
-    const after = programsLeft(mark).length;
+    const after = (await programsGone(mark)).length;
     measured(
       `exec: SIGTERM with 5 connections — programs running ${running}, after the exit ${after}`,
     );
@@ -143,7 +144,7 @@ describe('serve --exec', () => {
     first.resetAndDestroy(); // the connection closes: SIGTERM (ignored), SIGKILL 500 ms later
     await server.waitFor(/killed by SIGKILL/);
     expect(performance.now() - reset).toBeGreaterThanOrEqual(450);
-    expect(programsLeft(mark)).toEqual([]);
+    expect(await programsGone(mark)).toEqual([]);
 
     const second = await dial(server.port);
     second.write('two\n');
@@ -152,8 +153,47 @@ describe('serve --exec', () => {
     await server.waitFor(/stopping: waiting/);
     server.child.kill('SIGTERM'); // stop now: the child still gets SIGTERM, then SIGKILL
     expect(await server.exited).toEqual({ code: 143, signal: null });
-    expect(programsLeft(mark)).toEqual([]);
+    expect(await programsGone(mark)).toEqual([]);
   }, 60_000);
+
+  test.each([
+    ['Ctrl-C (SIGINT)', ['SIGINT'], 0],
+    ['a second Ctrl-C', ['SIGINT', 'SIGINT'], 130],
+  ] as const)(
+    '%s with 3 children that ignore SIGINT and SIGTERM leaves none behind',
+    async (_, signals, code) => {
+      const mark = newMark();
+      const server = await startSockit(
+        [
+          'serve',
+          'tcp',
+          '0',
+          '--sh-exec',
+          'trap "" INT TERM; cat',
+          '--kill-grace',
+          '300ms',
+          '--drain-timeout',
+          '200ms',
+        ],
+        ['pipe', 'pipe'],
+        { SOCKIT_TEST_MARK: mark },
+      );
+      for (let i = 0; i < 3; i++) {
+        const socket = await dial(server.port);
+        socket.write(`child ${i}\n`);
+        expect(await new LineReader(socket).next()).toBe(`child ${i}`); // its program runs
+      }
+      expect(programsLeft(mark).length).toBeGreaterThanOrEqual(3);
+      server.child.kill(signals[0]);
+      if (signals.length > 1) {
+        await server.waitFor(/stopping: waiting .* \(Ctrl-C again to stop now\)/);
+        server.child.kill(signals[1]!);
+      }
+      expect(await server.exited).toEqual({ code, signal: null });
+      expect(await programsGone(mark)).toEqual([]);
+    },
+    60_000,
+  );
 
   test("a UDP --sh-exec 'tr a-z A-Z' answers two senders, each its own", async () => {
     const server = await startSockit(['serve', 'udp', '0', '--sh-exec', 'tr a-z A-Z']);
@@ -200,7 +240,7 @@ describe('serve --exec', () => {
     expect(await new LineReader(open).next()).toBe('still running');
     server.child.kill('SIGTERM');
     expect((await server.exited).code).toBe(0);
-    expect(programsLeft(mark)).toEqual([]);
+    expect(await programsGone(mark)).toEqual([]);
   }, 60_000);
 });
 

@@ -254,6 +254,22 @@ export function programsLeft(mark: string): number[] {
   return [...programs, ...zombies.filter(([, ppid]) => marked.has(ppid)).map(([pid]) => pid)];
 }
 
+/**
+ * The programs of {@link programsLeft} still there after at most `timeoutMs`: a
+ * program SIGKILLed a moment ago (a grandchild in its group, or the child of a
+ * worker that has just exited) may need a moment to be gone, and nothing tells
+ * this process when it is, so the list is read again every 20 ms until it is empty.
+ */
+export async function programsGone(mark: string, timeoutMs = 3000): Promise<number[]> {
+  const deadline = performance.now() + timeoutMs;
+  for (let i = 0; i < 1000; i++) {
+    const left = programsLeft(mark);
+    if (left.length === 0 || performance.now() >= deadline) return left;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return programsLeft(mark);
+}
+
 /** A mark for {@link programsLeft}. */
 export function newMark(): string {
   return randomBytes(6).toString('hex');
