@@ -244,6 +244,23 @@ describe('serve --exec', () => {
   }, 60_000);
 });
 
+describe('--exec on an address the network can reach', () => {
+  test.each([
+    [['-H', '0.0.0.0'], true],
+    [['-H', '0.0.0.0', '--allow', '127.0.0.1'], false],
+    [['-H', 'localhost'], false],
+    [[], false],
+  ])('%j warns: %s', async (args, warns) => {
+    const server = await startSockit(['serve', 'tcp', '0', '--exec', '/bin/cat', ...args]);
+    const warning =
+      /^sockit: warning: --exec on 0\.0\.0\.0 hands the program to anyone who can reach the port/m;
+    if (warns) expect(server.stderr()).toMatch(warning);
+    else expect(server.stderr()).not.toMatch(/hands the program/);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+  });
+});
+
 describe('connect --exec', () => {
   test("wires the program to the connection and exits with the program's status", async () => {
     const server = await startSockit(['serve', 'tcp', '0', '-e', 'upper', '--once']);

@@ -66,6 +66,20 @@ function checkHandler(info: HandlerInfo | undefined, opts: ServeOptions, datagra
   }
 }
 
+/** A bind address only this machine can reach (the default 127.0.0.1 included). */
+function loopbackOnly(host: string | undefined): boolean {
+  if (host === undefined || host === 'localhost' || host === '::1') return true;
+  return /^(?:::ffff:)?127\./.test(host);
+}
+
+/** A program on an address the network can reach: say so once, unless --allow limits it. */
+function warnExposed(log: ServeLog, opts: ServeOptions): void {
+  if (loopbackOnly(opts.host) || (opts.allow?.length ?? 0) > 0) return;
+  log.warn(
+    `--exec on ${opts.host} hands the program to anyone who can reach the port — keep it on 127.0.0.1 or a unix socket, or limit it with --allow`,
+  );
+}
+
 function printNote(ctx: CliContext, json: boolean, note: HandlerNote): void {
   if (json) writeEvent(ctx.out, note.event, { message: note.message, ...note.fields });
   else if (note.level === 'warn') ctx.out.warn(note.message);
@@ -80,6 +94,7 @@ export async function setupHandler(
   ctx: CliContext,
   opts: ServeOptions,
   datagram: boolean,
+  log: ServeLog,
 ): Promise<HandlerSetup> {
   const info = infoOf(opts.handler);
   checkHandler(info, opts, datagram);
@@ -89,6 +104,7 @@ export async function setupHandler(
     const command: ExecCommand =
       opts.exec !== undefined ? execCommand(opts.exec) : shellCommand(opts.shExec!);
     await checkProgram(command, ctx.io.env);
+    warnExposed(log, opts);
     Object.assign(options, { exec: command, killGrace: opts.killGrace ?? KILL_GRACE });
   } else if (info?.name === 'stdio') {
     const [{ StdioPort }, { checkInput }] = await Promise.all([
@@ -103,7 +119,7 @@ export async function setupHandler(
     options.brokerBuffer = opts.brokerBuffer ?? BROKER_BUFFER;
   }
   if (opts.lines && !(port && datagram)) {
-    ctx.out.warn('--lines applies to -e stdio on udp and unix --datagram only');
+    log.warn('--lines applies to -e stdio on udp and unix --datagram only');
   }
   return {
     options,

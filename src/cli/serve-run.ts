@@ -140,7 +140,7 @@ export async function runServe(
   });
 
   checkCombinations(transport, opts, (m) => log.warn(m));
-  const setup = await setupHandler(ctx, opts, datagram);
+  const setup = await setupHandler(ctx, opts, datagram, log);
   try {
     const server = await makeServer(ctx, transport, target, opts, setup.options);
     log.attach(server);

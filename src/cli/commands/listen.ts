@@ -55,7 +55,7 @@ connection is done. Without -k, listen exits after the first connection (1 if it
 reset); on udp and unix --datagram it receives until interrupted (or --once).
 The address is 127.0.0.1 unless you give one (0.0.0.0 or :: for remote clients).
 Warning: --exec or --sh-exec on an address other than loopback hands the program to
-anyone who can reach the port.`;
+anyone who can reach the port (sockit warns at start unless --allow limits it).`;
 
 /** `sockit listen`: see the module comment. */
 export function makeListenCommand(ctx: CliContext): Command {
