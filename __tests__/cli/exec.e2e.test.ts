@@ -210,6 +210,37 @@ describe('serve --exec', () => {
     expect([a, b]).toEqual(['HELLO FROM A', 'AND FROM B']);
   });
 
+  test('on UDP, --max-conns caps the programs running: a datagram beyond is dropped, with a line', async () => {
+    const mark = newMark();
+    const server = await startSockit(
+      [
+        'serve',
+        'udp',
+        '0',
+        '--sh-exec',
+        'echo "started $SOCKIT_PROTO" >&2; exec sleep 30',
+        '--max-conns',
+        '1',
+        '--drain-timeout',
+        '200ms',
+      ],
+      ['pipe', 'pipe'],
+      { SOCKIT_TEST_MARK: mark },
+    );
+    const s = createSocket('udp4');
+    sockets.push({ destroy: () => s.close() });
+    s.send('first', server.port, '127.0.0.1');
+    await server.waitFor(/^started udp$/m); // its program runs (and answers in 30 s)
+    s.send('second', server.port, '127.0.0.1');
+    await server.waitFor(
+      /^sockit: warning: dropped 1 datagram — as many programs as allowed are running \(--max-conns\)$/m,
+    );
+    expect(programsLeft(mark)).toHaveLength(1);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    expect(await programsGone(mark)).toEqual([]);
+  });
+
   test('forking workers run the programs too, and a SIGTERM leaves none behind', async () => {
     const mark = newMark();
     const server = await startSockit(

@@ -7,7 +7,7 @@
 import { defineUsageTable } from './usage-table.js';
 
 defineUsageTable({
-  listen: [
+  'listen (address, transport)': [
     ['listen'],
     ['listen', 'abc'],
     ['listen', '127.0.0.1', '70000'],
@@ -24,6 +24,8 @@ defineUsageTable({
     ['listen', '-u', '--max-conns', '2', '0'],
     ['listen', '-u', '--idle-timeout', '1', '0'],
     ['listen', '-U', 'DIR/l.sock', '--datagram', '--backlog', '5'],
+  ],
+  'listen (handlers, programs)': [
     ['listen', '-m', 'forking', '0'],
     ['listen', '-m', 'threading', '0'],
     ['listen', '-e', 'nope', '0'],
@@ -59,6 +61,8 @@ defineUsageTable({
     ['serve', 'tcp', '0', '-e', 'exec'],
     ['serve', 'udp', '0', '--sh-exec', 'cat', '-m', 'threading'],
     ['serve', 'unix', 'DIR/e.sock', '--exec', 'DIR/nope'],
+    ['serve', 'udp', '0', '--sh-exec', 'cat', '--max-conns', '0'],
+    ['serve', 'unix', 'DIR/d.sock', '--datagram', '-e', 'echo', '--max-conns', '2'],
   ],
   'connect --exec': [
     ['connect', '--exec', '/no/such/program', '127.0.0.1', 'TCP'],

@@ -106,6 +106,8 @@ export async function setupHandler(
     await checkProgram(command, ctx.io.env);
     warnExposed(log, opts);
     Object.assign(options, { exec: command, killGrace: opts.killGrace ?? KILL_GRACE });
+    // a stream server caps its connections, hence its programs; a datagram server its programs
+    if (datagram && opts.maxConns !== undefined) options.maxChildren = opts.maxConns;
   } else if (info?.name === 'stdio') {
     const [{ StdioPort }, { checkInput }] = await Promise.all([
       import('../handlers/stdio.js'),

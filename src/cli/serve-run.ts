@@ -99,9 +99,15 @@ function checkCombinations(
       '--timeout applies to --once and --max-requests only (use --idle-timeout for idle clients)',
     );
   }
+  const program = opts.exec !== undefined || opts.shExec !== undefined;
+  const datagram = transport === 'udp' || (transport === 'unix' && opts.datagram === true);
+  if (datagram && opts.maxConns !== undefined && !program) {
+    throw new UsageError(
+      '--max-conns on datagrams caps the programs of --exec and --sh-exec — there is no connection to count',
+    );
+  }
   if (transport === 'unix' && opts.datagram) {
     for (const [flag, value] of [
-      ['--max-conns', opts.maxConns],
       ['--idle-timeout', opts.idleTimeout],
       ['--backlog', opts.backlog],
     ] as const) {

@@ -105,8 +105,9 @@ function checkTransport(opts: ListenOptions, host: string | undefined): void {
     if (unixOnly) throw new UsageError(`${unixOnly} needs -U <path>`);
   }
   if (opts.udp || opts.datagram) {
+    const program = opts.exec !== undefined || opts.shExec !== undefined;
     const streamOnly = given([
-      ['--max-conns', opts.maxConns],
+      ['--max-conns', program ? undefined : opts.maxConns],
       ['--idle-timeout', opts.idleTimeout],
       ['--backlog', opts.backlog],
     ]);

@@ -136,7 +136,13 @@ export function addTransportOptions(cmd: Command, transport: ServeTransport): Co
       .option('-H, --host <addr>', 'address to bind (:: or 0.0.0.0 for remote clients)', hostArg)
       .option('-p, --port <port>', 'port (the same as the [port] argument)', portArg);
   }
-  if (transport !== 'udp') {
+  if (transport === 'udp') {
+    cmd.option(
+      '--max-conns <n>',
+      'with --exec: programs running at once (64); datagrams beyond are dropped',
+      countArg(1),
+    );
+  } else {
     cmd
       .option('--max-conns <n>', 'refuse clients beyond n open connections', countArg(1))
       .option('--idle-timeout <s>', 'close a connection silent for s seconds', parseDuration)
