@@ -80,6 +80,28 @@ describe('serve --exec', () => {
     expect(await lines.next()).toBe(`${socket.localPort} 127.0.0.1 127.0.0.1 ${server.port} tcp`);
   });
 
+  test("--json: each program's end is a child-exit event with its pid and status", async () => {
+    const server = startProcess(process.execPath, [
+      BIN,
+      'serve',
+      'tcp',
+      '0',
+      '--sh-exec',
+      'cat; exit 3',
+      '--json',
+    ]);
+    const [, port] = await server.waitFor(/"url":"tcp:\/\/127\.0\.0\.1:(\d+)"/);
+    expect((await ask(Number(port), 'json\n')).toString()).toBe('json\n');
+    const [line] = await server.waitFor(/^\{"event":"child-exit".*\}$/m);
+    expect(JSON.parse(line)).toMatchObject({
+      event: 'child-exit',
+      pid: expect.any(Number),
+      code: 3,
+      signal: null,
+      peer: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+    });
+  });
+
   test('500 connections leave no program behind', async () => {
     const mark = newMark();
     const before = programsLeft(mark).length;
