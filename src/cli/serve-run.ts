@@ -100,14 +100,15 @@ function checkCombinations(
     );
   }
   const program = opts.exec !== undefined || opts.shExec !== undefined;
-  const datagram = transport === 'udp' || (transport === 'unix' && opts.datagram === true);
-  if (datagram && opts.maxConns !== undefined && !program) {
+  if (transport === 'udp' && opts.maxConns !== undefined && !program) {
     throw new UsageError(
-      '--max-conns on datagrams caps the programs of --exec and --sh-exec — there is no connection to count',
+      '--max-conns on udp caps the programs of --exec and --sh-exec — there is no connection to count',
     );
   }
   if (transport === 'unix' && opts.datagram) {
     for (const [flag, value] of [
+      // with a program, --max-conns caps the programs running at once
+      ['--max-conns', program ? undefined : opts.maxConns],
       ['--idle-timeout', opts.idleTimeout],
       ['--backlog', opts.backlog],
     ] as const) {
