@@ -29,8 +29,8 @@ interface ForwardRun extends ForwardCliOptions {
   readonly maxConns?: number;
 }
 
-/** `--forward`, `--connect-timeout`, `--session-timeout` (and `--max-conns` on udp). */
-export function addForwardOptions(cmd: Command, transport: 'tcp' | 'udp' | 'unix'): Command {
+/** `--forward`, `--connect-timeout`, `--session-timeout` (`--max-conns` caps the sessions on udp). */
+export function addForwardOptions(cmd: Command): Command {
   cmd
     .addOption(
       new Option(
@@ -48,9 +48,6 @@ export function addForwardOptions(cmd: Command, transport: 'tcp' | 'udp' | 'unix
       'with --forward on datagrams: end a silent sender session after s (default 60s)',
       parseDuration,
     );
-  if (transport === 'udp') {
-    cmd.option('--max-conns <n>', 'with --forward: sender sessions at most', countArg(1));
-  }
   return cmd;
 }
 
@@ -68,11 +65,6 @@ export function forwardServerOptions(
     if (named) throw new UsageError('-e forward needs the target: --forward <url>');
     if (opts.connectTimeout !== undefined || opts.sessionTimeout !== undefined) {
       warn('--connect-timeout and --session-timeout apply to --forward only');
-    }
-    if (datagram && opts.maxConns !== undefined) {
-      throw new UsageError(
-        '--max-conns on datagrams caps --forward sessions — use it with --forward',
-      );
     }
     return {};
   }

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { EXIT, SockitError, errnoName, oneLine } from '../net/errors.js';
 import { Output, oneLineSafe, type CliIO } from './output.js';
 import type { CliContext, SignalSource } from './context.js';
+import { netcatListen } from './nc-habit.js';
 
 const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
@@ -22,6 +23,7 @@ export type CommandFactory = (ctx: CliContext, root: () => Command) => Command;
  */
 const COMMANDS: Readonly<Record<string, () => Promise<CommandFactory>>> = {
   serve: async () => (await import('./commands/serve.js')).makeServeCommand,
+  listen: async () => (await import('./commands/listen.js')).makeListenCommand,
   connect: async () => (await import('./commands/connect.js')).makeConnectCommand,
   send: async () => (await import('./commands/send.js')).makeSendCommand,
   sendto: async () => (await import('./commands/sendto.js')).makeSendtoCommand,
@@ -81,6 +83,7 @@ export function buildProgram(ctx: CliContext, factories: readonly CommandFactory
     `
 Examples:
   sockit serve tcp 9999                 echo server on 127.0.0.1:9999
+  sockit listen 9000 > file             netcat's listen mode (nc -l): receive a file
   echo hello | sockit connect localhost 9999
   sockit connect -z 127.0.0.1 20-25     which ports are open (exit 0 if any)
   sockit sendto 127.0.0.1 9999 ping --wait 1
@@ -118,7 +121,8 @@ export async function main(
   });
   try {
     await out.prepareColor();
-    await buildProgram(ctx, await loadCommands(argv)).parseAsync([...argv]);
+    const args = netcatListen(argv);
+    await buildProgram(ctx, await loadCommands(args)).parseAsync([...args]);
     return ctx.exitCode;
   } catch (err) {
     return reportError(err, out, debug);

@@ -24,6 +24,14 @@ export interface ServeLogOptions {
   readonly maxConns?: number;
 }
 
+/** Why datagrams were dropped, by the reason a `dropped` event gives. */
+const DROP_REASONS: Readonly<Record<string, string>> = {
+  'queue-full': 'the handler is not keeping up (queue full)',
+  'peer-full': 'the handler is not keeping up (queue full)',
+  'exec-limit': 'as many programs as allowed are running (--max-conns)',
+  'output-full': 'stdout is not keeping up',
+};
+
 /** One NDJSON event on stderr: `{"event":…,…}`. */
 export function writeEvent(out: Output, event: string, fields: Record<string, unknown> = {}): void {
   out.io.stderr.write(`${JSON.stringify({ event, ...fields })}\n`);
@@ -132,21 +140,29 @@ export class ServeLog {
   #attachDrops(server: BaseServer<unknown>): void {
     const { json } = this.#opts;
     const out = this.#out;
-    const drops = new Throttle((count) => {
-      if (json) writeEvent(out, 'dropped', { count, reason: 'queue-full' });
-      else
-        out.warn(
-          `dropped ${plural(count, 'datagram')} — the handler is not keeping up (queue full)`,
-        );
-    });
+    const drops = new Map<string, Throttle>();
+    const dropsOf = (reason: string): Throttle => {
+      let throttle = drops.get(reason);
+      if (!throttle) {
+        const why = DROP_REASONS[reason] ?? DROP_REASONS['queue-full']!;
+        throttle = new Throttle((count) => {
+          if (json) writeEvent(out, 'dropped', { count, reason });
+          else out.warn(`dropped ${plural(count, 'datagram')} — ${why}`);
+        });
+        drops.set(reason, throttle);
+      }
+      return throttle;
+    };
     const accepts = new Throttle((count, _first, message) => {
       if (json) writeEvent(out, 'accept-error', { count, message });
       else out.warn(`${message}${count > 1 ? ` (${count} times since the last line)` : ''}`);
     });
-    server.on('dropped', () => drops.hit());
+    server.on('dropped', (_peer: unknown, reason?: string) =>
+      dropsOf(reason ?? 'queue-full').hit(),
+    );
     server.on('acceptError', (err: unknown) => accepts.hit(oneLine(err)));
     server.on('close', () => {
-      drops.flush();
+      for (const throttle of drops.values()) throttle.flush();
       accepts.flush();
     });
   }

@@ -25,12 +25,14 @@ import {
   forwardServerOptions,
   type ForwardCliOptions,
 } from './forward-options.js';
+import { setupHandler } from './serve-handlers.js';
+import type { HandlerExtraOptions } from './handler-options.js';
 
 /** The transports `sockit serve` has subcommands for. */
 export type ServeTransport = 'tcp' | 'udp' | 'unix';
 
 /** Options of `sockit serve …` as commander parses them (each subcommand has a subset). */
-export interface ServeOptions extends ForwardCliOptions {
+export interface ServeOptions extends ForwardCliOptions, HandlerExtraOptions {
   host?: string;
   port?: number;
   handler: string;
@@ -102,9 +104,17 @@ function checkCombinations(
       '--timeout applies to --once and --max-requests only (use --idle-timeout for idle clients)',
     );
   }
+  const program = opts.exec !== undefined || opts.shExec !== undefined;
+  const capped = program || opts.forward !== undefined;
+  if (transport === 'udp' && opts.maxConns !== undefined && !capped) {
+    throw new UsageError(
+      '--max-conns on udp caps --forward sessions or the programs of --exec and --sh-exec — there is no connection to count',
+    );
+  }
   if (transport === 'unix' && opts.datagram) {
     for (const [flag, value] of [
-      ['--max-conns', opts.forward === undefined ? opts.maxConns : undefined],
+      // with a program, --max-conns caps the programs running at once; with --forward, the sessions
+      ['--max-conns', capped ? undefined : opts.maxConns],
       ['--idle-timeout', opts.idleTimeout],
       ['--backlog', opts.backlog],
     ] as const) {
@@ -143,21 +153,30 @@ export async function runServe(
   });
 
   checkCombinations(transport, opts, (m) => log.warn(m));
-  const forwarding = forwardServerOptions(opts, datagram, (m) => log.warn(m));
-  const server = await makeServer(ctx, transport, target, opts, forwarding);
-  log.attach(server);
-  if (forwarding.forward)
-    attachForwardLog(server, ctx.out, {
-      json: opts.json === true,
-      verbose: opts.verbose === true,
-      datagram,
+  const setup = await setupHandler(ctx, opts, datagram, log);
+  try {
+    const forwarding = forwardServerOptions(opts, datagram, (m) => log.warn(m));
+    const server = await makeServer(ctx, transport, target, opts, {
+      ...setup.options,
+      ...forwarding,
     });
-  // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
-  onUncontained((err) => {
-    log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
-    process.exit(EXIT.FAILURE);
-  });
-  await new ServeSession(ctx, server, log, opts).run();
+    log.attach(server);
+    setup.attach(server, log);
+    if (forwarding.forward)
+      attachForwardLog(server, ctx.out, {
+        json: opts.json === true,
+        verbose: opts.verbose === true,
+        datagram,
+      });
+    // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
+    onUncontained((err) => {
+      log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
+      process.exit(EXIT.FAILURE);
+    });
+    await new ServeSession(ctx, server, log, opts).run();
+  } finally {
+    await setup.done(ctx, log);
+  }
 }
 
 /** The server a serve run asks for: transport, address, handler and options. */

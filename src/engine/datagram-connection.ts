@@ -26,6 +26,7 @@ export abstract class DatagramConnection {
   #reply: Buffer | Buffer[] | undefined;
   #rfile: Readable | undefined;
   #wfile: Writable | undefined;
+  #onAbort: (() => void) | undefined;
 
   constructor(
     /** The bytes of the datagram, exactly as received. */
@@ -36,6 +37,22 @@ export abstract class DatagramConnection {
 
   /** Send one datagram back to the sender now. Must be overridden by each transport. */
   abstract reply(data: Uint8Array): Promise<void>;
+
+  /**
+   * Call `fn` when the server gives up on this datagram's request before its
+   * handler is done (a worker closing after its grace): a handler that waits on
+   * something of its own (a child process) ends it there. Do not override.
+   */
+  onAbort(fn: () => void): void {
+    this.#onAbort = fn;
+  }
+
+  /** The server gives up on the request: tell the handler (once). Do not override. */
+  abort(): void {
+    const fn = this.#onAbort;
+    this.#onAbort = undefined;
+    fn?.();
+  }
 
   /** A readable stream that yields the datagram once, then ends. */
   get rfile(): Readable {

@@ -13,14 +13,16 @@ export interface ModeInfo {
   readonly pooled: boolean;
   /** Every handler runs in this process, so handlers can share state (a broker, a chat). */
   readonly sharedState: boolean;
+  /** Handlers run on worker threads of this process (the sockets stay on the main thread). */
+  readonly threads: boolean;
 }
 
 /** Every concurrency mode, in the order the CLI lists them. */
 export const MODES: Readonly<Record<ConcurrencyMode, ModeInfo>> = {
-  async: { pooled: false, sharedState: true },
-  sequential: { pooled: false, sharedState: true },
-  threading: { pooled: true, sharedState: false },
-  forking: { pooled: true, sharedState: false },
+  async: { pooled: false, sharedState: true, threads: false },
+  sequential: { pooled: false, sharedState: true, threads: false },
+  threading: { pooled: true, sharedState: false, threads: true },
+  forking: { pooled: true, sharedState: false, threads: false },
 };
 
 /** Every concurrency mode, in the order the CLI lists them. */

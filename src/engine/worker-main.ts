@@ -80,7 +80,10 @@ class ForwardedDatagram extends DatagramConnection {
 function datagramJob(server: BaseServer<unknown>, child: PoolChild, job: DatagramJob): RunningJob {
   const data = Buffer.from(job.data.buffer, job.data.byteOffset, job.data.byteLength);
   const datagram = new ForwardedDatagram(child, job.id, data, job.clientAddress);
-  return { done: server.runRequest(datagram, job.clientAddress).then(() => undefined), abort() {} };
+  return {
+    done: server.runRequest(datagram, job.clientAddress).then(() => undefined),
+    abort: () => datagram.abort(),
+  };
 }
 
 function report(child: PoolChild, id: number, job: RunningJob): void {

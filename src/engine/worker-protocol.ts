@@ -66,9 +66,10 @@ export interface DoneMessage {
 
 /**
  * Events of a worker's server that the owner's server emits, so that its log shows
- * them: what a handler reports where it runs (`forward`: a relayed connection ended).
+ * them: an idle connection closed, and what a handler reports (`forward`: a relayed
+ * connection ended), says (`handlerNote`) or drops (`dropped`) where it runs.
  */
-export const FORWARDED_EVENTS = ['forward'] as const;
+export const FORWARDED_EVENTS = ['forward', 'handlerNote', 'dropped'] as const;
 
 /** Worker → owner: an event of the worker's server, for the owner's server to emit. */
 export interface EventMessage {

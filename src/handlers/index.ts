@@ -7,6 +7,12 @@ export * from './daytime.js';
 export * from './chargen.js';
 export * from './forward.js';
 export { relay, resetStream, type RelayEnd, type RelayResult } from './relay.js';
+export { StdioHandler, StdioPort, type StdioEnds } from './stdio.js';
+export { ExecHandler, type ExecOptions } from './exec.js';
+export { BrokerHandler } from './broker.js';
+export { ChatHandler, escapeControls } from './chat.js';
+export { type RoomOptions } from './room.js';
+export { HANDLER_NOTE, type HandlerNote } from './notes.js';
 export {
   HANDLERS,
   HANDLER_ALIASES,

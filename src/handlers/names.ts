@@ -9,6 +9,12 @@ export interface HandlerInfo {
   readonly name: string;
   readonly description: string;
   readonly file: string;
+  /** Keeps state across connections: runs only in the modes that share it (async, sequential). */
+  readonly sharedState?: boolean;
+  /** Serves stream connections only (tcp, unix), not datagrams. */
+  readonly streamOnly?: boolean;
+  /** Runs a program per request: needs --exec or --sh-exec. */
+  readonly program?: boolean;
 }
 
 /** Built-in handlers, in the order help lists them. */
@@ -35,6 +41,32 @@ export const HANDLER_INFO: readonly HandlerInfo[] = [
     name: 'chargen',
     description: 'stream a character pattern while the client reads (RFC 864)',
     file: 'chargen',
+  },
+  {
+    name: 'stdio',
+    description: "socket to stdout, stdin to the socket: netcat's listen mode (sockit listen)",
+    file: 'stdio',
+    sharedState: true,
+  },
+  {
+    name: 'exec',
+    description: 'a program per connection or datagram (set by --exec / --sh-exec)',
+    file: 'exec',
+    program: true,
+  },
+  {
+    name: 'broker',
+    description: 'every byte from a client goes to all the others (ncat --broker)',
+    file: 'broker',
+    sharedState: true,
+    streamOnly: true,
+  },
+  {
+    name: 'chat',
+    description: 'line chat: <user1> lines to everyone else, /nick name (ncat --chat)',
+    file: 'chat',
+    sharedState: true,
+    streamOnly: true,
   },
   {
     name: 'forward',

@@ -11,6 +11,10 @@ import { DiscardHandler } from './discard.js';
 import { DaytimeHandler } from './daytime.js';
 import { ChargenHandler } from './chargen.js';
 import { ForwardHandler } from './forward.js';
+import { StdioHandler } from './stdio.js';
+import { ExecHandler } from './exec.js';
+import { BrokerHandler } from './broker.js';
+import { ChatHandler } from './chat.js';
 import { HANDLER_ALIASES, HANDLER_INFO, HANDLER_NAMES, type HandlerInfo } from './names.js';
 
 /** A built-in handler: one class for every transport, and where workers import it. */
@@ -33,6 +37,10 @@ const CLASSES: Readonly<Record<string, typeof StreamRequestHandler>> = {
   daytime: DaytimeHandler,
   chargen: ChargenHandler,
   forward: ForwardHandler,
+  stdio: StdioHandler,
+  exec: ExecHandler,
+  broker: BrokerHandler,
+  chat: ChatHandler,
 };
 
 function entry({ name, description, file }: HandlerInfo): HandlerEntry {
@@ -44,7 +52,7 @@ function entry({ name, description, file }: HandlerInfo): HandlerEntry {
 /** Built-in handlers, in the order help lists them. */
 export const HANDLERS: readonly HandlerEntry[] = HANDLER_INFO.map(entry);
 
-export { HANDLER_ALIASES, HANDLER_NAMES };
+export { HANDLER_ALIASES, HANDLER_INFO, HANDLER_NAMES, type HandlerInfo };
 
 /** Look up a built-in by name or alias. */
 export function findHandler(name: string): HandlerEntry | undefined {

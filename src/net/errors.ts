@@ -43,6 +43,8 @@ export const ERR = {
   UNKNOWN_HANDLER: 'SOCKIT_ERR_UNKNOWN_HANDLER',
   /** An optional native addon (unix-dgram) is not installed, or did not load. */
   MISSING_ADDON: 'SOCKIT_ERR_MISSING_ADDON',
+  /** A program for --exec/--sh-exec that cannot run (not found, not executable, bad quoting). */
+  EXEC: 'SOCKIT_ERR_EXEC',
 } as const;
 
 /** One of the codes in {@link ERR}. */

@@ -6,3 +6,14 @@ export { resolveHost, type IpFamily, type ResolvedAddress, type Resolver } from 
 export { UnixDgramSocket, UNIX_DGRAM_MAX } from './unix-dgram.js';
 export * from './datagram-socket.js';
 export * from './dial.js';
+export {
+  execCommand,
+  shellCommand,
+  splitArgv,
+  checkProgram,
+  execEnv,
+  type ExecCommand,
+  type ExecPeers,
+  type ExecProto,
+} from './exec-command.js';
+export { exitCodeOf, type ExitStatus } from './child-run.js';

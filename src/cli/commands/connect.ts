@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import type { Socket } from 'node:net';
 import type { CliContext } from '../context.js';
 import type { Spinner } from '../output.js';
 import { EXIT, UsageError } from '../../net/errors.js';
@@ -13,9 +12,17 @@ import {
 } from '../client-args.js';
 import { checkInput, runInterruptible, type InterruptScope } from '../client-output.js';
 import type { ProbeResult } from '../../clients/probe.js';
+import {
+  addConnectExecOptions,
+  checkConnectExec,
+  connectedLine,
+  runConnectExec,
+  wantsExec,
+  type ConnectExecFlags,
+} from '../connect-exec.js';
 
 /** Options of `sockit connect`, as commander parses them. */
-interface ConnectOptions {
+interface ConnectOptions extends ConnectExecFlags {
   unix?: string;
   udp?: boolean;
   datagram?: boolean;
@@ -44,6 +51,7 @@ Examples:
   sockit connect --unix /tmp/app.sock < request.bin > reply.bin
   sockit connect -z -v 127.0.0.1 20-25,80,http          which ports are open
   sockit connect -z --wait 30s localhost 5432           wait until postgres accepts
+  sockit connect --exec ./client.sh 127.0.0.1 9999      the program talks to the server (ncat -e)
 
 Exit status: 0 done (or, with -z, a port is open); 1 refused, timed out, closed;
 2 bad usage.`;
@@ -71,6 +79,7 @@ export function makeConnectCommand(ctx: CliContext): Command {
       "probe: connect and close at once, report open ports (Python's connect_ex)",
     );
   addPipeOptions(cmd);
+  addConnectExecOptions(cmd);
   addSourceOptions(cmd);
   addProbeOptions(cmd);
   return cmd
@@ -129,6 +138,7 @@ async function runConnect(
     throw new UsageError('--datagram needs --unix <path> (use -u for UDP)');
   if (opts.unix !== undefined && host !== undefined)
     throw new UsageError(`with --unix, give no host or port (got '${host}')`);
+  if (wantsExec(opts)) checkConnectExec({ ...opts });
   if (opts.zero) return runProbe(ctx, host, ports, opts, family);
   if (opts.json) throw new UsageError('--json works with -z only');
   for (const flag of ['concurrency', 'wait', 'all'] as const) {
@@ -138,6 +148,7 @@ async function runConnect(
   const datagram = opts.udp === true || opts.datagram === true;
   const { target } = await clientTarget(opts.unix, [host, ports[0]], datagram ? 'udp' : 'tcp');
   ctx.out.verbose = opts.verbose === true;
+  if (wantsExec(opts)) return runConnectExec(ctx, target, opts, family);
   if (!opts.recvOnly) checkInput(ctx.io.stdin);
   const pipe = datagram ? datagramPipeTo : streamPipeTo;
   await runInterruptible(ctx, ({ signal }) => pipe({ ctx, target, opts, family, signal }), {
@@ -176,12 +187,6 @@ async function datagramPipeTo({ ctx, target, opts, family, signal }: PipeJob): P
   });
   out.detail(`${result.sent} datagrams sent, ${result.received} received`);
   return EXIT.OK;
-}
-
-function connectedLine(target: CliTarget, s: Socket): string {
-  if ('path' in target) return `connected to unix://${target.path}`;
-  const remote = s.remoteFamily === 'IPv6' ? `[${s.remoteAddress}]` : s.remoteAddress;
-  return `connected to ${remote}:${s.remotePort} from port ${s.localPort}`;
 }
 
 async function streamPipeTo({ ctx, target, opts, family, signal }: PipeJob): Promise<number> {

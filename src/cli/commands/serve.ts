@@ -11,6 +11,7 @@ import { CONCURRENCY_MODES } from '../../engine/modes.js';
 import { HANDLER_INFO as HANDLERS, HANDLER_ALIASES } from '../../handlers/names.js';
 import type { ServeOptions, ServeTarget, ServeTransport } from '../serve-run.js';
 import { addForwardOptions } from '../forward-options.js';
+import { addHandlerExtras } from '../handler-options.js';
 
 /** A file mode in octal: `600`, `0660`, `0o644`. */
 export function octalModeArg(value: string): number {
@@ -36,7 +37,8 @@ function cidrList(value: string, previous: string[] = []): string[] {
   return items.reduce((acc, v) => collect(v, acc), previous);
 }
 
-function handlerList(): string {
+/** The handlers `-e` takes, one line each, for help texts. */
+export function handlerList(): string {
   const aliases = Object.entries(HANDLER_ALIASES);
   const width = Math.max(...HANDLERS.map((h) => h.name.length));
   return [
@@ -73,6 +75,9 @@ Examples:
   sockit serve tcp 8080 -H :: --allow 10.0.0.0/8 --allow ::1   all interfaces, filtered
   sockit serve tcp 19 -e chargen --max-conns 10 --idle-timeout 30s
   sockit serve tcp 7000 -e ./my-handler.js --json 2>events.ndjson
+  sockit serve tcp 7000 --exec '/bin/cat -u'           a program per connection (ncat -e)
+  sockit serve tcp 7000 -e chat                         line chat for every client (ncat --chat)
+  sockit listen 7000 > file                             netcat's listen mode: see sockit listen --help
   sockit serve tcp 2375 --forward unix:///var/run/app.sock   a unix socket on TCP (socat)
 
 Node always sets SO_REUSEADDR on TCP listeners (restart right after a stop just works);
@@ -84,6 +89,7 @@ Examples:
   sockit serve udp 13 -e daytime -H ::     daytime for IPv6 and IPv4 senders
   sockit serve udp 0 --max-requests 3      answer three datagrams, then exit
   sockit serve udp 5353 --reuse-address    share the port with another socket (SO_REUSEADDR)
+  sockit serve udp 7000 --sh-exec 'tr a-z A-Z'   a child per datagram; its output is the reply
   sockit serve udp 5300 --forward udp://10.0.0.2:53   a UDP relay, one upstream socket per sender
 
 Every datagram is a request and its reply goes to its sender (up to 65,507 bytes).`,
@@ -98,14 +104,14 @@ The socket file is created 0600 (unless --socket-mode) and removed on exit; a st
 replaced, a live server's never. Datagram senders must bind their own path to get replies.`,
 };
 
-/** How requests are handled: the handler, the concurrency mode, and how many. */
-export function addHandlingOptions(cmd: Command): Command {
+/** How requests are handled: the handler (`echo` unless told), the concurrency mode, and how many. */
+export function addHandlingOptions(cmd: Command, defaultHandler = 'echo'): Command {
   return cmd
     .addOption(
       new Option(
         '-e, --handler <name|file>',
         'built-in handler (see below) or a module file',
-      ).default('echo'),
+      ).default(defaultHandler),
     )
     .addOption(
       new Option('-m, --mode <model>', 'concurrency model')
@@ -134,7 +140,13 @@ export function addTransportOptions(cmd: Command, transport: ServeTransport): Co
       .option('-H, --host <addr>', 'address to bind (:: or 0.0.0.0 for remote clients)', hostArg)
       .option('-p, --port <port>', 'port (the same as the [port] argument)', portArg);
   }
-  if (transport !== 'udp') {
+  if (transport === 'udp') {
+    cmd.option(
+      '--max-conns <n>',
+      'with --exec: programs running at once (64); with --forward: sender sessions',
+      countArg(1),
+    );
+  } else {
     cmd
       .option('--max-conns <n>', 'refuse clients beyond n open connections', countArg(1))
       .option('--idle-timeout <s>', 'close a connection silent for s seconds', parseDuration)
@@ -174,7 +186,7 @@ export function addReportOptions(cmd: Command): Command {
 
 /** The options every `serve` subcommand shares, plus the ones that fit its transport. */
 function addServeOptions(cmd: Command, transport: ServeTransport): Command {
-  addForwardOptions(addTransportOptions(addHandlingOptions(cmd), transport), transport);
+  addHandlerExtras(addForwardOptions(addTransportOptions(addHandlingOptions(cmd), transport)));
   return addReportOptions(cmd).addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
 }
 
