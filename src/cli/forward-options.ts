@@ -10,7 +10,7 @@ import { formatEndpoint } from '../net/address.js';
 import { checkForwardTransport, parseDialTarget } from '../net/dial.js';
 import { UsageError } from '../net/errors.js';
 import type { ForwardOptions, ForwardRecord } from '../handlers/forward.js';
-import { countArg, parseDuration } from './options.js';
+import { parseDuration } from './options.js';
 import type { Output } from './output.js';
 import { writeEvent } from './serve-log.js';
 import { Throttle } from './throttle.js';
