@@ -230,7 +230,10 @@ describe('usage', () => {
       ['serve', 'udp', '0', '--forward', 'udp://127.0.0.1:9', '-m', 'forking'],
       /datagram forwarding keeps one upstream socket per sender in one process/,
     ],
-    [['serve', 'udp', '0', '--max-conns', '3'], /--max-conns on datagrams caps --forward sessions/],
+    [
+      ['serve', 'udp', '0', '--max-conns', '3'],
+      /--max-conns on udp caps --forward sessions or the programs of --exec/,
+    ],
   ])('%j: one line, exit 2', async (args, re) => {
     const r = await run(args);
     expect(r.code).toBe(2);
