@@ -11,6 +11,7 @@ import { checkUnixPath, formatEndpoint, isPathTarget, type Target } from '../net
 import { ERR, NetworkError, errnoName, oneLine, systemError } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
 import { Deferred } from './deferred.js';
+import { TlsClient, type TlsClientOptions } from '../net/tls.js';
 import {
   isBenignOutputError,
   pipeSocket,
@@ -43,6 +44,14 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** Resolve host names with this instead of the system resolver. */
   lookup?: Resolver;
+  /** Speak TLS, verified unless told otherwise (options, or a {@link TlsClient} made once). */
+  tls?: TlsClientOptions | TlsClient;
+}
+
+/** The TLS client of `opts`, made once (bad options fail before any connection). */
+export function tlsClientOf(opts: { tls?: TlsClientOptions | TlsClient }): TlsClient | undefined {
+  if (opts.tls === undefined || opts.tls instanceof TlsClient) return opts.tls;
+  return new TlsClient(opts.tls);
 }
 
 type ConnectTo = { host: string; port: number; family: number } | { path: string };
@@ -105,6 +114,15 @@ class ConnectAttempt {
  * (`connect ECONNREFUSED 127.0.0.1:9`).
  */
 export async function openConnection(target: Target, opts: OpenOptions = {}): Promise<Socket> {
+  const tls = tlsClientOf(opts);
+  const socket = await openPlain(target, opts);
+  if (!tls) return socket;
+  const host = isPathTarget(target) ? undefined : target.host;
+  return tls.secure(socket, host, formatEndpoint(target), { signal: opts.signal });
+}
+
+/** {@link openConnection} up to the TCP or unix connection. */
+async function openPlain(target: Target, opts: OpenOptions): Promise<Socket> {
   if (isPathTarget(target)) {
     const path = checkUnixPath(target.path);
     try {

@@ -4,6 +4,7 @@
  * a connection cap that refuses loudly and an idle timeout.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { X509Certificate } from 'node:crypto';
 import type { SocketAddress, Transport } from '../net/address.js';
 import { inetAddress } from '../net/address.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
@@ -19,6 +20,9 @@ import { moduleRef } from '../net/built-module.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
 import type { AccessList } from '../net/access.js';
 import { checkBindablePath } from '../net/unix-path.js';
+import { MODES } from './modes.js';
+import type { ServerSpec } from './server-spec.js';
+import { ServerTls, withCertificate, type ServerTlsOptions } from './server-tls.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -39,6 +43,8 @@ export interface StreamServerOptions extends BaseServerOptions {
   idleTimeout?: number;
   /** Peer filter applied by the default `verifyRequest()` (inet only). */
   accessList?: AccessListLike;
+  /** Speak TLS on every connection (without `cert`/`key`: a throwaway certificate). */
+  tls?: ServerTlsOptions;
 }
 
 /** Base class of TCP and unix stream servers. */
@@ -60,6 +66,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   #fileLimit: number | undefined;
   /** Lets the address go after the close (a unix socket file). */
   #release: (() => Promise<void>) | undefined;
+  /** The TLS side, once it has its certificate. */
+  #tls: ServerTls | undefined;
 
   constructor(
     address: SocketAddress,
@@ -71,6 +79,37 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     this.maxConnections = options.maxConnections;
     this.idleTimeout = options.idleTimeout;
     this.accessList = toAccessList(options.accessList);
+    // a certificate given is checked now; a throwaway one is made by listen()
+    if (options.tls?.cert || options.tls?.key) this.#tls = this.#makeTls(options.tls);
+  }
+
+  /** Whether connections speak TLS. */
+  get secure(): boolean {
+    return (this.options as StreamServerOptions).tls !== undefined;
+  }
+
+  /** The TLS certificate (its `fingerprint256` is what clients pin), once there is one. */
+  get certificate(): X509Certificate | undefined {
+    return this.#tls?.certificate;
+  }
+
+  #makeTls(options: ServerTlsOptions): ServerTls {
+    return new ServerTls(options, (err, addr) => this.emit('tlsError', err, addr));
+  }
+
+  /** A TLS server without a certificate makes its throwaway one (workers get the same). */
+  protected override async serverPrepare(): Promise<void> {
+    const tls = (this.options as StreamServerOptions).tls;
+    if (!tls || this.#tls) return;
+    const at = this.serverAddress;
+    this.#tls = this.#makeTls(await withCertificate(tls, 'address' in at ? at.address : undefined));
+  }
+
+  /** What workers rebuild: the TLS options with the certificate in use. */
+  override spec(): ServerSpec {
+    const spec = super.spec();
+    if (!this.#tls) return spec;
+    return { ...spec, options: { ...spec.options, tls: { ...this.#tls.options } } };
   }
 
   /** Connections open right now (served, queued or lingering). */
@@ -128,7 +167,42 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
       this.#sockets.delete(socket);
       this.dequeueRequest(socket);
     });
-    this.enqueueRequest(socket, addr);
+    // forking: the socket moves to a worker process, where the TLS handshake runs
+    if (this.#tls && MODES[this.mode].connectionsHere) void this.#handshake(socket, addr);
+    else this.enqueueRequest(socket, addr);
+  }
+
+  /** The TLS handshake of an accepted socket; then the TLS socket is the request. */
+  async #handshake(raw: Socket, addr: SocketAddress): Promise<void> {
+    const secure = await this.#tls!.handshake(raw, addr);
+    if (!secure) return;
+    this.#sockets.delete(raw);
+    this.#sockets.add(secure);
+    secure.on('error', noop);
+    secure.once('close', () => {
+      this.#sockets.delete(secure);
+      this.dequeueRequest(secure);
+    });
+    this.enqueueRequest(secure, addr);
+  }
+
+  /**
+   * Serve a connection handed over by the process that accepted it (forking): its
+   * TLS handshake, when the server speaks TLS, runs here, then its request. A failed
+   * handshake is a `tlsError` and ends the request with no handler run. Do not override.
+   */
+  serveHandedOver(socket: Socket, clientAddress: SocketAddress): HandedOver {
+    const tls = this.#tls;
+    if (!tls)
+      return { done: this.runRequest(socket, clientAddress), abort: () => socket.destroy() };
+    let current: Socket = socket;
+    const done = tls.handshake(socket, clientAddress).then((secure) => {
+      if (!secure) return { bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten };
+      current = secure;
+      secure.on('error', noop);
+      return this.runRequest(secure, clientAddress);
+    });
+    return { done, abort: () => current.destroy() };
   }
 
   /** The idle timer runs once a handler has the connection, not while it waits its turn. */
@@ -223,6 +297,12 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 }
 
 function noop(): void {}
+
+/** A connection handed over to this process: its request's end, and how to cut it short. */
+export interface HandedOver {
+  readonly done: Promise<RequestOutcome>;
+  abort(): void;
+}
 
 /** Options for TCP servers. */
 export interface TCPServerOptions extends StreamServerOptions {

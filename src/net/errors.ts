@@ -41,6 +41,10 @@ export const ERR = {
   NO_REPLY: 'SOCKIT_ERR_NO_REPLY',
   HANDLER_MODULE: 'SOCKIT_ERR_HANDLER_MODULE',
   UNKNOWN_HANDLER: 'SOCKIT_ERR_UNKNOWN_HANDLER',
+  /** A TLS peer's certificate was not accepted (expired, self-signed, unknown CA, wrong name, pin). */
+  TLS_VERIFY: 'SOCKIT_ERR_TLS_VERIFY',
+  /** A TLS handshake failed (not TLS, an alert, a timeout). */
+  TLS_HANDSHAKE: 'SOCKIT_ERR_TLS_HANDSHAKE',
   /** An optional native addon (unix-dgram) is not installed, or did not load. */
   MISSING_ADDON: 'SOCKIT_ERR_MISSING_ADDON',
 } as const;
