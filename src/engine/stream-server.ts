@@ -23,6 +23,7 @@ import { checkBindablePath } from '../net/unix-path.js';
 import { MODES } from './modes.js';
 import type { ServerSpec } from './server-spec.js';
 import { ServerTls, withCertificate, type ServerTlsOptions } from './server-tls.js';
+import type { TlsHandshakeError } from './server-tls.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -47,7 +48,12 @@ export interface StreamServerOptions extends BaseServerOptions {
   tls?: ServerTlsOptions;
 }
 
-/** Base class of TCP and unix stream servers. */
+/**
+ * Base class of TCP and unix stream servers. With the `tls` option, events
+ * `secureConnection` (TLS socket, clientAddress: a handshake done, before the
+ * request is queued) and `tlsError` ({@link TlsHandshakeError}, clientAddress: a
+ * handshake failed; the connection is closed, no handler runs).
+ */
 export abstract class StreamServer extends BaseServer<StreamRequest> {
   /** Listen backlog (`request_queue_size`). */
   requestQueueSize: number;
@@ -68,6 +74,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   #release: (() => Promise<void>) | undefined;
   /** The TLS side, once it has its certificate. */
   #tls: ServerTls | undefined;
+  /** Accepted sockets whose TLS handshake is under way. */
+  readonly #handshaking = new Set<Socket>();
 
   constructor(
     address: SocketAddress,
@@ -94,7 +102,10 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   }
 
   #makeTls(options: ServerTlsOptions): ServerTls {
-    return new ServerTls(options, (err, addr) => this.emit('tlsError', err, addr));
+    return new ServerTls(options, (err, addr) => {
+      // handshakes cut short by serverClose() are not the clients' failures
+      if (this.state !== 'closing' && this.state !== 'closed') this.emit('tlsError', err, addr);
+    });
   }
 
   /** A TLS server without a certificate makes its throwaway one (workers get the same). */
@@ -174,7 +185,9 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** The TLS handshake of an accepted socket; then the TLS socket is the request. */
   async #handshake(raw: Socket, addr: SocketAddress): Promise<void> {
+    this.#handshaking.add(raw);
     const secure = await this.#tls!.handshake(raw, addr);
+    this.#handshaking.delete(raw);
     if (!secure) return;
     this.#sockets.delete(raw);
     this.#sockets.add(secure);
@@ -183,6 +196,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
       this.#sockets.delete(secure);
       this.dequeueRequest(secure);
     });
+    this.emit('secureConnection', secure, addr);
     this.enqueueRequest(secure, addr);
   }
 
@@ -285,6 +299,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   }
 
   async #closeLingering(): Promise<void> {
+    for (const s of this.#handshaking) s.destroy(); // nothing of theirs to flush
     if (this.#sockets.size === 0) return;
     const flushing = [...this.#sockets]
       .filter((s) => !s.writableFinished)
