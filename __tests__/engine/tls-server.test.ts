@@ -9,7 +9,7 @@
  * Built engine (dist/): the pooled modes import handlers with Node's own loader.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions, type TLSSocket } from 'node:tls';
 import { connect as netConnect } from 'node:net';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
@@ -96,8 +96,8 @@ async function client(
     cert: o.cert,
     key: o.key,
     servername: o.servername ?? 'localhost',
-    allowHalfOpen: true,
-  });
+    allowHalfOpen: true, // not in the type, but tls.connect passes it on to the TLSSocket
+  } as unknown as ConnectionOptions);
   socket.on('error', () => undefined);
   teardown.add(() => socket.destroy());
   await once(socket, 'secureConnect');
@@ -268,15 +268,20 @@ describe('certificates', () => {
     expect([...prints]).toEqual([run.server.certificate!.fingerprint256]);
   });
 
-  test('a key that is not the certificate’s, or a wrong passphrase, is refused when the server is made', () => {
+  test('a key that is not the certificate’s, or a certificate without its key, is refused before the bind', async () => {
     const Handler = lib.EchoHandler as never;
     const at = { host: '127.0.0.1', port: 0 };
-    expect(
-      () => new lib.TLSServer(at, Handler, { tls: { cert: pki.server.cert, key: pki.client.key } }),
-    ).toThrow('invalid TLS certificate or key — the key does not belong to the certificate');
-    expect(() => new lib.TLSServer(at, Handler, { tls: { cert: pki.server.cert } })).toThrow(
-      'a TLS server needs a certificate and its key (or none of both)',
+    const mismatch = new lib.TLSServer(at, Handler, {
+      tls: { cert: pki.server.cert, key: pki.client.key },
+    });
+    await expect(mismatch.listen()).rejects.toThrow(
+      'invalid TLS certificate or key — the key does not belong to the certificate',
     );
+    const half = new lib.TLSServer(at, Handler, { tls: { cert: pki.server.cert } });
+    await expect(half.listen()).rejects.toThrow(
+      'a TLS certificate needs its key, and a key its certificate',
+    );
+    expect(mismatch.state).toBe('closed');
   });
 
   test('an encrypted key with its passphrase is accepted; a wrong one is not', async () => {
@@ -287,11 +292,10 @@ describe('certificates', () => {
     const Handler = lib.EchoHandler as never;
     const at = { host: '127.0.0.1', port: 0 };
     const tls = { cert: pki.server.cert, key };
-    expect(() => new lib.TLSServer(at, Handler, { tls: { ...tls, passphrase: 'wrong' } })).toThrow(
-      /^invalid TLS certificate or key — /,
-    );
-    const server = new lib.TLSServer(at, Handler, { tls: { ...tls, passphrase: 'right' } });
-    expect(server.certificate?.fingerprint256).toBe(pki.server.fingerprint256);
-    expect(Buffer.isBuffer(server.certificate?.raw)).toBe(true);
+    const wrong = new lib.TLSServer(at, Handler, { tls: { ...tls, passphrase: 'wrong' } });
+    await expect(wrong.listen()).rejects.toThrow(/^invalid TLS certificate or key — /);
+    const run = await serve('async', { ...tls, passphrase: 'right' });
+    expect(run.server.certificate?.fingerprint256).toBe(pki.server.fingerprint256);
+    expect((await client(run.address)).authorized).toBe(true);
   });
 });

@@ -24,7 +24,7 @@ import { probeInThreads, threadCount } from './probe-threads.js';
 import { pause } from './pause.js';
 import type { TlsClient, TlsClientOptions } from '../net/tls.js';
 import { tlsClientOf } from './stream-client.js';
-import { tlsProbe } from './tls-probe.js';
+import type { tlsProbe as TlsProbe } from './tls-probe.js';
 
 export type {
   ConnectExOptions,
@@ -107,7 +107,7 @@ class PortScan {
   readonly #deadline: number | undefined;
   readonly #timeoutMs: number;
   readonly #payload: Uint8Array;
-  readonly #tls: TlsClient | undefined;
+  #tls: { readonly client: TlsClient; readonly probe: typeof TlsProbe } | undefined;
   readonly #results: (ProbeResult | undefined)[];
   #next = 0;
   #emitted = 0;
@@ -130,12 +130,13 @@ class PortScan {
     const timeout = opts.timeout ?? (this.#udp ? DEFAULT_UDP_PROBE_TIMEOUT : DEFAULT_PROBE_TIMEOUT);
     this.#timeoutMs = timeout * 1000;
     this.#payload = opts.udpPayload ?? Buffer.alloc(0);
-    this.#tls = this.#udp ? undefined : tlsClientOf(opts);
     this.#results = new Array<ProbeResult | undefined>(list.length);
   }
 
   async run(): Promise<ProbeResult[]> {
     const opts = this.#opts;
+    const client = this.#udp ? undefined : await tlsClientOf(opts);
+    if (client) this.#tls = { client, probe: (await import('./tls-probe.js')).tlsProbe };
     const list = this.#list;
     const concurrency = Math.min(
       list.length,
@@ -169,8 +170,10 @@ class PortScan {
     if (this.#udp) {
       return udpProbe(this.#host, this.#addresses, port, budgetMs, this.#payload, this.#opts);
     }
-    if (this.#tls)
-      return tlsProbe(this.#host, this.#addresses, port, budgetMs, this.#opts, this.#tls);
+    if (this.#tls) {
+      const { client, probe } = this.#tls;
+      return probe(this.#host, this.#addresses, port, budgetMs, this.#opts, client);
+    }
     return tcpProbe(this.#host, this.#addresses, port, budgetMs, this.#opts);
   }
 
@@ -289,7 +292,7 @@ export async function probeUnix(
   opts: UnixProbeOptions = {},
 ): Promise<UnixProbeResult> {
   const deadline = opts.wait !== undefined ? Date.now() + opts.wait * 1000 : undefined;
-  opts = { ...opts, tls: tlsClientOf(opts) }; // made once for every retry
+  opts = { ...opts, tls: await tlsClientOf(opts) }; // made once for every retry
   let code = await connectExUnix(path, opts);
   while (code !== '0' && deadline !== undefined && Date.now() < deadline && !opts.signal?.aborted) {
     await pause(Math.min(100, Math.max(0, deadline - Date.now())), opts.signal);

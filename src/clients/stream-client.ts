@@ -11,7 +11,7 @@ import { checkUnixPath, formatEndpoint, isPathTarget, type Target } from '../net
 import { ERR, NetworkError, errnoName, oneLine, systemError } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
 import { Deferred } from './deferred.js';
-import { TlsClient, type TlsClientOptions } from '../net/tls.js';
+import type { TlsClient, TlsClientOptions } from '../net/tls.js';
 import {
   isBenignOutputError,
   pipeSocket,
@@ -48,10 +48,16 @@ export interface OpenOptions {
   tls?: TlsClientOptions | TlsClient;
 }
 
-/** The TLS client of `opts`, made once (bad options fail before any connection). */
-export function tlsClientOf(opts: { tls?: TlsClientOptions | TlsClient }): TlsClient | undefined {
-  if (opts.tls === undefined || opts.tls instanceof TlsClient) return opts.tls;
-  return new TlsClient(opts.tls);
+/**
+ * The TLS client of `opts`, made once (bad options fail before any connection).
+ * The TLS modules load only here, when asked for.
+ */
+export async function tlsClientOf(opts: {
+  tls?: TlsClientOptions | TlsClient;
+}): Promise<TlsClient | undefined> {
+  if (opts.tls === undefined) return undefined;
+  const { TlsClient } = await import('../net/tls.js');
+  return opts.tls instanceof TlsClient ? opts.tls : new TlsClient(opts.tls);
 }
 
 type ConnectTo = { host: string; port: number; family: number } | { path: string };
@@ -114,7 +120,7 @@ class ConnectAttempt {
  * (`connect ECONNREFUSED 127.0.0.1:9`).
  */
 export async function openConnection(target: Target, opts: OpenOptions = {}): Promise<Socket> {
-  const tls = tlsClientOf(opts);
+  const tls = await tlsClientOf(opts);
   const socket = await openPlain(target, opts);
   if (!tls) return socket;
   const host = isPathTarget(target) ? undefined : target.host;

@@ -22,8 +22,8 @@ import type { AccessList } from '../net/access.js';
 import { checkBindablePath } from '../net/unix-path.js';
 import { MODES } from './modes.js';
 import type { ServerSpec } from './server-spec.js';
-import { ServerTls, withCertificate, type ServerTlsOptions } from './server-tls.js';
-import type { TlsHandshakeError } from './server-tls.js';
+// type-only: the TLS modules load when a server speaks TLS (see #loadTls)
+import type { ServerTls, ServerTlsOptions, TlsHandshakeError } from './server-tls.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -74,6 +74,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   #release: (() => Promise<void>) | undefined;
   /** The TLS side, once it has its certificate. */
   #tls: ServerTls | undefined;
+  /** The TLS side being made in a worker process (forking), for the first connection. */
+  #ready: Promise<ServerTls> | undefined;
   /** Accepted sockets whose TLS handshake is under way. */
   readonly #handshaking = new Set<Socket>();
 
@@ -87,8 +89,6 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     this.maxConnections = options.maxConnections;
     this.idleTimeout = options.idleTimeout;
     this.accessList = toAccessList(options.accessList);
-    // a certificate given is checked now; a throwaway one is made by listen()
-    if (options.tls?.cert || options.tls?.key) this.#tls = this.#makeTls(options.tls);
   }
 
   /** Whether connections speak TLS. */
@@ -101,19 +101,24 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     return this.#tls?.certificate;
   }
 
-  #makeTls(options: ServerTlsOptions): ServerTls {
+  /**
+   * The TLS side: the certificate given, or a throwaway one made for the bind host.
+   * Bad credentials fail here, before the bind (a UsageError).
+   */
+  async #loadTls(tls: ServerTlsOptions): Promise<ServerTls> {
+    const { ServerTls, withCertificate } = await import('./server-tls.js');
+    const at = this.serverAddress;
+    const options = await withCertificate(tls, 'address' in at ? at.address : undefined);
     return new ServerTls(options, (err, addr) => {
       // handshakes cut short by serverClose() are not the clients' failures
       if (this.state !== 'closing' && this.state !== 'closed') this.emit('tlsError', err, addr);
     });
   }
 
-  /** A TLS server without a certificate makes its throwaway one (workers get the same). */
+  /** A TLS server gets its certificate before the workers start (they all get the same). */
   protected override async serverPrepare(): Promise<void> {
     const tls = (this.options as StreamServerOptions).tls;
-    if (!tls || this.#tls) return;
-    const at = this.serverAddress;
-    this.#tls = this.#makeTls(await withCertificate(tls, 'address' in at ? at.address : undefined));
+    if (tls && !this.#tls) this.#tls = await this.#loadTls(tls);
   }
 
   /** What workers rebuild: the TLS options with the certificate in use. */
@@ -206,16 +211,19 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
    * handshake is a `tlsError` and ends the request with no handler run. Do not override.
    */
   serveHandedOver(socket: Socket, clientAddress: SocketAddress): HandedOver {
-    const tls = this.#tls;
+    const tls = (this.options as StreamServerOptions).tls;
     if (!tls)
       return { done: this.runRequest(socket, clientAddress), abort: () => socket.destroy() };
     let current: Socket = socket;
-    const done = tls.handshake(socket, clientAddress).then((secure) => {
-      if (!secure) return { bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten };
-      current = secure;
-      secure.on('error', noop);
-      return this.runRequest(secure, clientAddress);
-    });
+    this.#ready ??= this.#loadTls(tls).then((t) => (this.#tls = t));
+    const done = this.#ready
+      .then((t) => t.handshake(socket, clientAddress))
+      .then((secure) => {
+        if (!secure) return { bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten };
+        current = secure;
+        secure.on('error', noop);
+        return this.runRequest(secure, clientAddress);
+      });
     return { done, abort: () => current.destroy() };
   }
 

@@ -149,11 +149,30 @@ export function errnoNumber(name: string): number {
  * also reads errors made in another realm (a vm context, a test runner).
  */
 export function oneLine(err: unknown): string {
+  const tls = opensslReason(err);
+  if (tls !== undefined) return tls;
   const text =
     typeof err === 'object' && err !== null && 'message' in err
       ? String((err as { message: unknown }).message)
       : String(err);
   return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * An OpenSSL error (a TLS alert, a bad record) as its short reason and code:
+ * `tlsv13 alert certificate required (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED)`,
+ * with what to do when the peer wants a client certificate; undefined for others.
+ */
+function opensslReason(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { reason, code, library } = err as { reason?: unknown; code?: unknown; library?: unknown };
+  if (typeof reason !== 'string' || typeof library !== 'string' || typeof code !== 'string') {
+    return undefined;
+  }
+  const hint = /CERTIFICATE_REQUIRED$/.test(code)
+    ? ' — the peer demands a client certificate (--cert, --key)'
+    : '';
+  return `${reason} (${code})${hint}`;
 }
 
 /** A system error with this errno name, for causes that have none of their own. */
