@@ -8,7 +8,7 @@
  * mutual TLS accepted, missing and from another CA, both ways. The certificates
  * are made in the test (helpers/pki.ts). A test whose peer is missing is skipped.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, afterEach, beforeAll, describe, expect } from '@jest/globals';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

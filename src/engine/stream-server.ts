@@ -23,7 +23,7 @@ import { checkBindablePath } from '../net/unix-path.js';
 import { MODES } from './modes.js';
 import type { ServerSpec } from './server-spec.js';
 // type-only: the TLS modules load when a server speaks TLS (see #loadTls)
-import type { ServerTls, ServerTlsOptions, TlsHandshakeError } from './server-tls.js';
+import type { ServerTls, ServerTlsOptions } from './server-tls.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -51,7 +51,7 @@ export interface StreamServerOptions extends BaseServerOptions {
 /**
  * Base class of TCP and unix stream servers. With the `tls` option, events
  * `secureConnection` (TLS socket, clientAddress: a handshake done, before the
- * request is queued) and `tlsError` ({@link TlsHandshakeError}, clientAddress: a
+ * request is queued) and `tlsError` (a `TlsHandshakeError`, clientAddress: a
  * handshake failed; the connection is closed, no handler runs).
  */
 export abstract class StreamServer extends BaseServer<StreamRequest> {
