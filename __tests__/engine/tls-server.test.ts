@@ -158,11 +158,13 @@ describe.each(MODES)('--mode %s', (mode) => {
       ca: pki.ca.cert,
       servername: 'localhost',
     });
-    bare.on('error', () => undefined);
+    const refused = once(bare, 'error').then(([e]) => (e as { code?: string }).code);
     teardown.add(() => bare.destroy());
     expect(await missing).toMatchObject({
       message: 'no client certificate (mutual TLS demands one)',
     });
+    // TLS 1.3: the client's side of the handshake is done, then the server's alert arrives
+    expect(await refused).toBe('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED');
     const wrong = run.nextTlsError();
     const other = await client(run.address, {
       cert: pki.otherClient.cert,
@@ -173,6 +175,26 @@ describe.each(MODES)('--mode %s', (mode) => {
     await ended;
     const good = await client(run.address, { cert: pki.client.cert, key: pki.client.key });
     expect(await facts(good)).toMatchObject({ peerCN: 'client one' });
+    expect(run.server.stats.errors).toBe(0);
+  });
+
+  test('a client gone right after its side of the handshake (a probe of mutual TLS) is a tlsError at once', async () => {
+    // a handshake timeout longer than the test: a connection noticed only by it fails the test
+    const run = await serve(mode, { ...own(), clientCa: pki.ca.cert, handshakeTimeout: 60 });
+    const failed = run.nextTlsError();
+    const quitter = tlsConnect({
+      host: '127.0.0.1',
+      port: (run.address as { port: number }).port,
+      ca: pki.ca.cert,
+      servername: 'localhost',
+    });
+    quitter.on('error', () => undefined);
+    quitter.once('secureConnect', () => quitter.destroy());
+    teardown.add(() => quitter.destroy());
+    expect(await failed).toEqual({
+      code: 'ECONNRESET',
+      message: 'the client closed during the handshake',
+    });
     expect(run.server.stats.errors).toBe(0);
   });
 

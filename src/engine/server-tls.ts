@@ -137,7 +137,10 @@ export class ServerTls {
       throw badCredentials(err);
     }
     this.#onFailure = onFailure;
-    this.#listener.on('secureConnection', (secure: TLSSocket) => this.#settle(secure, secure));
+    this.#listener.on('secureConnection', (secure: TLSSocket) => {
+      secure.allowHalfOpen = true; // half-close per direction, as on plain streams (see handshake())
+      this.#settle(secure, secure);
+    });
     this.#listener.on('tlsClientError', (err: Error, secure: TLSSocket) => {
       secure.destroy();
       const peer = this.#peers.get(rawOf(secure));
@@ -155,6 +158,11 @@ export class ServerTls {
     return new Promise((resolve) => {
       this.#pending.set(raw, resolve);
       this.#peers.set(raw, clientAddress);
+      // The TLS socket takes allowHalfOpen from the accepted one; half-open during the
+      // handshake, a client gone before its last flight (a probe, a client refused by
+      // mutual TLS) would only be noticed by the handshake timeout. Half-close comes back
+      // once the handshake is done.
+      raw.allowHalfOpen = false;
       this.#listener.emit('connection', raw);
     });
   }
