@@ -8,11 +8,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from '@jest/gl
 import { createServer as createTlsServer, rootCertificates, type TLSSocket } from 'node:tls';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { once } from 'node:events';
+import { Buffer } from 'node:buffer';
 import { hostname } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TlsClient, TlsError } from '../../src/net/tls.js';
+import { TlsClient, TlsError, tlsClientFor, tlsConnect } from '../../src/net/tls.js';
 import { parsePin, pemBlocks, trustedCertificates } from '../../src/net/tls-trust.js';
 import { throwawayNames } from '../../src/net/tls-cert.js';
 import { oneLine } from '../../src/net/errors.js';
@@ -99,6 +100,64 @@ describe('TlsClient', () => {
     const pending = client.secure(await tcp(port), undefined, 'silent', { signal: ac.signal });
     ac.abort();
     await expect(pending).rejects.toMatchObject({ errno: 'ABORT_ERR' });
+  });
+});
+
+describe('tlsConnect (the dial of every client and of a tls:// upstream)', () => {
+  test('verifies by default: the CA given, a pin, or a refusal that names the fix', async () => {
+    const server = createTlsServer({ cert: pki.server.cert, key: pki.server.key }, (s) =>
+      s.end('hi'),
+    );
+    const port = await listen(server);
+    const byCa = await tlsConnect(await tcp(port), { ca: pki.ca.cert }, { host: 'localhost' });
+    expect((await collect(byCa)).toString()).toBe('hi');
+    const pinned = await tlsConnect(
+      await tcp(port),
+      { pin: `sha256:${pki.server.fingerprint256}` },
+      { host: '127.0.0.1' },
+    );
+    expect((await collect(pinned)).toString()).toBe('hi');
+    await expect(
+      tlsConnect(await tcp(port), {}, { host: 'localhost', label: `localhost:${port}` }),
+    ).rejects.toMatchObject({
+      reason: 'unknown-ca',
+      code: 'SOCKIT_ERR_TLS_VERIFY',
+      message: expect.stringMatching(
+        new RegExp(
+          `^TLS: the certificate of localhost:${port} is signed by an unknown CA, .+ — trust that CA with --ca <file>$`,
+        ),
+      ) as unknown,
+    });
+  });
+
+  test('keeps the half-close of the socket it is given; over a unix socket too', async () => {
+    const path = join(dir, 'tls.sock');
+    const server = createTlsServer(
+      { cert: pki.server.cert, key: pki.server.key, allowHalfOpen: true } as never,
+      (s: TLSSocket) => {
+        const got: Buffer[] = [];
+        s.on('data', (d: Buffer) => got.push(d));
+        s.on('end', () => s.end(`after EOF: ${Buffer.concat(got).toString()}`));
+      },
+    );
+    server.listen(path);
+    await once(server, 'listening');
+    teardown.add(() => new Promise((r) => server.close(r)));
+    const raw = connect({ path, allowHalfOpen: true });
+    teardown.add(() => raw.destroy());
+    await once(raw, 'connect');
+    const secure = await tlsConnect(raw, { ca: pki.ca.cert, servername: 'localhost' });
+    const reply = collect(secure);
+    secure.end('request');
+    expect((await reply).toString()).toBe('after EOF: request');
+  });
+
+  test('one client per options object (the trust store is parsed once)', () => {
+    const options = { ca: pki.ca.cert };
+    expect(tlsClientFor(options)).toBe(tlsClientFor(options));
+    expect(tlsClientFor({ ...options })).not.toBe(tlsClientFor(options));
+    const client = new TlsClient({ insecure: true });
+    expect(tlsClientFor(client)).toBe(client);
   });
 });
 

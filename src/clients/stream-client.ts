@@ -56,8 +56,8 @@ export async function tlsClientOf(opts: {
   tls?: TlsClientOptions | TlsClient;
 }): Promise<TlsClient | undefined> {
   if (opts.tls === undefined) return undefined;
-  const { TlsClient } = await import('../net/tls.js');
-  return opts.tls instanceof TlsClient ? opts.tls : new TlsClient(opts.tls);
+  const { tlsClientFor } = await import('../net/tls.js');
+  return tlsClientFor(opts.tls);
 }
 
 type ConnectTo = { host: string; port: number; family: number } | { path: string };
@@ -123,8 +123,9 @@ export async function openConnection(target: Target, opts: OpenOptions = {}): Pr
   const tls = await tlsClientOf(opts);
   const socket = await openPlain(target, opts);
   if (!tls) return socket;
+  const { tlsConnect } = await import('../net/tls.js');
   const host = isPathTarget(target) ? undefined : target.host;
-  return tls.secure(socket, host, formatEndpoint(target), { signal: opts.signal });
+  return tlsConnect(socket, tls, { host, label: formatEndpoint(target), signal: opts.signal });
 }
 
 /** {@link openConnection} up to the TCP or unix connection. */

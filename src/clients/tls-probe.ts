@@ -9,7 +9,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { ResolvedAddress } from '../net/resolve.js';
 import { errnoName } from '../net/errors.js';
 import { formatEndpoint } from '../net/address.js';
-import { TlsError, type TlsClient } from '../net/tls.js';
+import { TlsError, tlsConnect, type TlsClient } from '../net/tls.js';
 import { certificateSummary, peerX509 } from '../net/tls-info.js';
 import { Deferred } from './deferred.js';
 import {
@@ -59,7 +59,7 @@ async function handshake(
   timeoutMs: number,
 ): Promise<TlsProbeInfo> {
   try {
-    const secure = await client.secure(socket, host, label, { timeoutMs });
+    const secure = await tlsConnect(socket, client, { host, label, timeoutMs });
     const x509 = peerX509(secure);
     const info: TlsProbeInfo = {
       protocol: secure.getProtocol() ?? undefined,

@@ -11,7 +11,7 @@
 import { X509Certificate } from 'node:crypto';
 import { isIP, type Socket } from 'node:net';
 import {
-  connect as tlsConnect,
+  connect as nodeTlsConnect,
   createSecureContext,
   type SecureContext,
   type TLSSocket,
@@ -122,7 +122,7 @@ export class TlsClient {
   ): Promise<TLSSocket> {
     const o = this.options;
     const servername = o.servername ?? (host !== undefined && isIP(host) === 0 ? host : undefined);
-    const secure = tlsConnect({
+    const secure = nodeTlsConnect({
       socket,
       host,
       servername,
@@ -183,6 +183,53 @@ export class TlsClient {
     if (secure.authorized) return undefined;
     return verifyFailure(String(secure.authorizationError), name, label, cert);
   }
+}
+
+/** How {@link tlsConnect} runs one handshake. */
+export interface TlsConnectHow {
+  /** The host dialed, name or address: checked against the certificate, sent as SNI when a name. */
+  readonly host?: string;
+  /** The peer in messages (`127.0.0.1:443`, a path; default: `host`, else `the server`). */
+  readonly label?: string;
+  /** Ends the handshake early (an ABORT_ERR). */
+  readonly signal?: AbortSignal;
+  /** Milliseconds the handshake may take (default: the options' `handshakeTimeout`, else 10 s). */
+  readonly timeoutMs?: number;
+}
+
+/** Clients made from options objects, so that each object's trust store is parsed once. */
+const madeClients = new WeakMap<TlsClientOptions, TlsClient>();
+
+/**
+ * The {@link TlsClient} of `options`: made once per options object and kept (a handler
+ * that dials per request passes the same object every time), or `options` itself
+ * when it is one. Bad options throw a UsageError here.
+ */
+export function tlsClientFor(options: TlsClientOptions | TlsClient): TlsClient {
+  if (options instanceof TlsClient) return options;
+  let client = madeClients.get(options);
+  if (!client) {
+    client = new TlsClient(options);
+    madeClients.set(options, client);
+  }
+  return client;
+}
+
+/**
+ * Client-side TLS dialing, for every client and a forwarding handler's `tls://`
+ * upstream: the handshake on a connected stream socket (TCP or unix), verified
+ * unless `options.insecure` (system CAs plus `ca`, or exactly the `pin`, with
+ * `servername` as SNI and the name checked). Resolves with the TLS socket (its
+ * half-close as the given socket's); rejects with a one-line {@link TlsError}
+ * that names the fix, the socket destroyed.
+ */
+export function tlsConnect(
+  socket: Socket,
+  options: TlsClientOptions | TlsClient,
+  how: TlsConnectHow = {},
+): Promise<TLSSocket> {
+  const label = how.label ?? how.host ?? 'the server';
+  return tlsClientFor(options).secure(socket, how.host, label, how);
 }
 
 /** Expired or not yet valid, checked here so that a pinned certificate's dates count too. */
