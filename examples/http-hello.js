@@ -1,5 +1,6 @@
-// A user's handler for `sockit serve tcp 8443 --tls -e ./examples/http-hello.js`:
-// answer one HTTP request with "hello" (try: curl --insecure https://127.0.0.1:8443/).
+// A user's handler for `sockit serve tcp 8443 --tls --cert server.pem --key server.key
+// -e ./examples/http-hello.js`: answer one HTTP request with "hello"
+// (try: curl --cacert ca.pem https://localhost:8443/).
 import { StreamRequestHandler } from 'sockit';
 
 export default class HttpHello extends StreamRequestHandler {
