@@ -104,6 +104,12 @@ async function client(
   return socket;
 }
 
+/** A TLS client of a TCP `at` with no client certificate, as soon as it is made. */
+function certless(at: SocketAddress): TLSSocket {
+  const port = (at as { port: number }).port;
+  return tlsConnect({ host: '127.0.0.1', port, ca: pki.ca.cert, servername: 'localhost' });
+}
+
 /** The first line the handler sends, parsed (read with listeners: the socket stays open). */
 function facts(socket: TLSSocket): Promise<Record<string, unknown>> {
   return new Promise((resolve, reject) => {
@@ -152,12 +158,7 @@ describe.each(MODES)('--mode %s', (mode) => {
   test('mutual TLS: no client certificate, or one from another CA, is a tlsError; then a good client is served', async () => {
     const run = await serve(mode, { ...own(), clientCa: pki.ca.cert });
     const missing = run.nextTlsError();
-    const bare = tlsConnect({
-      host: '127.0.0.1',
-      port: (run.address as { port: number }).port,
-      ca: pki.ca.cert,
-      servername: 'localhost',
-    });
+    const bare = certless(run.address);
     const refused = once(bare, 'error').then(([e]) => (e as { code?: string }).code);
     teardown.add(() => bare.destroy());
     expect(await missing).toMatchObject({
@@ -182,12 +183,7 @@ describe.each(MODES)('--mode %s', (mode) => {
     // a handshake timeout longer than the test: a connection noticed only by it fails the test
     const run = await serve(mode, { ...own(), clientCa: pki.ca.cert, handshakeTimeout: 60 });
     const failed = run.nextTlsError();
-    const quitter = tlsConnect({
-      host: '127.0.0.1',
-      port: (run.address as { port: number }).port,
-      ca: pki.ca.cert,
-      servername: 'localhost',
-    });
+    const quitter = certless(run.address);
     quitter.on('error', () => undefined);
     quitter.once('secureConnect', () => quitter.destroy());
     teardown.add(() => quitter.destroy());
