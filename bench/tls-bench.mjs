@@ -115,7 +115,7 @@ async function ready(port) {
 async function startServer(template) {
   const port = await freePort();
   const child = spawn('/bin/sh', ['-c', `exec ${pin(0)}${template.replaceAll('{port}', port)}`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: 'ignore', // banners, and socat's lines about the readiness probe's plain connect
     detached: true, // its own process group: ncat's and socat's children go with it
   });
   await ready(port);
