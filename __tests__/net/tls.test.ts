@@ -13,7 +13,14 @@ import { hostname } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TlsClient, TlsError, tlsClientFor, tlsConnect } from '../../src/net/tls.js';
+import {
+  TlsClient,
+  TlsError,
+  tlsClientFor,
+  tlsConnect,
+  type TlsClientOptions,
+} from '../../src/net/tls.js';
+import { probe } from '../../src/clients/probe.js';
 import { parsePin, pemBlocks, trustedCertificates } from '../../src/net/tls-trust.js';
 import { throwawayNames } from '../../src/net/tls-cert.js';
 import { oneLine } from '../../src/net/errors.js';
@@ -158,6 +165,34 @@ describe('tlsConnect (the dial of every client and of a tls:// upstream)', () =>
     expect(tlsClientFor({ ...options })).not.toBe(tlsClientFor(options));
     const client = new TlsClient({ insecure: true });
     expect(tlsClientFor(client)).toBe(client);
+  });
+});
+
+describe('TLS probes of a server that demands a client certificate', () => {
+  test('without one: tls-failed, with the fix named; with one: open', async () => {
+    const server = createTlsServer(
+      {
+        cert: pki.server.cert,
+        key: pki.server.key,
+        ca: pki.ca.cert,
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (s: TLSSocket) => s.resume(),
+    );
+    server.on('tlsClientError', () => undefined);
+    const port = await listen(server);
+    const scan = (tls: TlsClientOptions) => probe('127.0.0.1', String(port), { tls, timeout: 10 });
+    const [refused] = await scan({ ca: pki.ca.cert });
+    expect(refused).toMatchObject({
+      open: false,
+      state: 'tls-failed',
+      tls: {
+        failure: { reason: 'handshake', message: expect.stringMatching(/give --cert and --key$/) },
+      },
+    });
+    const [served] = await scan({ ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key });
+    expect(served).toMatchObject({ open: true, state: 'open', tls: { protocol: 'TLSv1.3' } });
   });
 });
 

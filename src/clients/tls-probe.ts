@@ -9,7 +9,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { ResolvedAddress } from '../net/resolve.js';
 import { errnoName } from '../net/errors.js';
 import { formatEndpoint } from '../net/address.js';
-import { TlsError, tlsConnect, type TlsClient } from '../net/tls.js';
+import { TlsError, serverVerdict, tlsConnect, type TlsClient } from '../net/tls.js';
 import { certificateSummary, peerX509 } from '../net/tls-info.js';
 import { Deferred } from './deferred.js';
 import {
@@ -18,6 +18,9 @@ import {
   type ProbeResult,
   type TlsProbeInfo,
 } from './probe-core.js';
+
+/** How long an open TLS 1.3 port may stay silent after the handshake before it counts as accepting us. */
+const VERDICT_MS = 1000;
 
 function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
@@ -60,6 +63,12 @@ async function handshake(
 ): Promise<TlsProbeInfo> {
   try {
     const secure = await tlsConnect(socket, client, { host, label, timeoutMs });
+    // a server that demands a client certificate refuses only now (TLS 1.3)
+    const refusal = await serverVerdict(secure, label, Math.min(VERDICT_MS, timeoutMs));
+    if (refusal) {
+      secure.destroy();
+      throw refusal;
+    }
     const x509 = peerX509(secure);
     const info: TlsProbeInfo = {
       protocol: secure.getProtocol() ?? undefined,

@@ -232,6 +232,33 @@ export function tlsConnect(
   return tlsClientFor(options).secure(socket, how.host, label, how);
 }
 
+/**
+ * The server's verdict on us after a TLS 1.3 handshake: the client's side is done
+ * before the server has judged the client (its certificate, under mutual TLS), and
+ * the server answers with session tickets when it accepts, an alert when it does
+ * not. Resolves with the refusal, or undefined on a ticket, a close, or `graceMs` of
+ * silence (a server that sends no tickets); at once for TLS 1.2, where the server
+ * speaks last. For probes, which send nothing that would bring the refusal.
+ */
+export function serverVerdict(
+  secure: TLSSocket,
+  label: string,
+  graceMs: number,
+): Promise<TlsError | undefined> {
+  if (secure.getProtocol() !== 'TLSv1.3') return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    const done = (verdict: TlsError | undefined): void => {
+      clearTimeout(timer);
+      secure.off('session', accepted).off('close', accepted).off('error', refused);
+      resolve(verdict);
+    };
+    const accepted = (): void => done(undefined);
+    const refused = (err: Error): void => done(handshakeFailure(err, label));
+    const timer = setTimeout(accepted, graceMs);
+    secure.once('session', accepted).once('close', accepted).once('error', refused);
+  });
+}
+
 /** Expired or not yet valid, checked here so that a pinned certificate's dates count too. */
 function datesProblem(
   x509: X509Certificate,
