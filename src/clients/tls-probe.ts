@@ -19,8 +19,12 @@ import {
   type TlsProbeInfo,
 } from './probe-core.js';
 
-/** How long an open TLS 1.3 port may stay silent after the handshake before it counts as accepting us. */
-const VERDICT_MS = 1000;
+/**
+ * How long an open TLS 1.3 port may stay silent after the handshake before it counts
+ * as accepting us (at most half the probe's timeout): generous, since a loaded
+ * machine can be slow to deliver the alert, and most servers send tickets at once.
+ */
+const VERDICT_MS = 2000;
 
 function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
@@ -64,7 +68,7 @@ async function handshake(
   try {
     const secure = await tlsConnect(socket, client, { host, label, timeoutMs });
     // a server that demands a client certificate refuses only now (TLS 1.3)
-    const refusal = await serverVerdict(secure, label, Math.min(VERDICT_MS, timeoutMs));
+    const refusal = await serverVerdict(secure, label, Math.min(VERDICT_MS, timeoutMs / 2));
     if (refusal) {
       secure.destroy();
       throw refusal;
