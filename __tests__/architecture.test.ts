@@ -76,7 +76,7 @@ const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 
 /** Packages a layer may import (besides node:*). */
 const PACKAGES: Readonly<Record<string, readonly string[]>> = {
-  net: ['unix-dgram'],
+  net: ['unix-dgram', '@peculiar/x509', 'reflect-metadata'],
   cli: ['commander', 'chalk', 'ora'],
 };
 

@@ -188,14 +188,23 @@ const steps = [
   ['relay-udp', ['udp', '--scenario', 'udp', ...relays('udp'), ...q]],
 ];
 
+// TLS echo: the harness's load generator speaks plain TCP, so this step has its own
+// (bench/tls-bench.mjs with bench/tls-loadgen.mjs), pinned as the harness pins.
+const tlsBench = join(root, 'bench', 'tls-bench.mjs');
+steps.push(['tls', quick ? ['--quick'] : reps ? ['--reps', reps] : []]);
+
 let failed = 0;
 for (const [name, args] of steps) {
   if (only && !only.includes(name)) continue;
-  if (quick && !['tcp', 'udp', 'cold'].includes(name)) continue;
-  console.error(`\n== bench ${name}: run-bench ${args.join(' ')}`);
+  if (quick && !['tcp', 'udp', 'cold', 'tls'].includes(name)) continue;
+  const program = name === 'tls' ? process.execPath : harness;
+  const programArgs = name === 'tls' ? [tlsBench, ...args] : args;
+  console.error(
+    `\n== bench ${name}: ${name === 'tls' ? 'tls-bench' : 'run-bench'} ${args.join(' ')}`,
+  );
   const r = spawnSync(
-    harness,
-    [...args, '--json', join(outDir, `${name}.json`), '--md', join(outDir, `${name}.md`)],
+    program,
+    [...programArgs, '--json', join(outDir, `${name}.json`), '--md', join(outDir, `${name}.md`)],
     {
       stdio: 'inherit',
       cwd: root,

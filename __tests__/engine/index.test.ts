@@ -30,6 +30,9 @@ describe('public API', () => {
     'NetworkError',
     'UnsupportedError',
     'UnixDgramSocket',
+    'TLSServer',
+    'TlsClient',
+    'TlsError',
   ])('exports the class %s', (name) => {
     expect(typeof (sockit as Record<string, unknown>)[name]).toBe('function');
   });
@@ -43,6 +46,8 @@ describe('public API', () => {
     'formatEndpoint',
     'formatUrl',
     'checkUnixPath',
+    'tlsConnect',
+    'tlsClientFor',
   ])('exports the function %s', (name) => {
     expect(typeof (sockit as Record<string, unknown>)[name]).toBe('function');
   });

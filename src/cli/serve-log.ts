@@ -9,6 +9,7 @@ import { oneLine } from '../net/errors.js';
 import type { Output } from './output.js';
 import { Throttle } from './throttle.js';
 import { QUICK_DEATH_MS, type WorkerExit } from '../net/worker-pool.js';
+import type { TlsHandshakeError } from '../engine/server-tls.js';
 
 /** How a serve run reports. */
 export interface ServeLogOptions {
@@ -61,6 +62,11 @@ export class ServeLog {
   listening(url: string, fields: Record<string, unknown>): void {
     if (this.#opts.json) writeEvent(this.#out, 'listening', { url, ...fields });
     else this.#out.always(`listening on ${url}`);
+  }
+
+  /** A second banner line (printed even with --quiet; not in --json, where the banner event has it). */
+  banner(line: string): void {
+    if (!this.#opts.json) this.#out.always(line);
   }
 
   /** A `sockit: warning: …` line, or a `warning` event. */
@@ -209,6 +215,13 @@ export class ServeLog {
     server.on('idleTimeout', (addr: SocketAddress) =>
       writeEvent(out, 'idle-timeout', { peer: formatEndpoint(addr) }),
     );
+    server.on('tlsError', (err: TlsHandshakeError, addr: SocketAddress) =>
+      writeEvent(out, 'tls-error', {
+        peer: formatEndpoint(addr),
+        code: err.code,
+        message: err.message,
+      }),
+    );
   }
 
   #attachVerbose(server: BaseServer<unknown>): void {
@@ -221,6 +234,9 @@ export class ServeLog {
     });
     server.on('idleTimeout', (addr: SocketAddress) =>
       out.detail(`closed idle connection from ${formatEndpoint(addr)} (--idle-timeout)`),
+    );
+    server.on('tlsError', (err: TlsHandshakeError, addr: SocketAddress) =>
+      out.detail(`TLS handshake with ${formatEndpoint(addr)} failed — ${err.message}`),
     );
   }
 }

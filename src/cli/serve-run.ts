@@ -27,12 +27,14 @@ import {
 } from './forward-options.js';
 import { setupHandler } from './serve-handlers.js';
 import type { HandlerExtraOptions } from './handler-options.js';
+import { serverTlsOf, type ServerTlsFlags } from './tls-options.js';
+import { tlsBanner } from './tls-report.js';
 
 /** The transports `sockit serve` has subcommands for. */
 export type ServeTransport = 'tcp' | 'udp' | 'unix';
 
 /** Options of `sockit serve …` as commander parses them (each subcommand has a subset). */
-export interface ServeOptions extends ForwardCliOptions, HandlerExtraOptions {
+export interface ServeOptions extends ForwardCliOptions, HandlerExtraOptions, ServerTlsFlags {
   host?: string;
   port?: number;
   handler: string;
@@ -198,10 +200,13 @@ async function makeServer(
     log: (line: string) => ctx.io.stderr.write(`${line}\n`),
     ...handlerOptions,
   };
+  const tls = serverTlsOf(opts);
+  if (tls && datagram) throw new UsageError('--tls works on stream sockets — not on datagrams');
   const stream = {
     requestQueueSize: opts.backlog,
     maxConnections: opts.maxConns,
     idleTimeout: opts.idleTimeout,
+    tls,
   };
   const H = Handler as never; // each server checks the handler kind against its transport
   if (path !== undefined) {
@@ -273,12 +278,15 @@ class ServeSession {
     const server = this.#server;
     const address = await server.listen();
     if (!this.#stopping) {
-      this.#log.listening(formatUrl(server.transport, address), {
+      const tls = tlsBanner(server);
+      this.#log.listening(formatUrl(server.transport, address, tls !== undefined), {
         transport: server.transport,
         handler: this.#opts.handler,
         mode: server.mode,
         pid: process.pid,
+        ...(tls ? { tls: tls.fields } : {}),
       });
+      if (tls) this.#log.banner(tls.line);
     }
     const count = this.#opts.once ? 1 : this.#opts.maxRequests;
     if (count !== undefined) {

@@ -5,6 +5,8 @@
 import { type IpFamily, type ResolvedAddress, type Resolver } from '../net/resolve.js';
 import { errnoNumber } from '../net/errors.js';
 import { tcpAttempt, type AttemptResult } from './tcp-attempt.js';
+import type { TlsFailure } from '../net/tls.js';
+import type { CertificateSummary } from '../net/tls-info.js';
 
 /** What `connectEx` gives back: Python's return value, with its name. */
 export interface ConnectExResult {
@@ -79,8 +81,29 @@ export async function attemptAll(
   return last;
 }
 
-/** State of a probed port, in nmap's words. */
-export type PortState = 'open' | 'closed' | 'filtered' | 'open|filtered';
+/**
+ * State of a probed port, in nmap's words; `tls-failed` (TLS probes): it accepted
+ * the TCP connection, but the handshake failed or the peer was not accepted.
+ */
+export type PortState = 'open' | 'closed' | 'filtered' | 'open|filtered' | 'tls-failed';
+
+/** What a TLS probe found out about a port that accepted the TCP connection. */
+export interface TlsProbeInfo {
+  /** `TLSv1.3`… (absent when the handshake failed). */
+  readonly protocol?: string;
+  /** The cipher's standard name (`TLS_AES_256_GCM_SHA384`). */
+  readonly cipher?: string;
+  /** The protocol ALPN chose, or false. */
+  readonly alpn?: string | false;
+  /** The peer's certificate, when the handshake got that far. */
+  readonly certificate?: CertificateSummary;
+  /** Why the port is not open for TLS: a word, OpenSSL's code and one line. */
+  readonly failure?: {
+    readonly reason: TlsFailure;
+    readonly code: string;
+    readonly message: string;
+  };
+}
 
 /** One probed port. */
 export interface ProbeResult {
@@ -99,6 +122,8 @@ export interface ProbeResult {
   readonly errnum: number;
   /** The probe connected to itself; reported closed. */
   readonly selfConnect?: true;
+  /** TLS probes: what the handshake found, once the TCP connection was accepted. */
+  readonly tls?: TlsProbeInfo;
 }
 
 /** The nmap-style state of an answer. */

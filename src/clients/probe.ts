@@ -22,8 +22,17 @@ import { udpProbe } from './udp-probe.js';
 import { openConnection } from './stream-client.js';
 import { probeInThreads, threadCount } from './probe-threads.js';
 import { pause } from './pause.js';
+import type { TlsClient, TlsClientOptions } from '../net/tls.js';
+import { tlsClientOf } from './stream-client.js';
+import type { tlsProbe as TlsProbe } from './tls-probe.js';
 
-export type { ConnectExOptions, ConnectExResult, PortState, ProbeResult } from './probe-core.js';
+export type {
+  ConnectExOptions,
+  ConnectExResult,
+  PortState,
+  ProbeResult,
+  TlsProbeInfo,
+} from './probe-core.js';
 export { THREADED_SCAN_MIN_PORTS } from './probe-threads.js';
 
 /** Default seconds a TCP probe waits for an answer. */
@@ -71,9 +80,14 @@ export interface ProbeOptions extends ConnectExOptions {
   signal?: AbortSignal;
   /**
    * Worker threads for large TCP scans (default: the CPU count, at most 4; 1 = this
-   * thread only). Used from 2,048 ports up, never with `wait` or a source port.
+   * thread only). Used from 2,048 ports up, never with `wait`, a source port or TLS.
    */
   threads?: number;
+  /**
+   * TLS probes: a port is open only when the handshake succeeds and the peer is
+   * accepted (verified unless `insecure`); each result tells what it found (`tls`).
+   */
+  tls?: TlsClientOptions | TlsClient;
 }
 
 /** A concurrency that never exhausts file descriptors: at most the limit minus headroom. */
@@ -93,6 +107,7 @@ class PortScan {
   readonly #deadline: number | undefined;
   readonly #timeoutMs: number;
   readonly #payload: Uint8Array;
+  #tls: { readonly client: TlsClient; readonly probe: typeof TlsProbe } | undefined;
   readonly #results: (ProbeResult | undefined)[];
   #next = 0;
   #emitted = 0;
@@ -120,6 +135,8 @@ class PortScan {
 
   async run(): Promise<ProbeResult[]> {
     const opts = this.#opts;
+    const client = this.#udp ? undefined : await tlsClientOf(opts);
+    if (client) this.#tls = { client, probe: (await import('./tls-probe.js')).tlsProbe };
     const list = this.#list;
     const concurrency = Math.min(
       list.length,
@@ -127,7 +144,7 @@ class PortScan {
         ? 1
         : boundedConcurrency(opts.concurrency ?? DEFAULT_CONCURRENCY),
     );
-    const threads = threadCount(opts, list.length);
+    const threads = this.#tls ? 1 : threadCount(opts, list.length);
     const threaded =
       threads > 1 &&
       (await probeInThreads(
@@ -152,6 +169,10 @@ class PortScan {
   #probeOnce(port: number, budgetMs: number): Promise<ProbeResult> {
     if (this.#udp) {
       return udpProbe(this.#host, this.#addresses, port, budgetMs, this.#payload, this.#opts);
+    }
+    if (this.#tls) {
+      const { client, probe } = this.#tls;
+      return probe(this.#host, this.#addresses, port, budgetMs, this.#opts, client);
     }
     return tcpProbe(this.#host, this.#addresses, port, budgetMs, this.#opts);
   }
@@ -235,6 +256,8 @@ export interface UnixProbeOptions {
   wait?: number;
   /** Stop retrying. */
   signal?: AbortSignal;
+  /** Open only when a TLS handshake succeeds and the peer is accepted. */
+  tls?: TlsClientOptions | TlsClient;
 }
 
 /** What {@link probeUnix} reports: connect_ex's answer for a unix stream socket. */
@@ -252,7 +275,7 @@ export interface UnixProbeResult {
 async function connectExUnix(path: string, opts: UnixProbeOptions): Promise<string> {
   try {
     const timeout = opts.timeout ?? DEFAULT_PROBE_TIMEOUT;
-    (await openConnection({ path }, { timeout, signal: opts.signal })).destroy();
+    (await openConnection({ path }, { timeout, signal: opts.signal, tls: opts.tls })).destroy();
     return '0';
   } catch (err) {
     return (err as { errno?: string }).errno ?? 'EIO';
@@ -269,6 +292,7 @@ export async function probeUnix(
   opts: UnixProbeOptions = {},
 ): Promise<UnixProbeResult> {
   const deadline = opts.wait !== undefined ? Date.now() + opts.wait * 1000 : undefined;
+  opts = { ...opts, tls: await tlsClientOf(opts) }; // made once for every retry
   let code = await connectExUnix(path, opts);
   while (code !== '0' && deadline !== undefined && Date.now() < deadline && !opts.signal?.aborted) {
     await pause(Math.min(100, Math.max(0, deadline - Date.now())), opts.signal);

@@ -11,6 +11,7 @@ import { checkUnixPath, formatEndpoint, isPathTarget, type Target } from '../net
 import { ERR, NetworkError, errnoName, oneLine, systemError } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
 import { Deferred } from './deferred.js';
+import type { TlsClient, TlsClientOptions } from '../net/tls.js';
 import {
   isBenignOutputError,
   pipeSocket,
@@ -43,6 +44,20 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** Resolve host names with this instead of the system resolver. */
   lookup?: Resolver;
+  /** Speak TLS, verified unless told otherwise (options, or a {@link TlsClient} made once). */
+  tls?: TlsClientOptions | TlsClient;
+}
+
+/**
+ * The TLS client of `opts`, made once (bad options fail before any connection).
+ * The TLS modules load only here, when asked for.
+ */
+export async function tlsClientOf(opts: {
+  tls?: TlsClientOptions | TlsClient;
+}): Promise<TlsClient | undefined> {
+  if (opts.tls === undefined) return undefined;
+  const { tlsClientFor } = await import('../net/tls.js');
+  return tlsClientFor(opts.tls);
 }
 
 type ConnectTo = { host: string; port: number; family: number } | { path: string };
@@ -105,6 +120,16 @@ class ConnectAttempt {
  * (`connect ECONNREFUSED 127.0.0.1:9`).
  */
 export async function openConnection(target: Target, opts: OpenOptions = {}): Promise<Socket> {
+  const tls = await tlsClientOf(opts);
+  const socket = await openPlain(target, opts);
+  if (!tls) return socket;
+  const { tlsConnect } = await import('../net/tls.js');
+  const host = isPathTarget(target) ? undefined : target.host;
+  return tlsConnect(socket, tls, { host, label: formatEndpoint(target), signal: opts.signal });
+}
+
+/** {@link openConnection} up to the TCP or unix connection. */
+async function openPlain(target: Target, opts: OpenOptions): Promise<Socket> {
   if (isPathTarget(target)) {
     const path = checkUnixPath(target.path);
     try {

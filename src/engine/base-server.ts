@@ -16,12 +16,8 @@ import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
 import { RequestPump } from './request-pump.js';
 import { runHandler, type HandlerClass } from './request-handler.js';
 import { RequestRunner, type RunHooks } from './request-run.js';
-import {
-  isPeerError,
-  type BaseServerOptions,
-  type ServerState,
-  type ServerStats,
-} from './server-types.js';
+import { isPeerError, type BaseServerOptions, type ServerState } from './server-types.js';
+import type { ServerStats } from './server-types.js';
 import { specOf, type ModuleRef, type ServerSpec } from './server-spec.js';
 import { createStrategy } from './strategies.js';
 import type { ConcurrencyStrategy, RequestOutcome, StrategyHost } from './strategy.js';
@@ -132,6 +128,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (this.#listening) return Promise.reject(new AlreadyListeningError());
     if (this.#state !== 'idle') return Promise.reject(new UsageError('server is closed'));
     this.#listening = (async () => {
+      await this.serverPrepare();
       this.#strategy = await createStrategy(this.mode);
       await this.#strategy.start(this.#hooks());
       this.#address = await this.serverBind();
@@ -320,6 +317,9 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   // ---- Hooks ------------------------------------------------------------------
+
+  /** First in `listen()`, before workers start and the bind (a TLS certificate is made). May be overridden. */
+  protected serverPrepare(): void | Promise<void> {}
 
   /** Bind the socket (and, on stream servers, listen: Node does both in one call). Must be overridden. */
   protected abstract serverBind(): Promise<SocketAddress>;

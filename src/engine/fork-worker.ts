@@ -6,17 +6,27 @@
 import type { Socket } from 'node:net';
 import type { SocketAddress } from '../net/address.js';
 import type { ConnectionJob, EventMessage } from './worker-protocol.js';
+import type { TlsHandshakeError } from './server-tls.js';
 import { workerMain, type RunningJob } from './worker-main.js';
+import { StreamServer } from './stream-server.js';
 
 let forwarding = false;
 
 await workerMain((server, msg, extra): RunningJob | undefined => {
   if (!forwarding) {
     forwarding = true;
-    // The idle timer runs here, where the socket is: the owner reports it.
+    // The idle timer and the TLS handshake run here, where the socket is: the owner reports them.
     server.on('idleTimeout', (addr: SocketAddress) =>
       process.send?.({ type: 'event', name: 'idleTimeout', args: [addr] } satisfies EventMessage),
     );
+    server.on('tlsError', (err: TlsHandshakeError, addr: SocketAddress) => {
+      const error = { code: err.code, message: err.message };
+      process.send?.({
+        type: 'event',
+        name: 'tlsError',
+        args: [error, addr],
+      } satisfies EventMessage);
+    });
   }
   if (msg.type !== 'conn') return undefined;
   const job = msg as ConnectionJob;
@@ -24,5 +34,6 @@ await workerMain((server, msg, extra): RunningJob | undefined => {
   // A socket handed over is made with Node's defaults: give it the server's half-close.
   socket.allowHalfOpen = true;
   socket.on('error', () => undefined); // the handler sees failures through its reads and writes
+  if (server instanceof StreamServer) return server.serveHandedOver(socket, job.clientAddress);
   return { done: server.runRequest(socket, job.clientAddress), abort: () => socket.destroy() };
 });

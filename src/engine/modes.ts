@@ -15,14 +15,16 @@ export interface ModeInfo {
   readonly sharedState: boolean;
   /** Handlers run on worker threads of this process (the sockets stay on the main thread). */
   readonly threads: boolean;
+  /** Stream connections are read and written in this process (a traffic tap sees them). */
+  readonly connectionsHere: boolean;
 }
 
 /** Every concurrency mode, in the order the CLI lists them. */
 export const MODES: Readonly<Record<ConcurrencyMode, ModeInfo>> = {
-  async: { pooled: false, sharedState: true, threads: false },
-  sequential: { pooled: false, sharedState: true, threads: false },
-  threading: { pooled: true, sharedState: false, threads: true },
-  forking: { pooled: true, sharedState: false, threads: false },
+  async: { pooled: false, sharedState: true, threads: false, connectionsHere: true },
+  sequential: { pooled: false, sharedState: true, threads: false, connectionsHere: true },
+  threading: { pooled: true, sharedState: false, threads: true, connectionsHere: true },
+  forking: { pooled: true, sharedState: false, threads: false, connectionsHere: false },
 };
 
 /** Every concurrency mode, in the order the CLI lists them. */

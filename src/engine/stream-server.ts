@@ -4,6 +4,7 @@
  * a connection cap that refuses loudly and an idle timeout.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import type { X509Certificate } from 'node:crypto';
 import type { SocketAddress, Transport } from '../net/address.js';
 import { inetAddress } from '../net/address.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
@@ -19,6 +20,10 @@ import { moduleRef } from '../net/built-module.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
 import type { AccessList } from '../net/access.js';
 import { checkBindablePath } from '../net/unix-path.js';
+import { MODES } from './modes.js';
+import type { ServerSpec } from './server-spec.js';
+// type-only: the TLS modules load when a server speaks TLS (see #loadTls)
+import type { ServerTls, ServerTlsOptions } from './server-tls.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -39,9 +44,16 @@ export interface StreamServerOptions extends BaseServerOptions {
   idleTimeout?: number;
   /** Peer filter applied by the default `verifyRequest()` (inet only). */
   accessList?: AccessListLike;
+  /** Speak TLS on every connection (without `cert`/`key`: a throwaway certificate). */
+  tls?: ServerTlsOptions;
 }
 
-/** Base class of TCP and unix stream servers. */
+/**
+ * Base class of TCP and unix stream servers. With the `tls` option, events
+ * `secureConnection` (TLS socket, clientAddress: a handshake done, before the
+ * request is queued) and `tlsError` (a `TlsHandshakeError`, clientAddress: a
+ * handshake failed; the connection is closed, no handler runs).
+ */
 export abstract class StreamServer extends BaseServer<StreamRequest> {
   /** Listen backlog (`request_queue_size`). */
   requestQueueSize: number;
@@ -60,6 +72,12 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   #fileLimit: number | undefined;
   /** Lets the address go after the close (a unix socket file). */
   #release: (() => Promise<void>) | undefined;
+  /** The TLS side, once it has its certificate. */
+  #tls: ServerTls | undefined;
+  /** The TLS side being made in a worker process (forking), for the first connection. */
+  #ready: Promise<ServerTls> | undefined;
+  /** Accepted sockets whose TLS handshake is under way. */
+  readonly #handshaking = new Set<Socket>();
 
   constructor(
     address: SocketAddress,
@@ -71,6 +89,43 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     this.maxConnections = options.maxConnections;
     this.idleTimeout = options.idleTimeout;
     this.accessList = toAccessList(options.accessList);
+  }
+
+  /** Whether connections speak TLS. */
+  get secure(): boolean {
+    return (this.options as StreamServerOptions).tls !== undefined;
+  }
+
+  /** The TLS certificate (its `fingerprint256` is what clients pin), once there is one. */
+  get certificate(): X509Certificate | undefined {
+    return this.#tls?.certificate;
+  }
+
+  /**
+   * The TLS side: the certificate given, or a throwaway one made for the bind host.
+   * Bad credentials fail here, before the bind (a UsageError).
+   */
+  async #loadTls(tls: ServerTlsOptions): Promise<ServerTls> {
+    const { ServerTls, withCertificate } = await import('./server-tls.js');
+    const at = this.serverAddress;
+    const options = await withCertificate(tls, 'address' in at ? at.address : undefined);
+    return new ServerTls(options, (err, addr) => {
+      // handshakes cut short by serverClose() are not the clients' failures
+      if (this.state !== 'closing' && this.state !== 'closed') this.emit('tlsError', err, addr);
+    });
+  }
+
+  /** A TLS server gets its certificate before the workers start (they all get the same). */
+  protected override async serverPrepare(): Promise<void> {
+    const tls = (this.options as StreamServerOptions).tls;
+    if (tls && !this.#tls) this.#tls = await this.#loadTls(tls);
+  }
+
+  /** What workers rebuild: the TLS options with the certificate in use. */
+  override spec(): ServerSpec {
+    const spec = super.spec();
+    if (!this.#tls) return spec;
+    return { ...spec, options: { ...spec.options, tls: { ...this.#tls.options } } };
   }
 
   /** Connections open right now (served, queued or lingering). */
@@ -128,7 +183,48 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
       this.#sockets.delete(socket);
       this.dequeueRequest(socket);
     });
-    this.enqueueRequest(socket, addr);
+    // forking: the socket moves to a worker process, where the TLS handshake runs
+    if (this.#tls && MODES[this.mode].connectionsHere) void this.#handshake(socket, addr);
+    else this.enqueueRequest(socket, addr);
+  }
+
+  /** The TLS handshake of an accepted socket; then the TLS socket is the request. */
+  async #handshake(raw: Socket, addr: SocketAddress): Promise<void> {
+    this.#handshaking.add(raw);
+    const secure = await this.#tls!.handshake(raw, addr);
+    this.#handshaking.delete(raw);
+    if (!secure) return;
+    this.#sockets.delete(raw);
+    this.#sockets.add(secure);
+    secure.on('error', noop);
+    secure.once('close', () => {
+      this.#sockets.delete(secure);
+      this.dequeueRequest(secure);
+    });
+    this.emit('secureConnection', secure, addr);
+    this.enqueueRequest(secure, addr);
+  }
+
+  /**
+   * Serve a connection handed over by the process that accepted it (forking): its
+   * TLS handshake, when the server speaks TLS, runs here, then its request. A failed
+   * handshake is a `tlsError` and ends the request with no handler run. Do not override.
+   */
+  serveHandedOver(socket: Socket, clientAddress: SocketAddress): HandedOver {
+    const tls = (this.options as StreamServerOptions).tls;
+    if (!tls)
+      return { done: this.runRequest(socket, clientAddress), abort: () => socket.destroy() };
+    let current: Socket = socket;
+    this.#ready ??= this.#loadTls(tls).then((t) => (this.#tls = t));
+    const done = this.#ready
+      .then((t) => t.handshake(socket, clientAddress))
+      .then((secure) => {
+        if (!secure) return { bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten };
+        current = secure;
+        secure.on('error', noop);
+        return this.runRequest(secure, clientAddress);
+      });
+    return { done, abort: () => current.destroy() };
   }
 
   /** The idle timer runs once a handler has the connection, not while it waits its turn. */
@@ -211,6 +307,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   }
 
   async #closeLingering(): Promise<void> {
+    for (const s of this.#handshaking) s.destroy(); // nothing of theirs to flush
     if (this.#sockets.size === 0) return;
     const flushing = [...this.#sockets]
       .filter((s) => !s.writableFinished)
@@ -223,6 +320,12 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 }
 
 function noop(): void {}
+
+/** A connection handed over to this process: its request's end, and how to cut it short. */
+export interface HandedOver {
+  readonly done: Promise<RequestOutcome>;
+  abort(): void;
+}
 
 /** Options for TCP servers. */
 export interface TCPServerOptions extends StreamServerOptions {

@@ -22,7 +22,8 @@ function done(port: MessagePort, msg: ChannelMessage): void {
 await workerMain((server, msg): RunningJob | undefined => {
   if (msg.type !== 'stream') return undefined;
   const job = msg as StreamJob;
-  const conn = new BridgeConnection(job.port, job.clientAddress, job.localAddress as SocketAddress);
+  const local = job.localAddress as SocketAddress;
+  const conn = new BridgeConnection(job.port, job.clientAddress, local, job.tls);
   conn.on('error', () => undefined); // the handler sees failures through its reads and writes
   const ran = server.runRequest(conn, job.clientAddress);
   ran.then(

@@ -8,6 +8,8 @@ import { MessageChannel } from 'node:worker_threads';
 import type { SocketAddress } from '../net/address.js';
 import type { PoolWorker } from '../net/worker-pool.js';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
+import { tlsFacts } from '../net/tls-info.js';
 import { PooledStrategy } from './pooled.js';
 import { StreamBridge } from '../net/stream-bridge.js';
 import type { DatagramJob, StreamJob } from './worker-protocol.js';
@@ -46,6 +48,7 @@ export class ThreadingStrategy extends PooledStrategy {
         port: port2,
         clientAddress,
         localAddress: localOf(socket, this.host.serverAddress()),
+        ...(socket instanceof TLSSocket ? { tls: tlsFacts(socket) } : {}),
       };
       worker.send(job, [port2]);
       bridge.start();

@@ -10,6 +10,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from '../net/address.js';
 import { builtSibling } from '../net/built-module.js';
 import type { WireError } from '../net/wire.js';
+import type { TlsFacts } from '../net/tls-info.js';
 import type { ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 
@@ -40,6 +41,8 @@ export interface StreamJob {
   readonly clientAddress: SocketAddress;
   /** The server's end of the connection. */
   readonly localAddress: SocketAddress;
+  /** What the TLS handshake (on the owner's thread) established, on a TLS server. */
+  readonly tls?: TlsFacts;
 }
 
 /** Owner → worker process: serve the connection whose socket handle comes with this message. */
@@ -74,7 +77,7 @@ export const FORWARDED_EVENTS = ['forward', 'handlerNote', 'dropped'] as const;
 /** Worker → owner: an event of the worker's server, for the owner's server to emit. */
 export interface EventMessage {
   readonly type: 'event';
-  readonly name: 'idleTimeout' | (typeof FORWARDED_EVENTS)[number];
+  readonly name: 'idleTimeout' | 'tlsError' | (typeof FORWARDED_EVENTS)[number];
   readonly args: readonly unknown[];
 }
 

@@ -93,10 +93,17 @@ export function formatEndpoint(addr: SocketAddress | Target): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-/** The banner form: `tcp://127.0.0.1:9999`, `udp://[::1]:53`, `unix:///tmp/s.sock` (stream or datagram). */
-export function formatUrl(transport: Transport, addr: SocketAddress | Target): string {
-  if ('path' in addr) return `unix://${addr.path}`;
-  return `${transport}://${formatEndpoint(addr)}`;
+/**
+ * The banner form: `tcp://127.0.0.1:9999`, `udp://[::1]:53`, `unix:///tmp/s.sock`
+ * (stream or datagram); over TLS (`secure`), `tls://127.0.0.1:4433` and `tls+unix:///tmp/s.sock`.
+ */
+export function formatUrl(
+  transport: Transport,
+  addr: SocketAddress | Target,
+  secure = false,
+): string {
+  if ('path' in addr) return `${secure ? 'tls+unix' : 'unix'}://${addr.path}`;
+  return `${secure ? 'tls' : transport}://${formatEndpoint(addr)}`;
 }
 
 /** Normalise an address from Node (`::ffff:1.2.3.4` stays as given; family from the literal). */

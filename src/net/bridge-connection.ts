@@ -7,6 +7,9 @@
  * `bytesWritten`, `setNoDelay()` and `setKeepAlive()` (both applied to the real
  * socket on the main thread) and `setTimeout()` (timed here, on the traffic this
  * end sees). It is not a `net.Socket`: there is no file descriptor in this thread.
+ * On a TLS server it also has the `tls.TLSSocket` members a handler reads
+ * (`encrypted`, `authorized`, `getPeerCertificate()`, `getProtocol()`,
+ * `getCipher()`, `alpnProtocol`), from the facts the main thread read after the handshake.
  */
 import { Buffer } from 'node:buffer';
 import { Duplex } from 'node:stream';
@@ -14,6 +17,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from './address.js';
 import { SlabWriter } from './slab-writer.js';
 import { GROW_AFTER, ackBatchFor, windowFor, type ChannelMessage } from './stream-bridge.js';
+import type { TlsFacts } from './tls-info.js';
 
 /** An error with the code the main thread saw on the socket (ECONNRESET…). */
 function peerError(code: string): Error {
@@ -42,10 +46,21 @@ export class BridgeConnection extends Duplex {
   /** Bytes received from the peer / sent to it, as `net.Socket` counts them. */
   bytesRead = 0;
   bytesWritten = 0;
+  /** A TLS connection (as `tls.TLSSocket` has it); its facts are {@link tls}. */
+  readonly encrypted: boolean;
+  /** The TLS facts of the connection, when the server speaks TLS. */
+  readonly tls: TlsFacts | undefined;
 
-  constructor(port: MessagePort, clientAddress: SocketAddress, localAddress: SocketAddress) {
+  constructor(
+    port: MessagePort,
+    clientAddress: SocketAddress,
+    localAddress: SocketAddress,
+    tls?: TlsFacts,
+  ) {
     super({ allowHalfOpen: true, decodeStrings: true });
     this.#port = port;
+    this.tls = tls;
+    this.encrypted = tls !== undefined;
     if (clientAddress.family !== 'unix') {
       this.remoteAddress = clientAddress.address;
       this.remotePort = clientAddress.port;
@@ -57,6 +72,34 @@ export class BridgeConnection extends Duplex {
     }
     port.on('message', (msg: ChannelMessage) => this.#onMessage(msg));
     port.once('close', () => this.destroy());
+  }
+
+  /** The client certificate was verified (mutual TLS), as on a `tls.TLSSocket`. */
+  get authorized(): boolean {
+    return this.tls?.authorized ?? false;
+  }
+
+  /** The protocol ALPN chose, as on a `tls.TLSSocket`. */
+  get alpnProtocol(): string | false | null {
+    return this.tls?.alpnProtocol ?? null;
+  }
+
+  /** The peer's certificate, as `tls.TLSSocket#getPeerCertificate()` gives it (`{}` without one). */
+  getPeerCertificate(detailed = false): TlsFacts['peerCertificate'] {
+    const cert = this.tls?.peerCertificate ?? {};
+    if (detailed || !('issuerCertificate' in cert)) return cert;
+    const { issuerCertificate: _issuers, ...own } = cert;
+    return own as TlsFacts['peerCertificate'];
+  }
+
+  /** `TLSv1.3`…, or null on a plain connection. */
+  getProtocol(): string | null {
+    return this.tls?.protocol ?? null;
+  }
+
+  /** The negotiated cipher, or undefined on a plain connection. */
+  getCipher(): TlsFacts['cipher'] | undefined {
+    return this.tls?.cipher;
   }
 
   #onMessage(msg: ChannelMessage): void {

@@ -41,6 +41,10 @@ export const ERR = {
   NO_REPLY: 'SOCKIT_ERR_NO_REPLY',
   HANDLER_MODULE: 'SOCKIT_ERR_HANDLER_MODULE',
   UNKNOWN_HANDLER: 'SOCKIT_ERR_UNKNOWN_HANDLER',
+  /** A TLS peer's certificate was not accepted (expired, self-signed, unknown CA, wrong name, pin). */
+  TLS_VERIFY: 'SOCKIT_ERR_TLS_VERIFY',
+  /** A TLS handshake failed (not TLS, an alert, a timeout). */
+  TLS_HANDSHAKE: 'SOCKIT_ERR_TLS_HANDSHAKE',
   /** An optional native addon (unix-dgram) is not installed, or did not load. */
   MISSING_ADDON: 'SOCKIT_ERR_MISSING_ADDON',
   /** A program for --exec/--sh-exec that cannot run (not found, not executable, bad quoting). */
@@ -147,11 +151,30 @@ export function errnoNumber(name: string): number {
  * also reads errors made in another realm (a vm context, a test runner).
  */
 export function oneLine(err: unknown): string {
+  const tls = opensslReason(err);
+  if (tls !== undefined) return tls;
   const text =
     typeof err === 'object' && err !== null && 'message' in err
       ? String((err as { message: unknown }).message)
       : String(err);
   return text.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+/**
+ * An OpenSSL error (a TLS alert, a bad record) as its short reason and code:
+ * `tlsv13 alert certificate required (ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED)`,
+ * with what to do when the peer wants a client certificate; undefined for others.
+ */
+function opensslReason(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { reason, code, library } = err as { reason?: unknown; code?: unknown; library?: unknown };
+  if (typeof reason !== 'string' || typeof library !== 'string' || typeof code !== 'string') {
+    return undefined;
+  }
+  const hint = /CERTIFICATE_REQUIRED$/.test(code)
+    ? ' — the peer demands a client certificate (--cert, --key)'
+    : '';
+  return `${reason} (${code})${hint}`;
 }
 
 /** A system error with this errno name, for causes that have none of their own. */

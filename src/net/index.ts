@@ -1,4 +1,7 @@
-/** The ground floor, for library users: addresses, errors, name resolution, unix datagram sockets. */
+/**
+ * The ground floor, for library users: addresses, errors, name resolution, unix
+ * datagram sockets, and the client side of TLS (verified by default).
+ */
 export * from './access.js';
 export * from './address.js';
 export * from './errors.js';
@@ -17,3 +20,14 @@ export {
   type ExecProto,
 } from './exec-command.js';
 export { exitCodeOf, type ExitStatus } from './child-run.js';
+export {
+  DEFAULT_TLS_HANDSHAKE_TIMEOUT,
+  TlsClient,
+  TlsError,
+  tlsClientFor,
+  tlsConnect,
+  type TlsClientOptions,
+  type TlsConnectHow,
+  type TlsFailure,
+} from './tls.js';
+export type { CertificateSummary } from './tls-info.js';

@@ -1,4 +1,6 @@
 import { Command } from 'commander';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { CliContext } from '../context.js';
 import type { Spinner } from '../output.js';
 import { EXIT, UsageError } from '../../net/errors.js';
@@ -20,9 +22,12 @@ import {
   wantsExec,
   type ConnectExecFlags,
 } from '../connect-exec.js';
+import type { TlsClientOptions } from '../../net/tls.js';
+import { addClientTlsOptions, clientTlsOf, type ClientTlsFlags } from '../tls-options.js';
+import { expiringSoon, probeTlsJson, probeTlsText, secureLine } from '../tls-report.js';
 
 /** Options of `sockit connect`, as commander parses them. */
-interface ConnectOptions extends ConnectExecFlags {
+interface ConnectOptions extends ConnectExecFlags, ClientTlsFlags {
   unix?: string;
   udp?: boolean;
   datagram?: boolean;
@@ -52,6 +57,9 @@ Examples:
   sockit connect -z -v 127.0.0.1 20-25,80,http          which ports are open
   sockit connect -z --wait 30s localhost 5432           wait until postgres accepts
   sockit connect --exec ./client.sh 127.0.0.1 9999      the program talks to the server (ncat -e)
+  sockit connect --tls example.com 443                  TLS, verified against the system CAs
+  sockit connect --tls --pin sha256:AB:CD:… 127.0.0.1 4433   a sockit --tls server (its fingerprint)
+  sockit connect -z --tls --warn-days 14 example.com 443     exit 1 if the certificate expires soon
 
 Exit status: 0 done (or, with -z, a port is open); 1 refused, timed out, closed;
 2 bad usage.`;
@@ -82,6 +90,7 @@ export function makeConnectCommand(ctx: CliContext): Command {
   addConnectExecOptions(cmd);
   addSourceOptions(cmd);
   addProbeOptions(cmd);
+  addClientTlsOptions(cmd, true);
   return cmd
     .addHelpText('after', HELP_AFTER)
     .action((host: string | undefined, ports: string[], opts: ConnectOptions) =>
@@ -138,29 +147,45 @@ async function runConnect(
     throw new UsageError('--datagram needs --unix <path> (use -u for UDP)');
   if (opts.unix !== undefined && host !== undefined)
     throw new UsageError(`with --unix, give no host or port (got '${host}')`);
-  if (wantsExec(opts)) checkConnectExec({ ...opts });
-  if (opts.zero) return runProbe(ctx, host, ports, opts, family);
+  const datagram = opts.udp === true || opts.datagram === true;
+  const tls = clientTlsOf(opts, (m) => ctx.out.warn(m));
+  if (tls && datagram)
+    throw new UsageError('--tls works on stream sockets — not with -u/--datagram');
+  if (wantsExec(opts)) {
+    checkConnectExec({ ...opts });
+    if (tls)
+      throw new UsageError('--exec and --sh-exec run over plain TCP or unix — not with --tls yet');
+  }
+  if (opts.zero) return runProbe(ctx, host, ports, { ...opts, tlsOptions: tls }, family);
   if (opts.json) throw new UsageError('--json works with -z only');
-  for (const flag of ['concurrency', 'wait', 'all'] as const) {
-    if (opts[flag] !== undefined) throw new UsageError(`--${flag} works with -z only`);
+  for (const flag of ['concurrency', 'wait', 'all', 'warnDays'] as const) {
+    if (opts[flag] !== undefined) throw new UsageError(`--${dashed(flag)} works with -z only`);
   }
   if (ports.length > 1) throw new UsageError(`one port expected, got '${ports.join(' ')}'`);
-  const datagram = opts.udp === true || opts.datagram === true;
   const { target } = await clientTarget(opts.unix, [host, ports[0]], datagram ? 'udp' : 'tcp');
   ctx.out.verbose = opts.verbose === true;
   if (wantsExec(opts)) return runConnectExec(ctx, target, opts, family);
   if (!opts.recvOnly) checkInput(ctx.io.stdin);
   const pipe = datagram ? datagramPipeTo : streamPipeTo;
-  await runInterruptible(ctx, ({ signal }) => pipe({ ctx, target, opts, family, signal }), {
+  const job = { ctx, target, opts: { ...opts, tlsOptions: tls }, family };
+  await runInterruptible(ctx, ({ signal }) => pipe({ ...job, signal }), {
     input: ctx.io.stdin,
   });
 }
+
+/** `warnDays` → `warn-days`. */
+function dashed(flag: string): string {
+  return flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The options of a run, with the TLS options read from the flags. */
+type RunOptions = ConnectOptions & { readonly tlsOptions?: TlsClientOptions };
 
 /** What a pipe of `connect` runs with. */
 interface PipeJob {
   readonly ctx: CliContext;
   readonly target: CliTarget;
-  readonly opts: ConnectOptions;
+  readonly opts: RunOptions;
   readonly family: 4 | 6 | undefined;
   readonly signal: AbortSignal;
 }
@@ -205,8 +230,12 @@ async function streamPipeTo({ ctx, target, opts, family, signal }: PipeJob): Pro
     crlf: opts.crlf,
     idleTimeout: opts.idleTimeout,
     signal,
+    tls: opts.tlsOptions,
     prompt: interactive ? { stream: io.stderr, text: '> ' } : undefined,
-    onConnect: (s) => out.detail(connectedLine(target, s)),
+    onConnect: (s) => {
+      out.detail(connectedLine(target, s));
+      if (opts.tlsOptions) out.detail(secureLine(s as TLSSocket, opts.tlsOptions));
+    },
   });
   if (interactive && result.reason === 'peer-closed') io.stderr.write('\n');
   const { bytesSent, bytesReceived, reason } = result;
@@ -218,7 +247,7 @@ async function runProbe(
   ctx: CliContext,
   host: string | undefined,
   portArgs: string[],
-  opts: ConnectOptions,
+  opts: RunOptions,
   family: 4 | 6 | undefined,
 ): Promise<void> {
   if (opts.keepOpen || opts.sendOnly || opts.recvOnly || opts.crlf || opts.quitAfter !== undefined)
@@ -247,12 +276,16 @@ async function runProbe(
         wait: opts.wait,
         all: opts.all,
         signal: scope.signal,
+        tls: opts.tlsOptions,
         onProgress: report.progress,
         onResult: report.result,
       });
       report.end();
       const good = results.filter((r) => (udp ? r.state !== 'closed' : r.open)).length;
       const success = opts.all ? good === ports.length : good > 0;
+      const expiring = opts.warnDays === undefined ? [] : expiringSoon(results, opts.warnDays);
+      for (const line of expiring) ctx.out.error(line);
+      if (expiring.length > 0) return EXIT.FAILURE;
       return scope.outputClosed() || success ? EXIT.OK : EXIT.FAILURE;
     } finally {
       report.stopSpinner();
@@ -265,7 +298,8 @@ async function runProbe(
 function probeJson(r: ProbeResult): string {
   const { host, address, port, proto, open, state, errno, errnum } = r;
   const self = r.selfConnect ? { self_connect: true } : {};
-  return `${JSON.stringify({ host, address, port, proto, open, state, errno, errnum, ...self })}\n`;
+  const fields = { host, address, port, proto, open, state, errno, errnum, ...self };
+  return `${JSON.stringify({ ...fields, ...probeTlsJson(r) })}\n`;
 }
 
 /** What `-z` prints: a spinner while it runs, then lines written in bursts, one call each. */
@@ -281,7 +315,7 @@ class ProbeReport {
   #scheduled = false;
   #lastSpin = 0;
 
-  constructor(ctx: CliContext, host: string, opts: ConnectOptions, scope: InterruptScope) {
+  constructor(ctx: CliContext, host: string, opts: RunOptions, scope: InterruptScope) {
     this.#io = ctx.io;
     this.#host = host;
     this.#verbose = opts.verbose === true;
@@ -308,7 +342,7 @@ class ProbeReport {
     if (this.#verbose) {
       const why = r.state === 'open' || r.errno === '0' ? '' : ` ${r.errno}`;
       const self = r.selfConnect ? ' (self-connect)' : '';
-      this.#err.push(`${this.#host} ${r.port} ${r.state}${why}${self}\n`);
+      this.#err.push(`${this.#host} ${r.port} ${r.state}${why}${self}${probeTlsText(r)}\n`);
     }
     if (this.#json && !this.#outputClosed()) this.#out.push(probeJson(r));
     if (this.#scheduled) return;
@@ -335,10 +369,11 @@ class ProbeReport {
   };
 }
 
-async function runUnixProbe(ctx: CliContext, path: string, opts: ConnectOptions): Promise<void> {
+async function runUnixProbe(ctx: CliContext, path: string, opts: RunOptions): Promise<void> {
   const { probeUnix } = await import('../../clients/probe.js');
   await runInterruptible(ctx, async ({ signal }) => {
-    const r = await probeUnix(path, { timeout: opts.timeout, wait: opts.wait, signal });
+    const { timeout, wait, tlsOptions: tls } = opts;
+    const r = await probeUnix(path, { timeout, wait, signal, tls });
     if (opts.verbose)
       ctx.io.stderr.write(`unix://${path} ${r.open ? 'open' : `closed ${r.errno}`}\n`);
     if (opts.json) {

@@ -22,9 +22,10 @@ import {
   runInterruptible,
   type InterruptScope,
 } from '../client-output.js';
+import { addClientTlsOptions, clientTlsOf, type ClientTlsFlags } from '../tls-options.js';
 
 /** Options of `sockit send`. */
-interface SendCliOptions {
+interface SendCliOptions extends ClientTlsFlags {
   unix?: string;
   newline?: boolean;
   timeout?: number;
@@ -54,6 +55,7 @@ Examples:
   sockit send 127.0.0.1 9999 hello -n              prints the reply to "hello\\n"
   sockit send --unix /tmp/app.sock --json ping
   printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockit send example.com 80
+  printf 'GET / HTTP/1.0\\r\\n\\r\\n' | sockit send --tls example.com 443   verified TLS
 
 Exit status: 0 a reply came; 1 refused, timed out or no reply; 2 bad usage.`;
 
@@ -69,7 +71,7 @@ export function makeSendCommand(ctx: CliContext): Command {
     .option('-w, --timeout <duration>', TIMEOUT_HELP, parseDuration)
     .option('--hex', 'print the reply as a hex dump')
     .option('--json', 'print {"sent","received","reply","encoding","rtt_ms"} on one line');
-  return addFamilyOptions(cmd)
+  return addClientTlsOptions(addFamilyOptions(cmd))
     .option('-v, --verbose', 'report the exchange on stderr')
     .action(withPositionals((args, opts: SendCliOptions) => runSend(ctx, args, opts)));
 }
@@ -79,6 +81,7 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
   out.verbose = opts.verbose === true;
   if (opts.hex && opts.json) throw new UsageError('--hex and --json exclude each other');
   const family = familyOf(opts);
+  const tls = clientTlsOf(opts, (m) => out.warn(m));
   const { target, rest } = await clientTarget(opts.unix, positional);
   const { send, DEFAULT_REPLY_TIMEOUT } = await import('../../clients/stream-client.js');
   const fromStdin = rest.length === 0;
@@ -97,6 +100,7 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
       replyTimeout: timeout,
       output,
       signal,
+      tls,
     });
     printReply(ctx, r, opts);
     if (r.received > 0 || r.ended === 'output-closed') return EXIT.OK;

@@ -12,6 +12,7 @@ import { HANDLER_INFO as HANDLERS, HANDLER_ALIASES } from '../../handlers/names.
 import type { ServeOptions, ServeTarget, ServeTransport } from '../serve-run.js';
 import { addForwardOptions } from '../forward-options.js';
 import { addHandlerExtras } from '../handler-options.js';
+import { addServerTlsOptions } from '../tls-options.js';
 
 /** A file mode in octal: `600`, `0660`, `0o644`. */
 export function octalModeArg(value: string): number {
@@ -187,6 +188,7 @@ export function addReportOptions(cmd: Command): Command {
 /** The options every `serve` subcommand shares, plus the ones that fit its transport. */
 function addServeOptions(cmd: Command, transport: ServeTransport): Command {
   addHandlerExtras(addForwardOptions(addTransportOptions(addHandlingOptions(cmd), transport)));
+  if (transport !== 'udp') addServerTlsOptions(cmd);
   return addReportOptions(cmd).addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
 }
 
