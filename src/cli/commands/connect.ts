@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { CliContext } from '../context.js';
 import type { Spinner } from '../output.js';
