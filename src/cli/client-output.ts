@@ -3,30 +3,14 @@
  * hex input, and the one way a client command runs: interruptible by SIGINT and
  * SIGTERM, with an EPIPE on stdout as a normal end.
  */
-import { Buffer, isUtf8 } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from 'commander';
 import { EXIT, UsageError } from '../net/errors.js';
 import type { SocketAddress } from '../net/address.js';
 import type { CliContext } from './context.js';
-
-/** A payload as JSON fields: UTF-8 text when valid, else base64. */
-export function payloadFields(data: Uint8Array): { data: string; encoding: 'utf8' | 'base64' } {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return isUtf8(buf)
-    ? { data: buf.toString('utf8'), encoding: 'utf8' }
-    : { data: buf.toString('base64'), encoding: 'base64' };
-}
-
-/** One datagram as an NDJSON line: `{"from","port","bytes","data","encoding"}`. */
-export function datagramJson(data: Uint8Array, from: SocketAddress): string {
-  const sender =
-    from.family === 'unix'
-      ? { from: from.path, port: null }
-      : { from: from.address, port: from.port };
-  return `${JSON.stringify({ ...sender, bytes: data.length, ...payloadFields(data) })}\n`;
-}
+import { datagramEvent } from './events.js';
 
 /**
  * Print a datagram on stdout: a JSON line (`--json`), a hex line (`--hex`), or its
@@ -39,7 +23,7 @@ export function printDatagram(
   lineEnd = false,
 ): void {
   const stdout = ctx.io.stdout;
-  if (format.json) stdout.write(datagramJson(d.data, d.from));
+  if (format.json) stdout.write(datagramEvent(d.data, d.from));
   else if (format.hex) stdout.write(hexLine(d.data));
   else {
     stdout.write(d.data);

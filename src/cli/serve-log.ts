@@ -6,6 +6,8 @@
 import type { BaseServer, RequestEndInfo, ServerStats } from '../engine/base-server.js';
 import { formatEndpoint, type SocketAddress } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
+import { MAX_LINE, clip } from '../net/terminal.js';
+import { eventLine, jsonPeer } from './events.js';
 import type { Output } from './output.js';
 import { Throttle } from './throttle.js';
 import { QUICK_DEATH_MS, type WorkerExit } from '../net/worker-pool.js';
@@ -24,9 +26,9 @@ export interface ServeLogOptions {
   readonly maxConns?: number;
 }
 
-/** One NDJSON event on stderr: `{"event":…,…}`. */
+/** One NDJSON event on stderr: `{"event":…,"ts":…,…}`. */
 export function writeEvent(out: Output, event: string, fields: Record<string, unknown> = {}): void {
-  out.io.stderr.write(`${JSON.stringify({ event, ...fields })}\n`);
+  out.io.stderr.write(eventLine(event, fields));
 }
 
 function ms(durationMs: number): number {
@@ -47,6 +49,7 @@ export class ServeLog {
   constructor(out: Output, opts: ServeLogOptions) {
     this.#out = out;
     this.#opts = opts;
+    out.json = opts.json; // errors and warnings are events too
   }
 
   /** The `listening on …` banner (printed even with --quiet), or the `listening` event. */
@@ -56,15 +59,13 @@ export class ServeLog {
   }
 
   /** A `sockit: warning: …` line, or a `warning` event. */
-  warn(message: string): void {
-    if (this.#opts.json) writeEvent(this.#out, 'warning', { message });
-    else this.#out.warn(message);
+  warn(message: string, fields: Record<string, unknown> = {}): void {
+    this.#out.warn(message, fields);
   }
 
   /** A `sockit: …` error line that does not end the run's output, or an `error` event. */
   error(message: string, fields: Record<string, unknown> = {}): void {
-    if (this.#opts.json) writeEvent(this.#out, 'error', { message, ...fields });
-    else this.#out.error(message);
+    this.#out.error(message, fields);
   }
 
   /** An informational line (dropped with --quiet), or an event. */
@@ -93,9 +94,8 @@ export class ServeLog {
     const out = this.#out;
     // A failing handler: always one line (the engine's default would name the class).
     server.on('requestError', (err: unknown, addr: SocketAddress) => {
-      const peer = formatEndpoint(addr);
-      if (json) writeEvent(out, 'error', { peer, handler: handlerName, message: oneLine(err) });
-      else out.error(`handler '${handlerName}' failed for ${peer}: ${oneLine(err)}`);
+      const message = `handler '${handlerName}' failed for ${formatEndpoint(addr)}: ${oneLine(err)}`;
+      out.error(message, { peer: jsonPeer(addr), handler: handlerName, reason: 'handler' });
     });
     this.#attachRefusals(server);
     this.#attachDrops(server);
@@ -109,9 +109,11 @@ export class ServeLog {
   #attachRefusals(server: BaseServer<unknown>): void {
     const { json, verbose, maxConns } = this.#opts;
     const out = this.#out;
+    let last: SocketAddress | undefined; // the peer of the line reported at once
     const report = (reason: 'max-conns' | 'access', why: string, print: (line: string) => void) =>
       new Throttle((count, first, peer) => {
-        if (json) writeEvent(out, 'rejected', first ? { peer, reason } : { reason, count });
+        if (json && first && last) writeEvent(out, 'rejected', { peer: jsonPeer(last), reason });
+        else if (json) writeEvent(out, 'rejected', { reason, count });
         else print(`refused ${first ? peer : plural(count, 'more client')} — ${why}`);
       });
     const full = report('max-conns', `too many connections (--max-conns ${maxConns})`, (l) =>
@@ -119,6 +121,7 @@ export class ServeLog {
     );
     const denied = report('access', 'not allowed by --allow/--deny', (l) => out.detail(l));
     server.on('rejected', (addr: SocketAddress, reason: string) => {
+      last = addr;
       if (reason === 'max-conns') full.hit(formatEndpoint(addr));
       else if (json || verbose) denied.hit(formatEndpoint(addr));
     });
@@ -159,9 +162,10 @@ export class ServeLog {
           ? `worker process ${info.id} (pid ${info.pid})`
           : `worker thread ${info.threadId}`;
       const why = info.error ? oneLine(info.error) : (info.signal ?? `exit code ${info.code}`);
-      if (this.#opts.json)
-        writeEvent(this.#out, 'worker-exit', { ...info, error: info.error && oneLine(info.error) });
-      else this.#out.warn(`${what} died — ${why}${info.gaveUp ? '' : '; starting a new one'}`);
+      if (this.#opts.json) {
+        const error = info.error && clip(oneLine(info.error), MAX_LINE);
+        writeEvent(this.#out, 'worker-exit', { ...info, error });
+      } else this.#out.warn(`${what} died — ${why}${info.gaveUp ? '' : '; starting a new one'}`);
     });
     server.on('giveUp', () =>
       this.error(
@@ -178,20 +182,20 @@ export class ServeLog {
     const datagram = this.#opts.datagram;
     if (!datagram) {
       server.on('request', (addr: SocketAddress) =>
-        writeEvent(out, 'connection', { peer: formatEndpoint(addr) }),
+        writeEvent(out, 'connection', { peer: jsonPeer(addr) }),
       );
     }
     server.on('requestEnd', (info: RequestEndInfo) => {
       writeEvent(out, datagram ? 'request' : 'close', {
-        peer: formatEndpoint(info.clientAddress),
+        peer: jsonPeer(info.clientAddress),
         bytesIn: info.bytesIn,
         bytesOut: info.bytesOut,
-        ms: ms(info.durationMs),
-        ...(info.error === undefined ? {} : { error: oneLine(info.error) }),
+        durationMs: ms(info.durationMs),
+        ...(info.error === undefined ? {} : { error: clip(oneLine(info.error), MAX_LINE) }),
       });
     });
     server.on('idleTimeout', (addr: SocketAddress) =>
-      writeEvent(out, 'idle-timeout', { peer: formatEndpoint(addr) }),
+      writeEvent(out, 'idle-timeout', { peer: jsonPeer(addr) }),
     );
   }
 

@@ -18,6 +18,7 @@ import { UnixDatagramServer } from '../engine/unix-datagram-server.js';
 import { findHandler, HANDLER_NAMES } from '../handlers/registry.js';
 import type { CliContext } from './context.js';
 import { ServeLog } from './serve-log.js';
+import { jsonPeer } from './events.js';
 import { checkSocketDirectory } from '../net/unix-path.js';
 import { onStopSignals, type StopSignal } from './serve-signals.js';
 
@@ -163,7 +164,7 @@ async function makeServer(
     workers: MODES[opts.mode].pooled ? (opts.workers ?? availableParallelism()) : opts.workers,
     handlerModule: module,
     timeout: opts.timeout ?? null,
-    log: (line: string) => ctx.io.stderr.write(`${line}\n`),
+    log: (line: string) => ctx.out.always(line),
   };
   const stream = {
     requestQueueSize: opts.backlog,
@@ -242,6 +243,7 @@ class ServeSession {
     if (!this.#stopping) {
       this.#log.listening(formatUrl(server.transport, address), {
         transport: server.transport,
+        ...jsonPeer(address),
         handler: this.#opts.handler,
         mode: server.mode,
         pid: process.pid,

@@ -168,6 +168,8 @@ export interface SendOptions extends OpenOptions {
   replyTimeout?: number;
   /** Write the reply here as it arrives instead of collecting it. */
   output?: Writable;
+  /** Called once connected, before anything is sent. */
+  onConnect?: (socket: Socket) => void;
 }
 
 /** What {@link send} reports. */
@@ -339,5 +341,6 @@ export async function send(
   opts: SendOptions = {},
 ): Promise<SendResult> {
   const socket = await openConnection(target, opts);
+  opts.onConnect?.(socket);
   return new Exchange(socket, opts).run(payload);
 }

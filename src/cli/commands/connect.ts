@@ -13,6 +13,8 @@ import {
 } from '../client-args.js';
 import { checkInput, runInterruptible, type InterruptScope } from '../client-output.js';
 import type { ProbeResult } from '../../clients/probe.js';
+import { safeLine, safeValue } from '../../net/terminal.js';
+import { eventLine } from '../events.js';
 
 /** Options of `sockit connect`, as commander parses them. */
 interface ConnectOptions {
@@ -128,13 +130,14 @@ async function runConnect(
   if (opts.datagram && opts.unix === undefined)
     throw new UsageError('--datagram needs --unix <path> (use -u for UDP)');
   if (opts.unix !== undefined && host !== undefined)
-    throw new UsageError(`with --unix, give no host or port (got '${host}')`);
+    throw new UsageError(`with --unix, give no host or port (got '${safeValue(host)}')`);
   if (opts.zero) return runProbe(ctx, host, ports, opts, family);
   if (opts.json) throw new UsageError('--json works with -z only');
   for (const flag of ['concurrency', 'wait', 'all'] as const) {
     if (opts[flag] !== undefined) throw new UsageError(`--${flag} works with -z only`);
   }
-  if (ports.length > 1) throw new UsageError(`one port expected, got '${ports.join(' ')}'`);
+  if (ports.length > 1)
+    throw new UsageError(`one port expected, got '${safeValue(ports.join(' '))}'`);
   const datagram = opts.udp === true || opts.datagram === true;
   const { target } = await clientTarget(opts.unix, [host, ports[0]], datagram ? 'udp' : 'tcp');
   ctx.out.verbose = opts.verbose === true;
@@ -220,7 +223,8 @@ async function runProbe(
     throw new UsageError('-z takes no pipe options (-k, -q, -C, --send-only, --recv-only)');
   if (opts.unix !== undefined) return runUnixProbe(ctx, opts.unix, opts);
   if (host === undefined) throw new UsageError('missing <host> for -z');
-  if (portArgs.length === 0) throw new UsageError(`missing <ports> after host '${host}'`);
+  if (portArgs.length === 0)
+    throw new UsageError(`missing <ports> after host '${safeValue(host)}'`);
   const hostName = checkedHost(host);
   const [{ probe, boundedConcurrency }, { parsePortSpec }] = await Promise.all([
     import('../../clients/probe.js'),
@@ -256,11 +260,12 @@ async function runProbe(
   await runInterruptible(ctx, body, { watchStdout: true });
 }
 
-/** One probe result as a JSON line (`--json`). */
+/** One probe result as a `probe` event (`--json`). */
 function probeJson(r: ProbeResult): string {
   const { host, address, port, proto, open, state, errno, errnum } = r;
-  const self = r.selfConnect ? { self_connect: true } : {};
-  return `${JSON.stringify({ host, address, port, proto, open, state, errno, errnum, ...self })}\n`;
+  const self = r.selfConnect ? { selfConnect: true } : {};
+  const peer = { address, port };
+  return eventLine('probe', { host, peer, proto, open, state, errno, errnum, ...self });
 }
 
 /** What `-z` prints: a spinner while it runs, then lines written in bursts, one call each. */
@@ -335,10 +340,12 @@ async function runUnixProbe(ctx: CliContext, path: string, opts: ConnectOptions)
   await runInterruptible(ctx, async ({ signal }) => {
     const r = await probeUnix(path, { timeout: opts.timeout, wait: opts.wait, signal });
     if (opts.verbose)
-      ctx.io.stderr.write(`unix://${path} ${r.open ? 'open' : `closed ${r.errno}`}\n`);
+      ctx.io.stderr.write(
+        `${safeLine(`unix://${path} ${r.open ? 'open' : `closed ${r.errno}`}`)}\n`,
+      );
     if (opts.json) {
       const { open, state, errno, errnum } = r;
-      ctx.io.stdout.write(`${JSON.stringify({ path, open, state, errno, errnum })}\n`);
+      ctx.io.stdout.write(eventLine('probe', { peer: { path }, open, state, errno, errnum }));
     }
     return r.open ? EXIT.OK : EXIT.FAILURE;
   });

@@ -4,7 +4,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { CliContext } from '../context.js';
 import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { parseDuration } from '../options.js';
-import { formatEndpoint } from '../../net/address.js';
+import { formatEndpoint, remoteAddress, type SocketAddress } from '../../net/address.js';
 import type { SendResult } from '../../clients/stream-client.js';
 import {
   addFamilyOptions,
@@ -15,13 +15,8 @@ import {
   type CliTarget,
   type Positionals,
 } from '../client-args.js';
-import {
-  checkInput,
-  hexdump,
-  payloadFields,
-  runInterruptible,
-  type InterruptScope,
-} from '../client-output.js';
+import { checkInput, hexdump, runInterruptible, type InterruptScope } from '../client-output.js';
+import { eventLine, jsonPeer, payloadFields } from '../events.js';
 
 /** Options of `sockit send`. */
 interface SendCliOptions {
@@ -68,7 +63,7 @@ export function makeSendCommand(ctx: CliContext): Command {
     .option('-n, --newline', 'append a newline to the message')
     .option('-w, --timeout <duration>', TIMEOUT_HELP, parseDuration)
     .option('--hex', 'print the reply as a hex dump')
-    .option('--json', 'print {"sent","received","reply","encoding","rtt_ms"} on one line');
+    .option('--json', 'print one "reply" event: peer, sent, received, data, encoding, rttMs');
   return addFamilyOptions(cmd)
     .option('-v, --verbose', 'report the exchange on stderr')
     .action(withPositionals((args, opts: SendCliOptions) => runSend(ctx, args, opts)));
@@ -91,29 +86,34 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
   const timeout = opts.timeout ?? DEFAULT_REPLY_TIMEOUT;
   const body = async ({ signal }: InterruptScope): Promise<number> => {
     const output = !opts.hex && !opts.json ? io.stdout : undefined;
+    let peer: SocketAddress | undefined;
     const r = await send(target, payload, {
       family,
       timeout,
       replyTimeout: timeout,
       output,
       signal,
+      onConnect: (socket) => (peer = remoteAddress(socket, 'path' in target ? target.path : '')),
     });
-    printReply(ctx, r, opts);
+    printReply(ctx, r, opts, peer);
     if (r.received > 0 || r.ended === 'output-closed') return EXIT.OK;
     throw noReply(target, r.ended, timeout);
   };
   await runInterruptible(ctx, body, { input: fromStdin ? io.stdin : undefined });
 }
 
-function printReply(ctx: CliContext, r: SendResult, opts: SendCliOptions): void {
+function printReply(
+  ctx: CliContext,
+  r: SendResult,
+  opts: SendCliOptions,
+  peer: SocketAddress | undefined,
+): void {
   const { io, out } = ctx;
   if (opts.hex && r.received > 0) io.stdout.write(hexdump(r.reply));
   if (opts.json) {
-    const rtt = r.rttMs === undefined ? null : Math.round(r.rttMs * 1000) / 1000;
-    const { data, encoding } = payloadFields(r.reply);
-    io.stdout.write(
-      `${JSON.stringify({ sent: r.sent, received: r.received, reply: data, encoding, rtt_ms: rtt })}\n`,
-    );
+    const rttMs = r.rttMs === undefined ? null : Math.round(r.rttMs * 1000) / 1000;
+    const fields = { sent: r.sent, received: r.received, ...payloadFields(r.reply), rttMs };
+    io.stdout.write(eventLine('reply', { ...(peer ? { peer: jsonPeer(peer) } : {}), ...fields }));
   }
   const rtt = r.rttMs !== undefined ? `, first reply byte after ${r.rttMs.toFixed(2)} ms` : '';
   out.detail(`${r.sent} bytes sent, ${r.received} received${rtt}`);
