@@ -6,11 +6,18 @@
 import type { BaseServer, RequestEndInfo, ServerStats } from '../engine/base-server.js';
 import { formatEndpoint, type SocketAddress } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
-import { MAX_LINE, clip } from '../net/terminal.js';
+import { MAX_LINE, clip, escapeControls, safeValue } from '../net/terminal.js';
 import { eventLine, jsonPeer } from './events.js';
 import type { Output } from './output.js';
 import { Throttle } from './throttle.js';
 import { QUICK_DEATH_MS, type WorkerExit } from '../net/worker-pool.js';
+
+/** A worker as the pool's events describe it. */
+interface WorkerInfo {
+  readonly id: number;
+  readonly pid: number | undefined;
+  readonly threadId: number | undefined;
+}
 
 /** How a serve run reports. */
 export interface ServeLogOptions {
@@ -29,6 +36,11 @@ export interface ServeLogOptions {
 /** One NDJSON event on stderr: `{"event":…,"ts":…,…}`. */
 export function writeEvent(out: Output, event: string, fields: Record<string, unknown> = {}): void {
   out.io.stderr.write(eventLine(event, fields));
+}
+
+/** A peer in a text line: controls escaped (a unix peer's path is the peer's to choose). */
+function peerText(addr: SocketAddress): string {
+  return safeValue(formatEndpoint(addr));
 }
 
 function ms(durationMs: number): number {
@@ -55,7 +67,7 @@ export class ServeLog {
   /** The `listening on …` banner (printed even with --quiet), or the `listening` event. */
   listening(url: string, fields: Record<string, unknown>): void {
     if (this.#opts.json) writeEvent(this.#out, 'listening', { url, ...fields });
-    else this.#out.always(`listening on ${url}`);
+    else this.#out.always(`listening on ${escapeControls(url)}`);
   }
 
   /** A `sockit: warning: …` line, or a `warning` event. */
@@ -94,7 +106,7 @@ export class ServeLog {
     const out = this.#out;
     // A failing handler: always one line (the engine's default would name the class).
     server.on('requestError', (err: unknown, addr: SocketAddress) => {
-      const message = `handler '${handlerName}' failed for ${formatEndpoint(addr)}: ${oneLine(err)}`;
+      const message = `handler '${handlerName}' failed for ${peerText(addr)}: ${oneLine(err)}`;
       out.error(message, { peer: jsonPeer(addr), handler: handlerName, reason: 'handler' });
     });
     this.#attachRefusals(server);
@@ -122,8 +134,8 @@ export class ServeLog {
     const denied = report('access', 'not allowed by --allow/--deny', (l) => out.detail(l));
     server.on('rejected', (addr: SocketAddress, reason: string) => {
       last = addr;
-      if (reason === 'max-conns') full.hit(formatEndpoint(addr));
-      else if (json || verbose) denied.hit(formatEndpoint(addr));
+      if (reason === 'max-conns') full.hit(peerText(addr));
+      else if (json || verbose) denied.hit(peerText(addr));
     });
     server.on('close', () => {
       full.flush();
@@ -167,6 +179,13 @@ export class ServeLog {
         writeEvent(this.#out, 'worker-exit', { ...info, error });
       } else this.#out.warn(`${what} died — ${why}${info.gaveUp ? '' : '; starting a new one'}`);
     });
+    // What a worker writes to its stderr (a crash dump, a handler's console.error):
+    // one escaped line each, or one event each, never raw.
+    server.on('workerOutput', (worker: WorkerInfo, line: string) => {
+      if (this.#opts.json)
+        writeEvent(this.#out, 'worker-output', { ...worker, text: clip(line, MAX_LINE) });
+      else this.#out.always(`[worker ${worker.id}] ${line}`);
+    });
     server.on('giveUp', () =>
       this.error(
         `workers keep dying within ${QUICK_DEATH_MS / 1000} s of their start — giving up, closing the server`,
@@ -204,11 +223,11 @@ export class ServeLog {
     const what = this.#opts.datagram ? 'datagram from' : 'connection from';
     server.on('requestEnd', (info: RequestEndInfo) => {
       out.detail(
-        `${what} ${formatEndpoint(info.clientAddress)}: ${info.bytesIn} bytes in, ${info.bytesOut} bytes out, ${ms(info.durationMs)} ms${info.error === undefined ? '' : ', failed'}`,
+        `${what} ${peerText(info.clientAddress)}: ${info.bytesIn} bytes in, ${info.bytesOut} bytes out, ${ms(info.durationMs)} ms${info.error === undefined ? '' : ', failed'}`,
       );
     });
     server.on('idleTimeout', (addr: SocketAddress) =>
-      out.detail(`closed idle connection from ${formatEndpoint(addr)} (--idle-timeout)`),
+      out.detail(`closed idle connection from ${peerText(addr)} (--idle-timeout)`),
     );
   }
 }

@@ -19,6 +19,7 @@ import { findHandler, HANDLER_NAMES } from '../handlers/registry.js';
 import type { CliContext } from './context.js';
 import { ServeLog } from './serve-log.js';
 import { jsonPeer } from './events.js';
+import { withTap, type TapCliOptions } from './tap-options.js';
 import { checkSocketDirectory } from '../net/unix-path.js';
 import { onStopSignals, type StopSignal } from './serve-signals.js';
 
@@ -26,7 +27,7 @@ import { onStopSignals, type StopSignal } from './serve-signals.js';
 export type ServeTransport = 'tcp' | 'udp' | 'unix';
 
 /** Options of `sockit serve …` as commander parses them (each subcommand has a subset). */
-export interface ServeOptions {
+export interface ServeOptions extends TapCliOptions {
   host?: string;
   port?: number;
   handler: string;
@@ -140,14 +141,20 @@ export async function runServe(
 
   checkCombinations(transport, opts, (m) => log.warn(m));
   const server = await makeServer(ctx, transport, target, opts);
-  log.attach(server);
+  const any = server as unknown as BaseServer<unknown>;
+  log.attach(any);
   // A failure no request owns is sockit's own: one line, exit 1, never a stack trace.
   onUncontained((err) => {
     log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
     process.exit(EXIT.FAILURE);
   });
-  await new ServeSession(ctx, server, log, opts).run();
+  await withTap(ctx, opts, true, async (tap) => {
+    server.tap = tap;
+    await new ServeSession(ctx, any, log, opts).run();
+  });
 }
+
+type AnyServer = UnixDatagramServer | UnixStreamServer | UDPServer | TCPServer;
 
 /** The server a serve run asks for: transport, address, handler and options. */
 async function makeServer(
@@ -155,7 +162,7 @@ async function makeServer(
   transport: ServeTransport,
   target: ServeTarget,
   opts: ServeOptions,
-): Promise<BaseServer<unknown>> {
+): Promise<AnyServer> {
   const datagram = transport === 'udp' || (transport === 'unix' && opts.datagram === true);
   const path = 'path' in target ? checkUnixPath(target.path) : undefined;
   const { Handler, module } = await resolveHandler(opts.handler, datagram);
@@ -175,11 +182,9 @@ async function makeServer(
   if (path !== undefined) {
     await checkSocketDirectory(path);
     const unix = { ...base, socketMode: opts.socketMode };
-    return (
-      datagram
-        ? new UnixDatagramServer(path, H, unix)
-        : new UnixStreamServer(path, H, { ...unix, ...stream })
-    ) as BaseServer<unknown>;
+    return datagram
+      ? new UnixDatagramServer(path, H, unix)
+      : new UnixStreamServer(path, H, { ...unix, ...stream });
   }
   const host = await resolveBindHost(opts.host ?? '127.0.0.1');
   const where = { host, port: (target as { port?: number }).port ?? DEFAULT_PORT };
@@ -188,9 +193,9 @@ async function makeServer(
   const inet = { ...base, accessList, ipv6Only: opts.ipv6Only === true };
   if (transport === 'udp') {
     const udp = { ...inet, allowReuseAddress: opts.reuseAddress === true };
-    return new UDPServer(where, H, udp) as BaseServer<unknown>;
+    return new UDPServer(where, H, udp);
   }
-  return new TCPServer(where, H, { ...inet, ...stream }) as BaseServer<unknown>;
+  return new TCPServer(where, H, { ...inet, ...stream });
 }
 
 /** One serve run: bind, banner, serve (for ever or n requests), stop on a signal. */

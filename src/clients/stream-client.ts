@@ -7,7 +7,14 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
-import { checkUnixPath, formatEndpoint, isPathTarget, type Target } from '../net/address.js';
+import {
+  checkUnixPath,
+  formatEndpoint,
+  isPathTarget,
+  remoteAddress,
+  type Target,
+} from '../net/address.js';
+import type { Tap } from '../net/tap.js';
 import { ERR, NetworkError, errnoName, oneLine, systemError } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
 import { Deferred } from './deferred.js';
@@ -43,6 +50,8 @@ export interface OpenOptions {
   signal?: AbortSignal;
   /** Resolve host names with this instead of the system resolver. */
   lookup?: Resolver;
+  /** Record the connection's bytes (`-x`, `-o`) from the moment it is open. */
+  tap?: Tap;
 }
 
 type ConnectTo = { host: string; port: number; family: number } | { path: string };
@@ -105,6 +114,15 @@ class ConnectAttempt {
  * (`connect ECONNREFUSED 127.0.0.1:9`).
  */
 export async function openConnection(target: Target, opts: OpenOptions = {}): Promise<Socket> {
+  const socket = await connectTo(target, opts);
+  if (opts.tap) {
+    const unix = isPathTarget(target);
+    opts.tap.attach(socket, remoteAddress(socket, unix ? target.path : ''), unix ? 'unix' : 'tcp');
+  }
+  return socket;
+}
+
+async function connectTo(target: Target, opts: OpenOptions): Promise<Socket> {
   if (isPathTarget(target)) {
     const path = checkUnixPath(target.path);
     try {

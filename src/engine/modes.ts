@@ -13,14 +13,16 @@ export interface ModeInfo {
   readonly pooled: boolean;
   /** Every handler runs in this process, so handlers can share state (a broker, a chat). */
   readonly sharedState: boolean;
+  /** Stream connections are read and written in this process (a traffic tap sees them). */
+  readonly connectionsHere: boolean;
 }
 
 /** Every concurrency mode, in the order the CLI lists them. */
 export const MODES: Readonly<Record<ConcurrencyMode, ModeInfo>> = {
-  async: { pooled: false, sharedState: true },
-  sequential: { pooled: false, sharedState: true },
-  threading: { pooled: true, sharedState: false },
-  forking: { pooled: true, sharedState: false },
+  async: { pooled: false, sharedState: true, connectionsHere: true },
+  sequential: { pooled: false, sharedState: true, connectionsHere: true },
+  threading: { pooled: true, sharedState: false, connectionsHere: true },
+  forking: { pooled: true, sharedState: false, connectionsHere: false },
 };
 
 /** Every concurrency mode, in the order the CLI lists them. */

@@ -5,7 +5,10 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { SocketAddress, Transport } from '../net/address.js';
-import { inetAddress } from '../net/address.js';
+import { inetAddress, remoteAddress } from '../net/address.js';
+import { UnsupportedError } from '../net/errors.js';
+import type { Tap } from '../net/tap.js';
+import { MODES } from './modes.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
 import { openFileLimit } from '../net/limits.js';
 import { settledWithin } from '../net/timing.js';
@@ -51,6 +54,11 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   idleTimeout: number | undefined;
   /** Peer filter for `verifyRequest()`. */
   accessList: AccessList | undefined;
+  /**
+   * Records every connection's bytes (set before `listen()`; none by default). Not in
+   * the modes whose connections live in worker processes: the tap would not see them.
+   */
+  tap: Tap | undefined;
   /** The `net.Server` once bound. */
   protected listener: Server | undefined;
   readonly #sockets = new Set<Socket>();
@@ -85,6 +93,11 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** Create the `net.Server` and listen. May be overridden. */
   protected async serverBind(): Promise<SocketAddress> {
+    if (this.tap && !MODES[this.mode].connectionsHere) {
+      throw new UnsupportedError(
+        `a traffic tap cannot see connections served in worker processes (--mode ${this.mode}) — use threading or async`,
+      );
+    }
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) =>
       this.#accept(s),
     );
@@ -99,8 +112,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** Peer address of an accepted socket (unix peers are unnamed). */
   protected peerAddress(socket: Socket): SocketAddress {
-    if (socket.remoteAddress === undefined) return { family: 'unix', path: '' };
-    return inetAddress(socket.remoteAddress, socket.remotePort ?? 0, socket.remoteFamily);
+    return remoteAddress(socket);
   }
 
   #accept(socket: Socket): void {
@@ -116,6 +128,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     // leaves the stream in explicit paused mode, where a handler's on('data') would never
     // fire. Back to "no mode": the first consumer starts the flow, as on any socket.
     (socket as { readableFlowing: boolean | null }).readableFlowing = null;
+    this.tap?.attach(socket, addr, this.transport);
     this.#sockets.add(socket);
     if (this.#fileLimit !== undefined && this.connections + FD_HEADROOM >= this.#fileLimit) {
       const err = systemError(

@@ -15,9 +15,11 @@ import { checkInput, runInterruptible, type InterruptScope } from '../client-out
 import type { ProbeResult } from '../../clients/probe.js';
 import { safeLine, safeValue } from '../../net/terminal.js';
 import { eventLine } from '../events.js';
+import { addTapOptions, wantsTap, withTap, type TapCliOptions } from '../tap-options.js';
+import type { Tap } from '../../net/tap.js';
 
 /** Options of `sockit connect`, as commander parses them. */
-interface ConnectOptions {
+interface ConnectOptions extends TapCliOptions {
   unix?: string;
   udp?: boolean;
   datagram?: boolean;
@@ -73,6 +75,7 @@ export function makeConnectCommand(ctx: CliContext): Command {
       "probe: connect and close at once, report open ports (Python's connect_ex)",
     );
   addPipeOptions(cmd);
+  addTapOptions(cmd);
   addSourceOptions(cmd);
   addProbeOptions(cmd);
   return cmd
@@ -143,9 +146,11 @@ async function runConnect(
   ctx.out.verbose = opts.verbose === true;
   if (!opts.recvOnly) checkInput(ctx.io.stdin);
   const pipe = datagram ? datagramPipeTo : streamPipeTo;
-  await runInterruptible(ctx, ({ signal }) => pipe({ ctx, target, opts, family, signal }), {
-    input: ctx.io.stdin,
-  });
+  await withTap(ctx, opts, false, (tap) =>
+    runInterruptible(ctx, ({ signal }) => pipe({ ctx, target, opts, family, signal, tap }), {
+      input: ctx.io.stdin,
+    }),
+  );
 }
 
 /** What a pipe of `connect` runs with. */
@@ -155,9 +160,10 @@ interface PipeJob {
   readonly opts: ConnectOptions;
   readonly family: 4 | 6 | undefined;
   readonly signal: AbortSignal;
+  readonly tap: Tap | undefined;
 }
 
-async function datagramPipeTo({ ctx, target, opts, family, signal }: PipeJob): Promise<number> {
+async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob) {
   const { io, out } = ctx;
   const [{ datagramPipe }, { CrlfTranslator }] = await Promise.all([
     import('../../clients/datagram-client.js'),
@@ -175,6 +181,7 @@ async function datagramPipeTo({ ctx, target, opts, family, signal }: PipeJob): P
     idleTimeout: opts.idleTimeout,
     transform: crlf ? (c) => crlf.push(c) : undefined,
     signal,
+    tap,
     onReady: (remote) => out.detail(`sending datagrams to ${remote}`),
   });
   out.detail(`${result.sent} datagrams sent, ${result.received} received`);
@@ -187,7 +194,7 @@ function connectedLine(target: CliTarget, s: Socket): string {
   return `connected to ${remote}:${s.remotePort} from port ${s.localPort}`;
 }
 
-async function streamPipeTo({ ctx, target, opts, family, signal }: PipeJob): Promise<number> {
+async function streamPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob) {
   const { io, out } = ctx;
   const { connectPipe } = await import('../../clients/stream-client.js');
   const interactive = io.stdin.isTTY === true && !opts.recvOnly;
@@ -203,6 +210,7 @@ async function streamPipeTo({ ctx, target, opts, family, signal }: PipeJob): Pro
     crlf: opts.crlf,
     idleTimeout: opts.idleTimeout,
     signal,
+    tap,
     prompt: interactive ? { stream: io.stderr, text: '> ' } : undefined,
     onConnect: (s) => out.detail(connectedLine(target, s)),
   });
@@ -221,6 +229,7 @@ async function runProbe(
 ): Promise<void> {
   if (opts.keepOpen || opts.sendOnly || opts.recvOnly || opts.crlf || opts.quitAfter !== undefined)
     throw new UsageError('-z takes no pipe options (-k, -q, -C, --send-only, --recv-only)');
+  if (wantsTap(opts)) throw new UsageError('-z moves no data: -x and -o have nothing to log');
   if (opts.unix !== undefined) return runUnixProbe(ctx, opts.unix, opts);
   if (host === undefined) throw new UsageError('missing <host> for -z');
   if (portArgs.length === 0)

@@ -17,9 +17,11 @@ import {
 } from '../client-args.js';
 import { checkInput, hexdump, runInterruptible, type InterruptScope } from '../client-output.js';
 import { eventLine, jsonPeer, payloadFields } from '../events.js';
+import { addTapOptions, withTap, type TapCliOptions } from '../tap-options.js';
+import type { Tap } from '../../net/tap.js';
 
 /** Options of `sockit send`. */
-interface SendCliOptions {
+interface SendCliOptions extends TapCliOptions {
   unix?: string;
   newline?: boolean;
   timeout?: number;
@@ -64,7 +66,7 @@ export function makeSendCommand(ctx: CliContext): Command {
     .option('-w, --timeout <duration>', TIMEOUT_HELP, parseDuration)
     .option('--hex', 'print the reply as a hex dump')
     .option('--json', 'print one "reply" event: peer, sent, received, data, encoding, rttMs');
-  return addFamilyOptions(cmd)
+  return addTapOptions(addFamilyOptions(cmd))
     .option('-v, --verbose', 'report the exchange on stderr')
     .action(withPositionals((args, opts: SendCliOptions) => runSend(ctx, args, opts)));
 }
@@ -84,7 +86,7 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
       : io.stdin
     : Buffer.from(`${rest.join(' ')}${opts.newline ? '\n' : ''}`);
   const timeout = opts.timeout ?? DEFAULT_REPLY_TIMEOUT;
-  const body = async ({ signal }: InterruptScope): Promise<number> => {
+  const body = async ({ signal }: InterruptScope, tap: Tap | undefined): Promise<number> => {
     const output = !opts.hex && !opts.json ? io.stdout : undefined;
     let peer: SocketAddress | undefined;
     const r = await send(target, payload, {
@@ -93,13 +95,17 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
       replyTimeout: timeout,
       output,
       signal,
+      tap,
       onConnect: (socket) => (peer = remoteAddress(socket, 'path' in target ? target.path : '')),
     });
     printReply(ctx, r, opts, peer);
     if (r.received > 0 || r.ended === 'output-closed') return EXIT.OK;
     throw noReply(target, r.ended, timeout);
   };
-  await runInterruptible(ctx, body, { input: fromStdin ? io.stdin : undefined });
+  const input = fromStdin ? io.stdin : undefined;
+  await withTap(ctx, opts, false, (tap) =>
+    runInterruptible(ctx, (scope) => body(scope, tap), { input }),
+  );
 }
 
 function printReply(

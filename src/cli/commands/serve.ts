@@ -10,6 +10,7 @@ import { collect, countArg, hostArg, parseDuration, portArg } from '../options.j
 import { CONCURRENCY_MODES } from '../../engine/modes.js';
 import { HANDLER_INFO as HANDLERS, HANDLER_ALIASES } from '../../handlers/names.js';
 import type { ServeOptions, ServeTarget, ServeTransport } from '../serve-run.js';
+import { addTapOptions } from '../tap-options.js';
 
 /** A file mode in octal: `600`, `0660`, `0o644`. */
 export function octalModeArg(value: string): number {
@@ -171,6 +172,7 @@ export function addReportOptions(cmd: Command): Command {
 /** The options every `serve` subcommand shares, plus the ones that fit its transport. */
 function addServeOptions(cmd: Command, transport: ServeTransport): Command {
   addTransportOptions(addHandlingOptions(cmd), transport);
+  addTapOptions(cmd);
   return addReportOptions(cmd).addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
 }
 
