@@ -66,7 +66,9 @@ describe('connect in-process', () => {
     const r = await sockit(['connect', '-v', '127.0.0.1', String(port)], 'abc');
     expect(r.stdout.toString()).toBe('abc');
     expect(r.stderr).toMatch(new RegExp(`^connected to 127\\.0\\.0\\.1:${port} from port \\d+\\n`));
-    expect(r.stderr).toMatch(/3 bytes sent, 3 received \(peer closed\)\n$/);
+    expect(r.stderr).toMatch(
+      /\nsent 3 bytes, received 3 bytes in \d+\.\d\d s \(\d+\.\d\d MB\/s\); peer closed\n$/,
+    );
   });
 
   test('SIGINT ends a pipe with 130', async () => {

@@ -8,8 +8,12 @@
 import { Buffer } from 'node:buffer';
 
 const DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** Each byte's two hex digits. */
+const HI = Uint8Array.from({ length: 256 }, (_, b) => DIGITS[b >> 4]!);
+const LO = Uint8Array.from({ length: 256 }, (_, b) => DIGITS[b & 15]!);
+/** Each byte as the ASCII column shows it: itself when printable, else a dot. */
+const ASCII = Uint8Array.from({ length: 256 }, (_, b) => (b >= 0x20 && b < 0x7f ? b : 0x2e));
 const SPACE = 0x20;
-const DOT = 0x2e;
 const BAR = 0x7c;
 const NEWLINE = 0x0a;
 /** The hex column: 16 × `xx ` and the gap after the eighth byte. */
@@ -26,43 +30,63 @@ export function rowsSize(length: number, prefix: number): number {
 }
 
 /** Write `value` as at least 8 lowercase hex digits at `pos`; returns the end. */
-function writeOffset(target: Buffer, pos: number, value: number): number {
-  let digits = 8;
-  while (digits < 14 && value >= 16 ** digits) digits += 1;
-  let v = value;
-  for (let i = pos + digits - 1; i >= pos; i -= 1) {
-    target[i] = DIGITS[v % 16]!;
-    v = Math.floor(v / 16);
+function writeOffset(target: Uint8Array, pos: number, value: number): number {
+  if (value < 0x100000000) {
+    for (let shift = 28, p = pos; shift >= 0; shift -= 4, p += 1) {
+      target[p] = DIGITS[(value >>> shift) & 15]!;
+    }
+    return pos + 8;
   }
-  return pos + digits;
+  const text = value.toString(16);
+  for (let i = 0; i < text.length; i += 1) target[pos + i] = text.charCodeAt(i);
+  return pos + text.length;
 }
 
-/** One row of up to 16 bytes of `data` from `start`; returns the end. */
-function writeRow(
-  target: Buffer,
-  pos: number,
-  data: Uint8Array,
-  start: number,
-  offset: number,
-): number {
-  const n = Math.min(ROW_BYTES, data.length - start);
-  let p = writeOffset(target, pos, offset);
+/** A row of 16 bytes of `data` from `start`, after the offset: the common case, unrolled. */
+function writeFullRow(target: Uint8Array, pos: number, data: Uint8Array, start: number): number {
+  let p = pos;
   target[p++] = SPACE;
   target[p++] = SPACE;
-  target.fill(SPACE, p, p + HEX_WIDTH);
-  for (let i = 0; i < n; i += 1) {
-    const b = data[start + i]!;
-    const at = p + i * 3 + (i >= 8 ? 1 : 0);
-    target[at] = DIGITS[b >> 4]!;
-    target[at + 1] = DIGITS[b & 15]!;
+  for (let i = start; i < start + 8; i += 1) {
+    const b = data[i]!;
+    target[p] = HI[b]!;
+    target[p + 1] = LO[b]!;
+    target[p + 2] = SPACE;
+    p += 3;
   }
-  p += HEX_WIDTH;
+  target[p++] = SPACE;
+  for (let i = start + 8; i < start + 16; i += 1) {
+    const b = data[i]!;
+    target[p] = HI[b]!;
+    target[p + 1] = LO[b]!;
+    target[p + 2] = SPACE;
+    p += 3;
+  }
   target[p++] = SPACE;
   target[p++] = BAR;
-  for (let i = 0; i < n; i += 1) {
-    const b = data[start + i]!;
-    target[p++] = b >= 0x20 && b < 0x7f ? b : DOT;
+  for (let i = start; i < start + 16; i += 1) target[p++] = ASCII[data[i]!]!;
+  target[p++] = BAR;
+  target[p++] = NEWLINE;
+  return p;
+}
+
+/** The last row of a chunk, of fewer than 16 bytes, after the offset. */
+function writeShortRow(target: Uint8Array, pos: number, data: Uint8Array, start: number): number {
+  const n = data.length - start;
+  let p = pos;
+  target[p++] = SPACE;
+  target[p++] = SPACE;
+  for (let i = 0; i < ROW_BYTES; i += 1) {
+    if (i === 8) target[p++] = SPACE;
+    const b = i < n ? data[start + i]! : -1;
+    target[p] = b < 0 ? SPACE : HI[b]!;
+    target[p + 1] = b < 0 ? SPACE : LO[b]!;
+    target[p + 2] = SPACE;
+    p += 3;
   }
+  target[p++] = SPACE;
+  target[p++] = BAR;
+  for (let i = 0; i < n; i += 1) target[p++] = ASCII[data[start + i]!]!;
   target[p++] = BAR;
   target[p++] = NEWLINE;
   return p;
@@ -74,16 +98,21 @@ function writeRow(
  * first byte). `target` must have {@link rowsSize} bytes free. Returns the end.
  */
 export function writeRows(
-  target: Buffer,
+  target: Uint8Array,
   pos: number,
-  prefix: Buffer,
+  prefix: Uint8Array,
   data: Uint8Array,
   offset: number,
 ): number {
   let p = pos;
+  const plen = prefix.length;
   for (let start = 0; start < data.length; start += ROW_BYTES) {
-    p += prefix.copy(target, p);
-    p = writeRow(target, p, data, start, offset + start);
+    for (let i = 0; i < plen; i += 1) target[p + i] = prefix[i]!;
+    p = writeOffset(target, p + plen, offset + start);
+    p =
+      start + ROW_BYTES <= data.length
+        ? writeFullRow(target, p, data, start)
+        : writeShortRow(target, p, data, start);
   }
   return p;
 }

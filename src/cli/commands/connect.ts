@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import type { Socket } from 'node:net';
 import type { CliContext } from '../context.js';
-import type { Spinner } from '../output.js';
 import { EXIT, UsageError } from '../../net/errors.js';
 import { countArg, parseDuration } from '../options.js';
 import {
@@ -15,6 +14,8 @@ import { checkInput, runInterruptible, type InterruptScope } from '../client-out
 import type { ProbeResult } from '../../clients/probe.js';
 import { safeLine, safeValue } from '../../net/terminal.js';
 import { eventLine } from '../events.js';
+import { ProbeReport } from '../probe-report.js';
+import { Progress, transferSummary } from '../progress.js';
 import { addTapOptions, wantsTap, withTap, type TapCliOptions } from '../tap-options.js';
 import type { Tap } from '../../net/tap.js';
 
@@ -198,6 +199,8 @@ async function streamPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob)
   const { io, out } = ctx;
   const { connectPipe } = await import('../../clients/stream-client.js');
   const interactive = io.stdin.isTTY === true && !opts.recvOnly;
+  const progress = interactive ? undefined : Progress.for(io, {});
+  let started = performance.now();
   const result = await connectPipe(target, io.stdin, io.stdout, {
     family,
     timeout: opts.timeout,
@@ -212,11 +215,16 @@ async function streamPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob)
     signal,
     tap,
     prompt: interactive ? { stream: io.stderr, text: '> ' } : undefined,
-    onConnect: (s) => out.detail(connectedLine(target, s)),
-  });
+    onConnect: (s) => {
+      started = performance.now();
+      out.detail(connectedLine(target, s));
+      progress?.watch(s);
+    },
+  }).finally(() => progress?.stop());
   if (interactive && result.reason === 'peer-closed') io.stderr.write('\n');
   const { bytesSent, bytesReceived, reason } = result;
-  out.detail(`${bytesSent} bytes sent, ${bytesReceived} received (${reason.replace('-', ' ')})`);
+  const summary = transferSummary(bytesSent, bytesReceived, performance.now() - started);
+  out.detail(`${summary}; ${reason.replace('-', ' ')}`);
   return EXIT.OK;
 }
 
@@ -267,81 +275,6 @@ async function runProbe(
     }
   };
   await runInterruptible(ctx, body, { watchStdout: true });
-}
-
-/** One probe result as a `probe` event (`--json`). */
-function probeJson(r: ProbeResult): string {
-  const { host, address, port, proto, open, state, errno, errnum } = r;
-  const self = r.selfConnect ? { selfConnect: true } : {};
-  const peer = { address, port };
-  return eventLine('probe', { host, peer, proto, open, state, errno, errnum, ...self });
-}
-
-/** What `-z` prints: a spinner while it runs, then lines written in bursts, one call each. */
-class ProbeReport {
-  readonly #io: CliContext['io'];
-  readonly #host: string;
-  readonly #verbose: boolean;
-  readonly #json: boolean;
-  readonly #outputClosed: () => boolean;
-  readonly #out: string[] = [];
-  readonly #err: string[] = [];
-  #spinner: Spinner = { text() {}, stop() {} };
-  #scheduled = false;
-  #lastSpin = 0;
-
-  constructor(ctx: CliContext, host: string, opts: ConnectOptions, scope: InterruptScope) {
-    this.#io = ctx.io;
-    this.#host = host;
-    this.#verbose = opts.verbose === true;
-    this.#json = opts.json === true;
-    this.#outputClosed = scope.outputClosed;
-  }
-
-  /** A spinner while many ports (or a `--wait`) run, never with `-v`. */
-  async showSpinner(out: CliContext['out'], count: number, wait: boolean): Promise<void> {
-    // ora loops forever on a terminal that reports 0 columns (script(1), some CI ptys)
-    const columns = (this.#io.stderr as { columns?: number }).columns;
-    if (this.#verbose || (count <= 1 && !wait) || columns === 0) return;
-    this.#spinner = await out.spinner(`probing ${this.#host}: 0/${count} ports`);
-  }
-
-  readonly progress = (done: number, total: number, open: number): void => {
-    const now = Date.now();
-    if (now - this.#lastSpin < 80 && done < total) return;
-    this.#lastSpin = now;
-    this.#spinner.text(`probing ${this.#host}: ${done}/${total} ports, ${open} open`);
-  };
-
-  readonly result = (r: ProbeResult): void => {
-    if (this.#verbose) {
-      const why = r.state === 'open' || r.errno === '0' ? '' : ` ${r.errno}`;
-      const self = r.selfConnect ? ' (self-connect)' : '';
-      this.#err.push(`${this.#host} ${r.port} ${r.state}${why}${self}\n`);
-    }
-    if (this.#json && !this.#outputClosed()) this.#out.push(probeJson(r));
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(this.#flush);
-  };
-
-  /** The probe is done: stop the spinner, print what is left. */
-  end(): void {
-    this.stopSpinner();
-    this.#flush();
-  }
-
-  stopSpinner(): void {
-    this.#spinner.stop();
-  }
-
-  readonly #flush = (): void => {
-    const { stdout, stderr } = this.#io;
-    this.#scheduled = false;
-    if (this.#err.length > 0) stderr.write(this.#err.splice(0).join(''));
-    if (this.#out.length > 0 && !this.#outputClosed()) stdout.write(this.#out.join(''));
-    this.#out.length = 0;
-  };
 }
 
 async function runUnixProbe(ctx: CliContext, path: string, opts: ConnectOptions): Promise<void> {

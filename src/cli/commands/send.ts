@@ -19,6 +19,7 @@ import { checkInput, hexdump, runInterruptible, type InterruptScope } from '../c
 import { eventLine, jsonPeer, payloadFields } from '../events.js';
 import { addTapOptions, withTap, type TapCliOptions } from '../tap-options.js';
 import type { Tap } from '../../net/tap.js';
+import { Progress, transferSummary } from '../progress.js';
 
 /** Options of `sockit send`. */
 interface SendCliOptions extends TapCliOptions {
@@ -89,6 +90,7 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
   const body = async ({ signal }: InterruptScope, tap: Tap | undefined): Promise<number> => {
     const output = !opts.hex && !opts.json ? io.stdout : undefined;
     let peer: SocketAddress | undefined;
+    const progress = Progress.for(io, { json: opts.json });
     const r = await send(target, payload, {
       family,
       timeout,
@@ -96,8 +98,11 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
       output,
       signal,
       tap,
-      onConnect: (socket) => (peer = remoteAddress(socket, 'path' in target ? target.path : '')),
-    });
+      onConnect: (socket) => {
+        peer = remoteAddress(socket, 'path' in target ? target.path : '');
+        progress?.watch(socket);
+      },
+    }).finally(() => progress?.stop());
     printReply(ctx, r, opts, peer);
     if (r.received > 0 || r.ended === 'output-closed') return EXIT.OK;
     throw noReply(target, r.ended, timeout);
@@ -122,7 +127,7 @@ function printReply(
     io.stdout.write(eventLine('reply', { ...(peer ? { peer: jsonPeer(peer) } : {}), ...fields }));
   }
   const rtt = r.rttMs !== undefined ? `, first reply byte after ${r.rttMs.toFixed(2)} ms` : '';
-  out.detail(`${r.sent} bytes sent, ${r.received} received${rtt}`);
+  out.detail(`${transferSummary(r.sent, r.received, r.totalMs)}${rtt}`);
 }
 
 function noReply(target: CliTarget, ended: SendResult['ended'], timeout: number): NetworkError {
