@@ -11,7 +11,6 @@ import {
   type CliTarget,
 } from '../client-args.js';
 import { checkInput, runInterruptible, type InterruptScope } from '../client-output.js';
-import type { ProbeResult } from '../../clients/probe.js';
 import { safeLine, safeValue } from '../../net/terminal.js';
 import { eventLine } from '../events.js';
 import { ProbeReport } from '../probe-report.js';
