@@ -11,6 +11,7 @@ import { EXIT, UsageError } from '../net/errors.js';
 import type { SocketAddress } from '../net/address.js';
 import type { CliContext } from './context.js';
 import { datagramEvent } from './events.js';
+import { rowsSize, writeRows } from '../net/hex-rows.js';
 
 /**
  * Print a datagram on stdout: a JSON line (`--json`), a hex line (`--hex`), or its
@@ -31,24 +32,14 @@ export function printDatagram(
   }
 }
 
-/** The canonical hex dump (`hexdump -C`): offset, 16 bytes in hex, printable ASCII. */
+/** The canonical hex dump (`hexdump -C`, without its `*` for repeated rows): offset, 16 bytes in hex, printable ASCII. */
 export function hexdump(data: Uint8Array): string {
-  const lines: string[] = [];
-  for (let off = 0; off < data.length; off += 16) {
-    const row = data.subarray(off, Math.min(off + 16, data.length));
-    let hex = '';
-    let text = '';
-    for (let i = 0; i < 16; i += 1) {
-      const b = row[i];
-      hex += b === undefined ? '   ' : `${b.toString(16).padStart(2, '0')} `;
-      if (i === 7) hex += ' ';
-      if (b !== undefined) text += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
-    }
-    lines.push(`${off.toString(16).padStart(8, '0')}  ${hex} |${text}|`);
-  }
-  lines.push(data.length.toString(16).padStart(8, '0'));
-  return `${lines.join('\n')}\n`;
+  const rows = Buffer.allocUnsafe(rowsSize(data.length, 0));
+  const end = writeRows(rows, 0, NO_PREFIX, data, 0);
+  return `${rows.toString('latin1', 0, end)}${data.length.toString(16).padStart(8, '0')}\n`;
 }
+
+const NO_PREFIX = Buffer.alloc(0);
 
 /** One line of lowercase hex for a datagram (the form `sendto --hex-input` takes). */
 export function hexLine(data: Uint8Array): string {
