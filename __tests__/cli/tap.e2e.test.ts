@@ -1,0 +1,175 @@
+/**
+ * `-x/--hex-dump` and `-o/--output` end to end: the dump of a known exchange (the
+ * client sends `hello\n`, the server replies `HELLO\n`) byte for byte against the
+ * expected files, on connect and on serve, over TCP, UDP, unix and unix datagram;
+ * the raw log of the same exchange; `--append-output`; the options refused where
+ * they cannot work.
+ */
+import { describe, expect, test } from '@jest/globals';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { once } from 'node:events';
+import { run, start } from '../helpers/cli.js';
+import { serve, stop, useServeTeardown } from './serve-helpers.js';
+
+const { tmp } = useServeTeardown();
+const EXPECTED = fileURLToPath(new URL('../fixtures/tap/', import.meta.url));
+
+type Kind = 'tcp' | 'udp' | 'unix' | 'unix-dgram';
+
+/** The dump with what changes from run to run (times, ports, temp paths) named. */
+function masked(text: string, paths: Record<string, string> = {}): string {
+  let out = text.replace(/ at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/gm, ' at TIME');
+  out = out.replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:PORT');
+  for (const [name, path] of Object.entries(paths)) out = out.split(path).join(name);
+  return out.replace(/\/tmp\/sockit-[^/\s]+\/c\.sock/g, 'CLIENT');
+}
+
+function expected(name: string): string {
+  return readFileSync(join(EXPECTED, `${name}.txt`), 'utf8');
+}
+
+function serverArgs(kind: Kind, path: string): string[] {
+  if (kind === 'tcp' || kind === 'udp') return ['serve', kind, '0'];
+  return ['serve', 'unix', path, ...(kind === 'unix-dgram' ? ['--datagram'] : [])];
+}
+
+function clientArgs(kind: Kind, port: number, path: string): string[] {
+  if (kind === 'tcp') return ['connect', '127.0.0.1', String(port)];
+  if (kind === 'udp') return ['connect', '-u', '-q', '0', '127.0.0.1', String(port)];
+  return ['connect', '--unix', path, ...(kind === 'unix-dgram' ? ['--datagram', '-q', '0'] : [])];
+}
+
+/** `hello\n` from a connect client; datagram clients quit once the reply is in. */
+async function exchange(kind: Kind, args: string[]): Promise<Buffer> {
+  const child = start(args, { keepStdin: true });
+  const out: Buffer[] = [];
+  const closed = once(child, 'close') as Promise<[number | null]>;
+  const replied = new Promise<void>((resolve) =>
+    child.stdout.on('data', (c: Buffer) => {
+      out.push(c);
+      if (Buffer.concat(out).includes('\n')) resolve();
+    }),
+  );
+  child.stdin.write('hello\n');
+  if (kind === 'tcp' || kind === 'unix') child.stdin.end();
+  else {
+    await replied;
+    child.stdin.end();
+  }
+  const [code] = await closed;
+  expect(code).toBe(0);
+  return Buffer.concat(out);
+}
+
+describe('the hex dump of hello / HELLO, byte for byte', () => {
+  test.each<Kind>(['tcp', 'udp', 'unix', 'unix-dgram'])('%s: connect and serve', async (kind) => {
+    const { dir, path } = tmp();
+    const serverDump = join(dir, 'server.hex');
+    const serverRaw = join(dir, 'server.raw');
+    const clientDump = join(dir, 'client.hex');
+    const clientRaw = join(dir, 'client.raw');
+    const s = await serve([
+      ...serverArgs(kind, path),
+      '-e',
+      'upper',
+      '-x',
+      serverDump,
+      '-o',
+      serverRaw,
+    ]);
+    const reply = await exchange(kind, [
+      ...clientArgs(kind, s.port, path),
+      '-x',
+      clientDump,
+      '-o',
+      clientRaw,
+    ]);
+    expect(reply.toString()).toBe('HELLO\n');
+    expect(await stop(s)).toBe(0);
+    const paths = { SERVER: path };
+    expect(masked(readFileSync(clientDump, 'utf8'), paths)).toBe(expected(`connect-${kind}`));
+    expect(masked(readFileSync(serverDump, 'utf8'), paths)).toBe(expected(`serve-${kind}`));
+    expect(readFileSync(clientRaw, 'latin1')).toBe('hello\nHELLO\n');
+    expect(readFileSync(serverRaw, 'latin1')).toBe('hello\nHELLO\n');
+  });
+
+  test('-x - writes the dump to stderr; stdout carries the reply only', async () => {
+    const s = await serve(['serve', 'tcp', '0', '-e', 'upper']);
+    const r = await run(['send', '127.0.0.1', String(s.port), 'hello', '-n', '-x', '-']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.toString()).toBe('HELLO\n');
+    expect(masked(r.stderr)).toBe(expected('connect-tcp'));
+  });
+
+  test('sendto and recvfrom: one record per datagram, with the sender', async () => {
+    const rx = await serve(['recvfrom', '0', '--count', '1', '--echo', '-x', '-']);
+    const r = await run([
+      'sendto',
+      '--wait',
+      '10',
+      '127.0.0.1',
+      String(rx.port),
+      'hello',
+      '-n',
+      '-x',
+      '-',
+    ]);
+    expect(r.code).toBe(0);
+    expect(await rx.exited).toBe(0);
+    const dump = (text: string): string[] =>
+      masked(text)
+        .split('\n')
+        .filter((l) => /^[#<>]/.test(l));
+    expect(dump(r.stderr)).toEqual([
+      '# > udp 127.0.0.1:PORT 6 bytes at TIME',
+      '> 00000000  68 65 6c 6c 6f 0a                                 |hello.|',
+      '# < udp 127.0.0.1:PORT 6 bytes at TIME',
+      '< 00000000  68 65 6c 6c 6f 0a                                 |hello.|',
+    ]);
+    expect(dump(rx.stderr())).toEqual([
+      '# < udp 127.0.0.1:PORT 6 bytes at TIME',
+      '< 00000000  68 65 6c 6c 6f 0a                                 |hello.|',
+      '# > udp 127.0.0.1:PORT 6 bytes at TIME',
+      '> 00000000  68 65 6c 6c 6f 0a                                 |hello.|',
+    ]);
+  });
+});
+
+describe('files', () => {
+  test('-o replaces the file; --append-output appends to it', async () => {
+    const { dir } = tmp();
+    const raw = join(dir, 'raw.bin');
+    writeFileSync(raw, 'old;');
+    const s = await serve(['serve', 'tcp', '0']);
+    await run(['send', '127.0.0.1', String(s.port), 'a', '-o', raw]);
+    expect(readFileSync(raw, 'latin1')).toBe('aa');
+    await run(['send', '127.0.0.1', String(s.port), 'b', '-o', raw, '--append-output']);
+    expect(readFileSync(raw, 'latin1')).toBe('aabb');
+  });
+
+  test.each([
+    [['-o', '-'], /^sockit: -o needs a file — stdout carries the data/],
+    [['-o', '/no/such/dir/x'], /^sockit: cannot write -o '\/no\/such\/dir\/x' — ENOENT/],
+  ])('send %j: one line', async (flags, message) => {
+    const r = await run(['send', '127.0.0.1', '9', 'x', ...flags]);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr.split('\n')).toHaveLength(2);
+    expect(r.code).toBe(flags[1] === '-' ? 2 : 1);
+  });
+
+  test('a stream server in forking mode refuses a tap (its connections live in workers)', async () => {
+    const r = await run(['serve', 'tcp', '0', '-m', 'forking', '-w', '1', '-x', '-']);
+    expect(r.stderr).toBe(
+      'sockit: a traffic tap cannot see connections served in worker processes (--mode forking) — use threading or async\n',
+    );
+    expect(r.code).toBe(2);
+  });
+
+  test('-z moves no data: -x is refused', async () => {
+    const r = await run(['connect', '-z', '127.0.0.1', '9', '-x', '-']);
+    expect(r.stderr).toBe('sockit: -z moves no data: -x and -o have nothing to log\n');
+    expect(r.code).toBe(2);
+  });
+});
