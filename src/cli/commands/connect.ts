@@ -111,7 +111,7 @@ function addPipeOptions(cmd: Command): void {
 function addProbeOptions(cmd: Command): void {
   cmd
     .option('-v, --verbose', 'report the connection (with -z: one line per port) on stderr')
-    .option('--json', 'with -z: one JSON object per port on stdout')
+    .option('--json', 'with -z: one "probe" event per port on stdout')
     .option('--concurrency <n>', 'with -z: probes in flight at once (default 512)', countArg(1))
     .option(
       '--wait <duration>',
