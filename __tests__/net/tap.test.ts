@@ -168,3 +168,52 @@ describe('datagrams', () => {
     expect(text()).toMatch(/^# > unix-dgram \/tmp\/\\x1b\]0;x\\x07\.sock 0 bytes at [^\n]+Z\n$/);
   });
 });
+
+describe('the sink', () => {
+  /**
+   * A writable that reads each chunk only when it completes it, a few writes later,
+   * as an asynchronous file write reads memory when the system call runs: a batch
+   * buffer reused before its writes completed would show up as wrong bytes.
+   */
+  function lateReader(): { out: Writable; bytes: () => Buffer } {
+    const parts: Buffer[] = [];
+    const queue: [Buffer, () => void][] = [];
+    const completeOne = (): void => {
+      const [chunk, cb] = queue.shift()!;
+      parts.push(Buffer.from(chunk));
+      cb();
+    };
+    const out = new Writable({
+      highWaterMark: 1024 * 1024,
+      write(chunk: Buffer, _enc, cb) {
+        queue.push([chunk, cb]);
+        setImmediate(completeOne);
+      },
+    });
+    return { out, bytes: () => Buffer.concat(parts) };
+  }
+
+  test('batches are reused only after their writes completed: many batches, every byte right', async () => {
+    const { out, bytes } = lateReader();
+    const raw = lateReader();
+    const tap = new Tap({ hexDump: out, output: raw.out });
+    const prefix = Buffer.from('< ');
+    const sizes = [1, 15, 16, 17, 4096, 16 * 1024 + 3, 65536, 200_000, 700_000];
+    const chunks = sizes.map((n, i) => pattern(n, i + 2));
+    let offset = 0;
+    let expected = '';
+    for (let round = 0; round < 3; round += 1) {
+      for (const c of chunks) {
+        tap.record(c, prefix, offset);
+        expected += rows(c, '< ', offset); // each record starts its own rows
+        offset += c.length;
+        await new Promise((r) => setImmediate(r)); // let some writes complete in between
+      }
+    }
+    await tap.close();
+    const all = Buffer.concat([...chunks, ...chunks, ...chunks]);
+    // booleans: a failing comparison of megabytes would make jest print a huge diff
+    expect(raw.bytes().equals(all)).toBe(true);
+    expect(bytes().equals(Buffer.from(expected, 'latin1'))).toBe(true);
+  });
+});

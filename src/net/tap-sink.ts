@@ -2,22 +2,39 @@
  * Where a traffic tap writes: a writable (a file, stderr) fed in batches. Records
  * are copied into a batch buffer as they happen (a socket's read buffer may be
  * handed to a worker thread right after, so the tap never keeps a reference to
- * it); a full batch is written at once, a partial one at the end of the turn of
- * the event loop, and the rest of the buffer serves the next records (one buffer
- * is allocated per batch, not per record or per turn). Whether the sink is behind is the writable's own verdict
- * (`writableNeedDrain`): then the tap holds its sources until `drain`.
+ * it). What a batch holds is written when half of it is full and at the end of the
+ * turn of the event loop; later records go after it in the same buffer. A batch
+ * whose writes have all completed goes back to a small pool: a long transfer
+ * reuses a few buffers instead of allocating (and page-faulting) new ones. Whether
+ * the sink is behind is the writable's own verdict (`writableNeedDrain`): then the
+ * tap holds its sources until `drain`.
  */
 import { Buffer } from 'node:buffer';
 import type { Writable } from 'node:stream';
 
-/** Bytes a batch holds before it is written. */
+/** Bytes a batch buffer holds. */
 export const BATCH_BYTES = 256 * 1024;
+/** Most bytes reserved at once (a larger record is taken in pieces). */
+export const MAX_RESERVE = BATCH_BYTES / 2;
+/** Batch buffers kept for reuse. */
+const POOL_SIZE = 8;
+
+/** A batch buffer and the writes of it not yet completed. */
+interface Batch {
+  readonly buffer: Buffer;
+  pending: number;
+  /** No more records go into it: it is free once `pending` is 0. */
+  retired: boolean;
+}
 
 /** A writable fed in batches; see the module comment. */
 export class TapSink {
   readonly #out: Writable;
   readonly #onDrain: () => void;
-  #batch: Buffer = Buffer.allocUnsafe(BATCH_BYTES);
+  readonly #pool: Buffer[] = [];
+  /** Batches with writes in flight, oldest first (a writable completes in order). */
+  readonly #inFlight: Batch[] = [];
+  #batch: Batch = { buffer: Buffer.allocUnsafe(BATCH_BYTES), pending: 0, retired: false };
   /** Where the bytes not yet written start, and where the next record goes. */
   #start = 0;
   #pos = 0;
@@ -48,39 +65,33 @@ export class TapSink {
   }
 
   /**
-   * Room for `size` bytes: the buffer and the position to write at. Call
-   * {@link commit} with the end once written.
+   * Room for `size` bytes (at most {@link MAX_RESERVE}): the buffer and the position
+   * to write at. Call {@link commit} with the end once written.
    */
   reserve(size: number): { buffer: Buffer; pos: number } {
-    if (this.#pos + size > this.#batch.length) {
-      this.#flush();
-      this.#batch = Buffer.allocUnsafe(Math.max(size, BATCH_BYTES));
-      this.#start = 0;
-      this.#pos = 0;
-    }
-    return { buffer: this.#batch, pos: this.#pos };
+    if (size > MAX_RESERVE) throw new RangeError(`a tap record of ${size} bytes is too large`);
+    if (this.#pos + size > this.#batch.buffer.length) this.#nextBatch();
+    return { buffer: this.#batch.buffer, pos: this.#pos };
   }
 
   /** The bytes up to `end` of the reserved room are written. */
   commit(end: number): void {
     this.#pos = end;
-    if (this.#pos - this.#start >= BATCH_BYTES / 2) this.#flush();
+    if (this.#pos - this.#start >= MAX_RESERVE) this.#flush();
     else if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#flushLater);
     }
   }
 
-  /** Copy `data` in. */
+  /** Copy `data` in (in pieces of at most {@link MAX_RESERVE}). */
   append(data: Uint8Array): void {
-    const { buffer, pos } = this.reserve(data.length);
-    buffer.set(data, pos);
-    this.commit(pos + data.length);
-  }
-
-  /** Write what the batch holds now. */
-  flush(): void {
-    this.#flush();
+    for (let at = 0; at < data.length; at += MAX_RESERVE) {
+      const piece = data.length <= MAX_RESERVE ? data : data.subarray(at, at + MAX_RESERVE);
+      const { buffer, pos } = this.reserve(piece.length);
+      buffer.set(piece, pos);
+      this.commit(pos + piece.length);
+    }
   }
 
   /**
@@ -98,7 +109,6 @@ export class TapSink {
       };
       out.once('error', done);
       if (end) out.end(done);
-      else if (out.writableNeedDrain) out.once('drain', done);
       else out.write('', done);
     });
   }
@@ -111,10 +121,36 @@ export class TapSink {
   #flush(): void {
     if (this.#pos === this.#start) return;
     // the writable keeps this slice; later records go after it, never over it
-    const chunk = this.#batch.subarray(this.#start, this.#pos);
+    const chunk = this.#batch.buffer.subarray(this.#start, this.#pos);
     this.#start = this.#pos;
     if (this.#error) return;
-    if (this.#out.write(chunk)) this.#onDrain();
+    const batch = this.#batch;
+    if (batch.pending++ === 0) this.#inFlight.push(batch);
+    if (this.#out.write(chunk, this.#written)) this.#onDrain();
+  }
+
+  /** The current batch is full: write it, retire it, take a free one. */
+  #nextBatch(): void {
+    this.#flush();
+    const old = this.#batch;
+    old.retired = true;
+    if (old.pending === 0) this.#release(old.buffer);
+    const buffer = this.#pool.pop() ?? Buffer.allocUnsafe(BATCH_BYTES);
+    this.#batch = { buffer, pending: 0, retired: false };
+    this.#start = 0;
+    this.#pos = 0;
+  }
+
+  /** A write completed: the oldest batch in flight has one write less. */
+  readonly #written = (): void => {
+    const head = this.#inFlight[0];
+    if (!head || --head.pending > 0) return;
+    this.#inFlight.shift();
+    if (head.retired) this.#release(head.buffer);
+  };
+
+  #release(buffer: Buffer): void {
+    if (this.#pool.length < POOL_SIZE) this.#pool.push(buffer);
   }
 
   readonly #onError = (err: Error): void => {

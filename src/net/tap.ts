@@ -23,6 +23,9 @@ import { TapSink } from './tap-sink.js';
 import { safeValue } from './terminal.js';
 import { TappedStream } from './tap-stream.js';
 
+/** Bytes of a record formatted at once. */
+const HEX_SLICE = 16 * 1024;
+
 /** Bytes a log may hold back before datagram records are dropped (streams wait instead). */
 export const MAX_DATAGRAM_BACKLOG = 16 * 1024 * 1024;
 
@@ -147,8 +150,12 @@ export class Tap {
     this.#raw?.append(data);
     const hex = this.#hex;
     if (!hex) return;
-    const { buffer, pos } = hex.reserve(rowsSize(data.length, prefix.length));
-    hex.commit(writeRows(buffer, pos, prefix, data, offset));
+    // in slices whose rows fit one reservation (1,024 rows of at most ~100 bytes)
+    for (let at = 0; at < data.length; at += HEX_SLICE) {
+      const slice = data.length <= HEX_SLICE ? data : data.subarray(at, at + HEX_SLICE);
+      const { buffer, pos } = hex.reserve(rowsSize(slice.length, prefix.length));
+      hex.commit(writeRows(buffer, pos, prefix, slice, offset + at));
+    }
   }
 
   /** Write everything left and end the files; resolves once it is all handed over. */
