@@ -141,7 +141,7 @@ describe('serve events (stderr)', () => {
     expectValid(s.stderr());
   });
 
-  test('the reporter: dropped datagrams, and a tap that fell behind', async () => {
+  test('the reporter: dropped datagrams, accept errors, throttled refusals, a tap that fell behind', async () => {
     const stderr = new PassThrough();
     let text = '';
     stderr.on('data', (c: Buffer) => (text += c.toString()));
@@ -160,13 +160,33 @@ describe('serve events (stderr)', () => {
     const server = new EventEmitter();
     log.attach(server as unknown as BaseServer<unknown>);
     const written = once(stderr, 'data');
-    server.emit('dropped', { family: 'IPv4', address: '127.0.0.1', port: 9 }, 'queue-full');
+    const peer = { family: 'IPv4', address: '127.0.0.1', port: 9 };
+    server.emit('dropped', peer, 'queue-full');
     await written;
+    // the first refusal names its peer; the ones within the second are a count at close
+    server.emit('rejected', peer, 'max-conns');
+    server.emit('rejected', { ...peer, port: 10 }, 'max-conns');
+    server.emit('rejected', { ...peer, port: 11 }, 'max-conns');
+    server.emit('acceptError', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }));
+    server.emit('close');
     const ctx = { io: out.io, out } as unknown as CliContext;
     const tap = { close: async () => undefined, error: undefined, dropped: 3 } as unknown as Tap;
     await closeTap(ctx, tap);
     const events = expectValid(text);
-    expect(events.map((e) => e.event)).toEqual(['dropped', 'warning']);
+    expect(events.map((e) => e.event)).toEqual([
+      'dropped',
+      'rejected',
+      'accept-error',
+      'rejected',
+      'warning',
+    ]);
+    expect(events[1]).toMatchObject({
+      peer: { address: '127.0.0.1', port: 9 },
+      reason: 'max-conns',
+    });
+    expect(events[2]).toMatchObject({ count: 1, message: expect.stringContaining('EMFILE') });
+    expect(events[3]).toMatchObject({ count: 2, reason: 'max-conns' });
+    expect(events[3]).not.toHaveProperty('peer');
   });
 });
 
