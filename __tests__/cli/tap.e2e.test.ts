@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { run, start } from '../helpers/cli.js';
-import { serve, stop, useServeTeardown } from './serve-helpers.js';
+import { dial, readBytes, serve, stop, useServeTeardown } from './serve-helpers.js';
 
 const { tmp } = useServeTeardown();
 const EXPECTED = fileURLToPath(new URL('../fixtures/tap/', import.meta.url));
@@ -172,4 +172,88 @@ describe('files', () => {
     expect(r.stderr).toBe('sockit: -z moves no data: -x and -o have nothing to log\n');
     expect(r.code).toBe(2);
   });
+});
+
+/** Bytes with few repeated rows, so that a row out of place shows. */
+function pattern(length: number): Buffer {
+  const b = Buffer.alloc(length);
+  for (let i = 0; i < length; i += 1) b[i] = (i * 7 + (i >> 8) * 13) & 255;
+  return b;
+}
+
+/**
+ * The bytes of each direction of a hex dump, read back from its rows; fails on a
+ * row whose offset is not the running offset of its direction.
+ */
+function undump(text: string): { '<': Buffer; '>': Buffer } {
+  const parts = { '<': [] as string[], '>': [] as string[] };
+  const length = { '<': 0, '>': 0 };
+  const misplaced: string[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(?:\[\d+\] )?([<>]) ([0-9a-f]{8,}) {2}(.{49}) \|/.exec(line);
+    if (!m) continue;
+    const dir = m[1] as '<' | '>';
+    if (parseInt(m[2]!, 16) !== length[dir]) misplaced.push(line);
+    const hex = m[3]!.replace(/ /g, '');
+    parts[dir].push(hex);
+    length[dir] += hex.length / 2;
+  }
+  expect(misplaced).toEqual([]);
+  return {
+    '<': Buffer.from(parts['<'].join(''), 'hex'),
+    '>': Buffer.from(parts['>'].join(''), 'hex'),
+  };
+}
+
+describe('complete when a signal stops the command', () => {
+  const MiB = 1024 * 1024;
+
+  test('connect stopped by SIGINT mid-session: both logs hold every byte that moved', async () => {
+    const { dir } = tmp();
+    const [hex, raw] = [join(dir, 'c.hex'), join(dir, 'c.raw')];
+    const s = await serve(['serve', 'tcp', '0']);
+    const child = start(['connect', '127.0.0.1', String(s.port), '-x', hex, '-o', raw], {
+      keepStdin: true,
+    });
+    const sent = pattern(MiB);
+    const out: Buffer[] = [];
+    let got = 0;
+    const echoed = new Promise<void>((resolve) =>
+      child.stdout.on('data', (c: Buffer) => {
+        out.push(c);
+        got += c.length;
+        if (got >= sent.length) resolve();
+      }),
+    );
+    const closed = once(child, 'close') as Promise<[number | null]>;
+    child.stdin.write(sent); // stdin stays open: only the signal ends the session
+    await echoed;
+    child.kill('SIGINT');
+    expect((await closed)[0]).toBe(130);
+    expect(Buffer.concat(out).equals(sent)).toBe(true);
+    const dump = undump(readFileSync(hex, 'latin1'));
+    expect(dump['>'].equals(sent)).toBe(true);
+    expect(dump['<'].equals(sent)).toBe(true);
+    expect(readFileSync(raw).length).toBe(2 * sent.length);
+  });
+
+  test.each<NodeJS.Signals>(['SIGINT', 'SIGTERM'])(
+    'serve stopped by %s with a connection open: both logs hold every byte that moved',
+    async (signal) => {
+      const { dir } = tmp();
+      const [hex, raw] = [join(dir, 's.hex'), join(dir, 's.raw')];
+      const s = await serve(['serve', 'tcp', '0', '-x', hex, '-o', raw]);
+      const socket = await dial({ port: s.port });
+      socket.on('error', () => undefined);
+      const sent = pattern(MiB);
+      socket.write(sent);
+      expect((await readBytes(socket, sent.length)).equals(sent)).toBe(true);
+      expect(await stop(s, signal)).toBe(0); // the connection is still open
+      const dump = undump(readFileSync(hex, 'latin1'));
+      expect(dump['<'].equals(sent)).toBe(true);
+      expect(dump['>'].equals(sent)).toBe(true);
+      expect(readFileSync(raw).length).toBe(2 * sent.length);
+      socket.destroy();
+    },
+  );
 });
