@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { Buffer, isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
@@ -254,6 +255,54 @@ describe('complete when a signal stops the command', () => {
       expect(dump['>'].equals(sent)).toBe(true);
       expect(readFileSync(raw).length).toBe(2 * sent.length);
       socket.destroy();
+    },
+  );
+});
+
+describe('a hostile peer cannot reach the terminal', () => {
+  /** ESC, a CSI (clear screen), an OSC (window title), C1 CSI (U+009B), DEL, NUL, CR. */
+  const CONTROLS = '\u001b[2J\u001b]0;pwned\u0007\u009b31m\u007f\u0000\r\n';
+  const PAYLOADS: [string, Buffer][] = [
+    ['valid UTF-8 with controls', Buffer.from(`hi ${CONTROLS}é`, 'utf8')],
+    [
+      'invalid UTF-8 with controls',
+      Buffer.concat([
+        Buffer.from(CONTROLS, 'utf8'),
+        Buffer.from([0xff, 0xfe, 0x80, 0xe2, 0x82, 0x9b, 0x1b, 0x5b, 0x41, 0xc0, 0xaf]),
+      ]),
+    ],
+  ];
+
+  /** Printable ASCII and newlines only: nothing a terminal would act on. */
+  function expectInert(text: Buffer): void {
+    const bad = [...text].filter((b) => b !== 0x0a && (b < 0x20 || b > 0x7e));
+    expect(bad).toEqual([]);
+  }
+
+  test.each(PAYLOADS)(
+    '%s: -x - on both sides is plain ASCII; send --json is valid UTF-8 JSON with every control escaped',
+    async (_name, payload) => {
+      const s = await serve(['serve', 'tcp', '0', '-x', '-']);
+      const r = await run(['send', '--json', '-x', '-', '127.0.0.1', String(s.port)], {
+        input: payload,
+      });
+      expect(r.code).toBe(0);
+      expect(await stop(s)).toBe(0);
+      expectInert(Buffer.from(r.stderr, 'utf8'));
+      expectInert(Buffer.from(s.stderr(), 'utf8'));
+      // the dump still holds the bytes exactly, both ways, on both sides
+      expect(undump(r.stderr)['>'].equals(payload)).toBe(true);
+      expect(undump(r.stderr)['<'].equals(payload)).toBe(true);
+      expect(undump(s.stderr())['<'].equals(payload)).toBe(true);
+      expect(undump(s.stderr())['>'].equals(payload)).toBe(true);
+      // the JSON line: valid UTF-8, one line, no raw C0, DEL or C1 character
+      expect(isUtf8(r.stdout)).toBe(true);
+      const line = r.stdout.toString('utf8');
+      expect(line.endsWith('\n')).toBe(true);
+      // eslint-disable-next-line no-control-regex
+      expect(line.slice(0, -1)).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+      const event = JSON.parse(line) as { data: string; encoding: BufferEncoding };
+      expect(Buffer.from(event.data, event.encoding).equals(payload)).toBe(true);
     },
   );
 });
