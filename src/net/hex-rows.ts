@@ -42,11 +42,9 @@ function writeOffset(target: Uint8Array, pos: number, value: number): number {
   return pos + text.length;
 }
 
-/** A row of 16 bytes of `data` from `start`, after the offset: the common case, unrolled. */
-function writeFullRow(target: Uint8Array, pos: number, data: Uint8Array, start: number): number {
+/** Eight bytes of `data` from `start` as `xx ` each; returns the end. */
+function writeHalf(target: Uint8Array, pos: number, data: Uint8Array, start: number): number {
   let p = pos;
-  target[p++] = SPACE;
-  target[p++] = SPACE;
   for (let i = start; i < start + 8; i += 1) {
     const b = data[i]!;
     target[p] = HI[b]!;
@@ -54,14 +52,17 @@ function writeFullRow(target: Uint8Array, pos: number, data: Uint8Array, start: 
     target[p + 2] = SPACE;
     p += 3;
   }
+  return p;
+}
+
+/** A row of 16 bytes of `data` from `start`, after the offset: the common case. */
+function writeFullRow(target: Uint8Array, pos: number, data: Uint8Array, start: number): number {
+  let p = pos;
   target[p++] = SPACE;
-  for (let i = start + 8; i < start + 16; i += 1) {
-    const b = data[i]!;
-    target[p] = HI[b]!;
-    target[p + 1] = LO[b]!;
-    target[p + 2] = SPACE;
-    p += 3;
-  }
+  target[p++] = SPACE;
+  p = writeHalf(target, p, data, start);
+  target[p++] = SPACE;
+  p = writeHalf(target, p, data, start + 8);
   target[p++] = SPACE;
   target[p++] = BAR;
   for (let i = start; i < start + 16; i += 1) target[p++] = ASCII[data[i]!]!;
