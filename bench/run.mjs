@@ -149,6 +149,27 @@ const steps = [
     ],
   ],
   [
+    // the traffic tap's cost: the same echo server without a tap, with -o and with -x
+    // to /dev/null (what the logs cost to make, not the disk), side by side in one run
+    'tap',
+    [
+      'tcp',
+      '--scenario',
+      'stream',
+      '--scenario',
+      'pp32',
+      '--server',
+      'node',
+      '--server',
+      `plain=${sockit} serve tcp {port} -H {host} -q`,
+      '--server',
+      `tap-o=${sockit} serve tcp {port} -H {host} -q -o /dev/null`,
+      '--server',
+      `tap-x=${sockit} serve tcp {port} -H {host} -q -x /dev/null`,
+      ...q,
+    ],
+  ],
+  [
     'echo-modes',
     [
       'tcp',

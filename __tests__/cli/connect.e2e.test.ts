@@ -10,7 +10,7 @@ import { watch } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { createServer } from 'node:net';
-import { finish, run, start } from '../helpers/cli.js';
+import { ISO_TS, finish, run, start } from '../helpers/cli.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
@@ -347,16 +347,21 @@ describe('connect -z: probes', () => {
       .toString()
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(objects.map((o) => o.port)).toEqual([open, closed].sort((a, b) => a - b));
-    expect(objects.find((o) => o.port === open)).toMatchObject({
+      .map((l) => JSON.parse(l) as Record<string, unknown> & { peer: { port: number } });
+    expect(objects.map((o) => o.peer.port)).toEqual([open, closed].sort((a, b) => a - b));
+    expect(objects.find((o) => o.peer.port === open)).toEqual({
+      event: 'probe',
+      ts: expect.stringMatching(ISO_TS),
       host: '127.0.0.1',
+      peer: { address: '127.0.0.1', port: open },
+      proto: 'tcp',
       open: true,
       state: 'open',
       errno: '0',
       errnum: 0,
     });
-    expect(objects.find((o) => o.port === closed)).toMatchObject({
+    expect(objects.find((o) => o.peer.port === closed)).toMatchObject({
+      event: 'probe',
       open: false,
       state: 'closed',
       errno: 'ECONNREFUSED',
@@ -382,9 +387,11 @@ describe('connect -z: probes', () => {
       .toString()
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { port: number; open: boolean });
-    expect(objects.map((o) => o.port)).toEqual(Array.from({ length: 41 }, (_, i) => open - 20 + i));
-    expect(objects.find((o) => o.port === open)?.open).toBe(true);
+      .map((l) => JSON.parse(l) as { peer: { port: number }; open: boolean });
+    expect(objects.map((o) => o.peer.port)).toEqual(
+      Array.from({ length: 41 }, (_, i) => open - 20 + i),
+    );
+    expect(objects.find((o) => o.peer.port === open)?.open).toBe(true);
     expect(r.code).toBe(0);
   });
 
@@ -397,11 +404,11 @@ describe('connect -z: probes', () => {
       .toString()
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { port: number; open: boolean; state: string });
-    expect(objects.map((o) => o.port)).toEqual(
+      .map((l) => JSON.parse(l) as { peer: { port: number }; open: boolean; state: string });
+    expect(objects.map((o) => o.peer.port)).toEqual(
       Array.from({ length: hi - lo + 1 }, (_, i) => lo + i),
     );
-    expect(objects.find((o) => o.port === open)).toMatchObject({ open: true, state: 'open' });
+    expect(objects.find((o) => o.peer.port === open)).toMatchObject({ open: true, state: 'open' });
     expect(r.code).toBe(0);
   });
 
@@ -449,8 +456,8 @@ describe('connect -z: probes', () => {
 
   test('service names are ports', async () => {
     const r = await run(['connect', '-z', '--json', '--timeout', '200ms', '127.0.0.1', 'echo']);
-    const o = JSON.parse(r.stdout.toString()) as { port: number };
-    expect(o.port).toBe(7);
+    const o = JSON.parse(r.stdout.toString()) as { peer: { port: number } };
+    expect(o.peer.port).toBe(7);
   });
 });
 

@@ -66,7 +66,9 @@ describe('connect in-process', () => {
     const r = await sockit(['connect', '-v', '127.0.0.1', String(port)], 'abc');
     expect(r.stdout.toString()).toBe('abc');
     expect(r.stderr).toMatch(new RegExp(`^connected to 127\\.0\\.0\\.1:${port} from port \\d+\\n`));
-    expect(r.stderr).toMatch(/3 bytes sent, 3 received \(peer closed\)\n$/);
+    expect(r.stderr).toMatch(
+      /\nsent 3 bytes, received 3 bytes in \d+\.\d\d s \(\d+\.\d\d MB\/s\); peer closed\n$/,
+    );
   });
 
   test('SIGINT ends a pipe with 130', async () => {
@@ -93,9 +95,12 @@ describe('connect in-process', () => {
       .toString()
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { port: number; open: boolean; errno: string });
+      .map((l) => JSON.parse(l) as { event: string; peer: { address: string; port: number } });
     const order = [open, closed].sort((a, b) => a - b);
-    expect(objects.map((o) => o.port)).toEqual(order);
+    expect(objects.map((o) => o.event)).toEqual(['probe', 'probe']);
+    expect(objects.map((o) => o.peer)).toEqual(
+      order.map((port) => ({ address: '127.0.0.1', port })),
+    );
     expect(r.stderr.trim().split('\n')).toEqual(
       order.map((p) => (p === open ? `127.0.0.1 ${p} open` : `127.0.0.1 ${p} closed ECONNREFUSED`)),
     );
@@ -129,14 +134,23 @@ describe('send, sendto, recvfrom in-process', () => {
   test('send --json', async () => {
     const port = await engineTcp(EchoHandler as never, teardown);
     const r = await sockit(['send', '--json', '127.0.0.1', String(port), 'a', 'b']);
-    expect(JSON.parse(r.stdout.toString())).toMatchObject({ sent: 3, received: 3, reply: 'a b' });
+    expect(JSON.parse(r.stdout.toString())).toMatchObject({
+      event: 'reply',
+      sent: 3,
+      received: 3,
+      data: 'a b',
+    });
     expect(r.code).toBe(0);
   });
 
   test('sendto --wait --json', async () => {
     const port = await engineUdp(EchoHandler as never, teardown);
     const r = await sockit(['sendto', '--json', '--wait', '5', '127.0.0.1', String(port), 'x']);
-    expect(JSON.parse(r.stdout.toString())).toMatchObject({ from: '127.0.0.1', port, data: 'x' });
+    expect(JSON.parse(r.stdout.toString())).toMatchObject({
+      event: 'datagram',
+      peer: { address: '127.0.0.1', port },
+      data: 'x',
+    });
     expect(r.code).toBe(0);
   });
 

@@ -53,6 +53,8 @@ describe('man/sockit.1 matches the commands', () => {
       'DESCRIPTION',
       'COMMANDS',
       'OPTIONS',
+      'HEX DUMP',
+      'JSON OUTPUT',
       'EXIT STATUS',
       'ENVIRONMENT',
       'EXAMPLES',

@@ -10,7 +10,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import { finish, run, start, startServer } from '../helpers/cli.js';
+import { ISO_TS, finish, run, start, startServer } from '../helpers/cli.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { hasCommand, PYTHON } from '../clients/peers.js';
 import { NO_UNIX_DGRAM, testIf } from '../helpers/skip.js';
@@ -69,7 +69,7 @@ describe('recvfrom', () => {
     expect(r.code).toBe(0);
   });
 
-  test('--json: one object per datagram with the sender; --hex: one hex line', async () => {
+  test('--json: one datagram event each with the sender; --hex: one hex line', async () => {
     const tx = await sender();
     const j = await recvfrom(['0', '--count', '2', '--json']);
     const jDone = outcome(j.child);
@@ -77,8 +77,22 @@ describe('recvfrom', () => {
     tx.send(Buffer.from([0xff, 0x00]), j.port, '127.0.0.1');
     const lines = (await jDone).stdout.toString().trim().split('\n');
     expect(lines.map((l) => JSON.parse(l) as unknown)).toEqual([
-      { from: '127.0.0.1', port: tx.address().port, bytes: 4, data: 'text', encoding: 'utf8' },
-      { from: '127.0.0.1', port: tx.address().port, bytes: 2, data: '/wA=', encoding: 'base64' },
+      {
+        event: 'datagram',
+        ts: expect.stringMatching(ISO_TS),
+        peer: { address: '127.0.0.1', port: tx.address().port },
+        bytes: 4,
+        data: 'text',
+        encoding: 'utf8',
+      },
+      {
+        event: 'datagram',
+        ts: expect.stringMatching(ISO_TS),
+        peer: { address: '127.0.0.1', port: tx.address().port },
+        bytes: 2,
+        data: '/wA=',
+        encoding: 'base64',
+      },
     ]);
 
     const h = await recvfrom(['0', '--count', '1', '--hex']);

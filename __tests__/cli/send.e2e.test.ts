@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { run, start } from '../helpers/cli.js';
+import { ISO_TS, run, start } from '../helpers/cli.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
@@ -36,7 +36,7 @@ describe('send', () => {
     expect(r.code).toBe(0);
   });
 
-  test('--json: one object with sent, received, reply, encoding, rtt_ms', async () => {
+  test('--json: one reply event with peer, sent, received, data, encoding, rttMs', async () => {
     const port = await engineTcp(EchoHandler as never, teardown);
     const r = await run(['send', '--json', '127.0.0.1', String(port), 'ping']);
     const lines = r.stdout.toString().split('\n');
@@ -44,11 +44,14 @@ describe('send', () => {
     expect(lines[1]).toBe('');
     const o = JSON.parse(lines[0]!) as Record<string, unknown>;
     expect(o).toEqual({
+      event: 'reply',
+      ts: expect.stringMatching(ISO_TS),
+      peer: { address: '127.0.0.1', port },
       sent: 4,
       received: 4,
-      reply: 'ping',
+      data: 'ping',
       encoding: 'utf8',
-      rtt_ms: expect.any(Number),
+      rttMs: expect.any(Number),
     });
     expect(r.code).toBe(0);
   });
@@ -57,9 +60,9 @@ describe('send', () => {
     const port = await engineTcp(EchoHandler as never, teardown);
     const bytes = Buffer.from([0xff, 0xfe, 0x00, 0x80]);
     const r = await run(['send', '--json', '127.0.0.1', String(port)], { input: bytes });
-    const o = JSON.parse(r.stdout.toString()) as { reply: string; encoding: string };
+    const o = JSON.parse(r.stdout.toString()) as { data: string; encoding: string };
     expect(o.encoding).toBe('base64');
-    expect(Buffer.from(o.reply, 'base64')).toEqual(bytes);
+    expect(Buffer.from(o.data, 'base64')).toEqual(bytes);
   });
 
   test('--hex: a canonical hex dump', async () => {

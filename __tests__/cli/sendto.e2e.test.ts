@@ -8,7 +8,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import { run } from '../helpers/cli.js';
+import { ISO_TS, run } from '../helpers/cli.js';
 import { tempSocketPath, Teardown } from '../helpers/loopback.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { UpperCaseHandler } from '../../src/handlers/case.js';
@@ -124,10 +124,18 @@ s.serve_forever()
       .split('\n')
       .map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual([
-      { from: '127.0.0.1', port, bytes: 2, data: 'hi', encoding: 'utf8' },
       {
-        from: '127.0.0.1',
-        port,
+        event: 'datagram',
+        ts: expect.stringMatching(ISO_TS),
+        peer: { address: '127.0.0.1', port },
+        bytes: 2,
+        data: 'hi',
+        encoding: 'utf8',
+      },
+      {
+        event: 'datagram',
+        ts: expect.stringMatching(ISO_TS),
+        peer: { address: '127.0.0.1', port },
         bytes: 2,
         data: Buffer.from([0, 255]).toString('base64'),
         encoding: 'base64',
@@ -153,8 +161,14 @@ s.serve_forever()
       .split('\n')
       .map((l) => JSON.parse(l) as unknown);
     expect(lines).toEqual([
-      { from: tmp.path, port: null, bytes: 4, data: 'UNIX', encoding: 'utf8' },
-      { from: tmp.path, port: null, bytes: 5, data: 'DGRAM', encoding: 'utf8' },
+      ...['UNIX', 'DGRAM'].map((data) => ({
+        event: 'datagram',
+        ts: expect.stringMatching(ISO_TS),
+        peer: { path: tmp.path },
+        bytes: data.length,
+        data,
+        encoding: 'utf8',
+      })),
     ]);
     expect(r.code).toBe(0);
   });

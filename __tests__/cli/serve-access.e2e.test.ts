@@ -50,7 +50,9 @@ describe('--allow and --deny', () => {
     const s = await serve(['serve', 'udp', '0', '--allow', '10.0.0.0/8', '--json']);
     const c = await udp();
     c.send('nope', s.port, '127.0.0.1');
-    await s.waitFor(/"event":"rejected","peer":"127\.0\.0\.1:\d+","reason":"access"/);
+    await s.waitFor(
+      /"event":"rejected","ts":"[^"]+","peer":\{"address":"127\.0\.0\.1","port":\d+\},"reason":"access"/,
+    );
     const ok = await serve(['serve', 'udp', '0', '--allow', '127.0.0.1/32']);
     expect((await udpAsk(c, ok.port, 'yes')).toString()).toBe('yes');
   });
@@ -84,7 +86,7 @@ describe('hosts', () => {
     expect(await s.exited).toBe(0);
     const requests = jsonEvents(s.stderr()).filter((e) => e.event === 'request');
     expect(requests).toHaveLength(1);
-    expect(requests[0]!.peer).toMatch(/^\[::1\]:\d+$/);
+    expect(requests[0]!.peer).toEqual({ address: '::1', port: expect.any(Number) });
   });
 });
 

@@ -64,7 +64,11 @@ async function startJson(args: string[]): Promise<{
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (c: string) => (text += c));
   const stderr = (): string => text;
-  const [, url] = await waitForText(child, stderr, /"event":"listening","url":"([^"]+)"/);
+  const [, url] = await waitForText(
+    child,
+    stderr,
+    /"event":"listening","ts":"[^"]+","url":"([^"]+)"/,
+  );
   return { child, url: url!, port: Number(/:(\d+)$/.exec(url!)?.[1] ?? 0), stderr };
 }
 

@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
 
 import { exchange } from '../helpers/loopback.js';
-import { run } from '../helpers/cli.js';
+import { ISO_TS, run } from '../helpers/cli.js';
 import {
   dial,
   jsonEvents,
@@ -125,7 +125,10 @@ describe('concurrency flags', () => {
     expect((await bReply).toString()).toBe('b');
     // the server's own log: b's handler started only after a's had finished
     await s.waitFor(/"event":"close"[^\n]*\n[^]*"event":"close"/);
-    const events = jsonEvents(s.stderr()).map((e) => `${e.event} ${e.peer ?? ''}`);
+    const events = jsonEvents(s.stderr()).map((e) => {
+      const peer = e.peer as { address: string; port: number } | undefined;
+      return `${e.event} ${peer ? `${peer.address}:${peer.port}` : ''}`;
+    });
     expect(events.slice(1)).toEqual([
       `connection ${peerA}`,
       `close ${peerA}`,
@@ -190,15 +193,18 @@ describe('-v, -q and --json', () => {
     expect(await stop(s)).toBe(0);
     const events = jsonEvents(s.stderr());
     expect(events.map((e) => e.event)).toEqual(['listening', 'connection', 'close', 'summary']);
+    for (const e of events) expect(e.ts).toMatch(ISO_TS);
     expect(events[0]).toMatchObject({
       url: `tcp://127.0.0.1:${s.port}`,
       transport: 'tcp',
+      address: '127.0.0.1',
+      port: s.port,
       handler: 'upper',
       mode: 'async',
     });
     expect(events[2]).toMatchObject({ bytesIn: 4, bytesOut: 4 });
-    expect(events[2]!.peer).toMatch(/^127\.0\.0\.1:\d+$/);
-    expect(typeof events[2]!.ms).toBe('number');
+    expect(events[2]!.peer).toEqual({ address: '127.0.0.1', port: expect.any(Number) });
+    expect(typeof events[2]!.durationMs).toBe('number');
     expect(events[3]).toMatchObject({ signal: 'SIGTERM', requests: 1, bytesIn: 4, bytesOut: 4 });
     expect(s.stdout()).toEqual(Buffer.alloc(0));
   });

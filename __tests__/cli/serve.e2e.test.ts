@@ -183,7 +183,7 @@ describe('sockit serve udp', () => {
     c.send('dropped', dis.port, '127.0.0.1');
     expect(await dis.exited).toBe(0);
     expect(dis.stderr()).toMatch(
-      /"event":"request","peer":"127\.0\.0\.1:\d+","bytesIn":7,"bytesOut":0/,
+      /"event":"request","ts":"[^"]+","peer":\{"address":"127\.0\.0\.1","port":\d+\},"bytesIn":7,"bytesOut":0/,
     );
   });
 });

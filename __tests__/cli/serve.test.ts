@@ -14,6 +14,7 @@ import { ServeLog } from '../../src/cli/serve-log.js';
 import { Output } from '../../src/cli/output.js';
 import { exchange } from '../helpers/loopback.js';
 import { dial, untilClosed } from './serve-helpers.js';
+import { ISO_TS } from '../helpers/cli.js';
 
 type Sig = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 
@@ -198,7 +199,12 @@ describe('ServeLog', () => {
     );
     const json = log({ json: true });
     json.l.summary(stats, 'SIGTERM');
-    expect(JSON.parse(json.text())).toEqual({ event: 'summary', signal: 'SIGTERM', ...stats });
+    expect(JSON.parse(json.text())).toEqual({
+      event: 'summary',
+      ts: expect.stringMatching(ISO_TS),
+      signal: 'SIGTERM',
+      ...stats,
+    });
     const quiet = log({ quiet: true });
     quiet.l.summary(stats, 'SIGINT');
     expect(quiet.text()).toBe('');
@@ -212,6 +218,7 @@ describe('ServeLog', () => {
     json.l.listening('tcp://127.0.0.1:1', { mode: 'async' });
     expect(JSON.parse(json.text())).toEqual({
       event: 'listening',
+      ts: expect.stringMatching(ISO_TS),
       url: 'tcp://127.0.0.1:1',
       mode: 'async',
     });

@@ -81,3 +81,6 @@ export async function startServer(
   const port = Number(/:(\d+)$/.exec(url)?.[1] ?? 0);
   return { child, url, port, stderr: () => text };
 }
+
+/** The `ts` of a JSON event: ISO 8601 with milliseconds, UTC. */
+export const ISO_TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;

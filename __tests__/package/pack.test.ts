@@ -48,9 +48,11 @@ beforeAll(() => {
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 describe('npm pack', () => {
-  test('contains only bin, dist, man, README, LICENSE and package.json', () => {
+  test('contains only bin, dist, man, schema, README, LICENSE and package.json', () => {
     const stray = files.filter(
-      (f) => !/^(bin|dist|man)\//.test(f) && !['README.md', 'LICENSE', 'package.json'].includes(f),
+      (f) =>
+        !/^(bin|dist|man|schema)\//.test(f) &&
+        !['README.md', 'LICENSE', 'package.json'].includes(f),
     );
     expect(stray).toEqual([]);
     expect(files).toEqual(
@@ -60,6 +62,7 @@ describe('npm pack', () => {
         'dist/index.js',
         'dist/index.d.ts',
         'man/sockit.1',
+        'schema/events.schema.json',
         'README.md',
         'LICENSE',
       ]),

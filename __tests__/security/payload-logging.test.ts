@@ -122,8 +122,8 @@ describe('clients never log a payload on stderr (stdout carries it)', () => {
     const j = await run(['send', '--json', '127.0.0.1', String(port)], { input: PAYLOAD });
     expect(j.code).toBe(0);
     expectClean(j.stderr);
-    const rec = JSON.parse(j.stdout.toString()) as { reply: string; encoding: string };
-    expect(Buffer.from(rec.reply, rec.encoding as BufferEncoding)).toEqual(PAYLOAD);
+    const rec = JSON.parse(j.stdout.toString()) as { data: string; encoding: string };
+    expect(Buffer.from(rec.data, rec.encoding as BufferEncoding)).toEqual(PAYLOAD);
   });
 
   test('sendto -v --wait and recvfrom -v', async () => {

@@ -7,6 +7,7 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../net/errors.js';
 import { checkUnixPath } from '../net/address.js';
+import { safeValue } from '../net/terminal.js';
 import { hostArg, ipAddressArg, portArg } from './options.js';
 
 /** A target as the commands see it. */
@@ -45,14 +46,16 @@ export async function destinationPort(
   if (/^\d+$/.test(text)) {
     const port = Number(text);
     if (port < 1 || port > 65535) {
-      throw new UsageError(`invalid port '${value}' — out of range 1-65535`);
+      throw new UsageError(`invalid port '${safeValue(value)}' — out of range 1-65535`);
     }
     return port;
   }
   const { lookupService } = await import('../clients/ports.js');
   const port = lookupService(text, proto);
   if (port === undefined || port === 0) {
-    throw new UsageError(`invalid port '${value}' — not a number or a known ${proto} service`);
+    throw new UsageError(
+      `invalid port '${safeValue(value)}' — not a number or a known ${proto} service`,
+    );
   }
   return port;
 }
@@ -62,7 +65,7 @@ export function checkedHost(value: string): string {
   try {
     return hostArg(value);
   } catch (err) {
-    throw new UsageError(`invalid host '${value}' — ${(err as Error).message}`);
+    throw new UsageError(`invalid host '${safeValue(value)}' — ${(err as Error).message}`);
   }
 }
 
@@ -85,7 +88,7 @@ export async function clientTarget(
   }
   const [host, port, ...rest] = args;
   if (host === undefined) throw new UsageError('missing <host> (or --unix <path>)');
-  if (port === undefined) throw new UsageError(`missing <port> after host '${host}'`);
+  if (port === undefined) throw new UsageError(`missing <port> after host '${safeValue(host)}'`);
   return { target: { host: checkedHost(host), port: await destinationPort(port, proto) }, rest };
 }
 

@@ -3,30 +3,15 @@
  * hex input, and the one way a client command runs: interruptible by SIGINT and
  * SIGTERM, with an EPIPE on stdout as a normal end.
  */
-import { Buffer, isUtf8 } from 'node:buffer';
+import { Buffer } from 'node:buffer';
 import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from 'commander';
 import { EXIT, UsageError } from '../net/errors.js';
 import type { SocketAddress } from '../net/address.js';
 import type { CliContext } from './context.js';
-
-/** A payload as JSON fields: UTF-8 text when valid, else base64. */
-export function payloadFields(data: Uint8Array): { data: string; encoding: 'utf8' | 'base64' } {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  return isUtf8(buf)
-    ? { data: buf.toString('utf8'), encoding: 'utf8' }
-    : { data: buf.toString('base64'), encoding: 'base64' };
-}
-
-/** One datagram as an NDJSON line: `{"from","port","bytes","data","encoding"}`. */
-export function datagramJson(data: Uint8Array, from: SocketAddress): string {
-  const sender =
-    from.family === 'unix'
-      ? { from: from.path, port: null }
-      : { from: from.address, port: from.port };
-  return `${JSON.stringify({ ...sender, bytes: data.length, ...payloadFields(data) })}\n`;
-}
+import { datagramEvent } from './events.js';
+import { rowsSize, writeRows } from '../net/hex-rows.js';
 
 /**
  * Print a datagram on stdout: a JSON line (`--json`), a hex line (`--hex`), or its
@@ -39,7 +24,7 @@ export function printDatagram(
   lineEnd = false,
 ): void {
   const stdout = ctx.io.stdout;
-  if (format.json) stdout.write(datagramJson(d.data, d.from));
+  if (format.json) stdout.write(datagramEvent(d.data, d.from));
   else if (format.hex) stdout.write(hexLine(d.data));
   else {
     stdout.write(d.data);
@@ -47,24 +32,14 @@ export function printDatagram(
   }
 }
 
-/** The canonical hex dump (`hexdump -C`): offset, 16 bytes in hex, printable ASCII. */
+/** The canonical hex dump (`hexdump -C`, without its `*` for repeated rows): offset, 16 bytes in hex, printable ASCII. */
 export function hexdump(data: Uint8Array): string {
-  const lines: string[] = [];
-  for (let off = 0; off < data.length; off += 16) {
-    const row = data.subarray(off, Math.min(off + 16, data.length));
-    let hex = '';
-    let text = '';
-    for (let i = 0; i < 16; i += 1) {
-      const b = row[i];
-      hex += b === undefined ? '   ' : `${b.toString(16).padStart(2, '0')} `;
-      if (i === 7) hex += ' ';
-      if (b !== undefined) text += b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : '.';
-    }
-    lines.push(`${off.toString(16).padStart(8, '0')}  ${hex} |${text}|`);
-  }
-  lines.push(data.length.toString(16).padStart(8, '0'));
-  return `${lines.join('\n')}\n`;
+  const rows = Buffer.allocUnsafe(rowsSize(data.length, 0));
+  const end = writeRows(rows, 0, NO_PREFIX, data, 0);
+  return `${rows.toString('latin1', 0, end)}${data.length.toString(16).padStart(8, '0')}\n`;
 }
+
+const NO_PREFIX = Buffer.alloc(0);
 
 /** One line of lowercase hex for a datagram (the form `sendto --hex-input` takes). */
 export function hexLine(data: Uint8Array): string {

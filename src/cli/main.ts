@@ -4,8 +4,9 @@
  */
 import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
-import { EXIT, SockitError, errnoName, oneLine } from '../net/errors.js';
-import { Output, oneLineSafe, type CliIO } from './output.js';
+import { ERR, EXIT, SockitError, errnoName, oneLine } from '../net/errors.js';
+import { Output, type CliIO } from './output.js';
+import { escapeControls } from '../net/terminal.js';
 import type { CliContext, SignalSource } from './context.js';
 import { netcatListen } from './nc-habit.js';
 
@@ -61,8 +62,7 @@ export function buildProgram(ctx: CliContext, factories: readonly CommandFactory
       writeOut: (s) => ctx.io.stdout.write(s),
       writeErr: (s) => ctx.io.stderr.write(s),
       // one line: commander puts its "(Did you mean …?)" hint on a second one
-      outputError: (s, write) =>
-        write(`sockit: ${oneLineSafe(s.replace(/^error: /, '').trim())}\n`),
+      outputError: (s) => ctx.out.error(s.replace(/^error: /, '').trim(), { code: ERR.USAGE }),
     })
     .hook('preAction', (_cmd, action) => {
       const opts = action.optsWithGlobals() as {
@@ -112,6 +112,8 @@ export async function main(
   signals: SignalSource = processSignals(),
 ): Promise<number> {
   const out = new Output(io);
+  // `serve --json`: stderr is the event stream from the first line on, parse errors included
+  out.json = eventStream(argv);
   const ctx: CliContext = { io, out, exitCode: EXIT.OK, signals };
   const debug = argv.includes('--debug') || /\bsockit\b/.test(io.env.NODE_DEBUG ?? '');
   // A closed stdout (`sockit … | head -1`) is a normal end, never a stack trace; the
@@ -129,6 +131,12 @@ export async function main(
   }
 }
 
+/** Whether stderr carries JSON events (`serve … --json`). */
+function eventStream(argv: readonly string[]): boolean {
+  const args = argv.slice(2);
+  return args.find((a) => !a.startsWith('-')) === 'serve' && args.includes('--json');
+}
+
 /** One line for any failure, and its exit code. */
 export function reportError(err: unknown, out: Output, debug = false): number {
   if (err instanceof CommanderError) {
@@ -139,17 +147,23 @@ export function reportError(err: unknown, out: Output, debug = false): number {
     return EXIT.USAGE;
   }
   if (err instanceof SockitError) {
-    out.error(err.message);
-    if (debug && err.stack) out.io.stderr.write(`${err.stack}\n`);
+    out.error(err.message, { code: err.code });
+    if (debug) printStack(out, err);
     return err.exitCode;
   }
   const code = errnoName(err);
   if (code && /^E[A-Z]+$/.test(code)) {
-    out.error(oneLine(err));
-    if (debug && err instanceof Error) out.io.stderr.write(`${err.stack}\n`);
+    out.error(oneLine(err), { code });
+    if (debug) printStack(out, err);
     return EXIT.FAILURE;
   }
   out.error(`internal error — ${oneLine(err)}${debug ? '' : ' (run with --debug for details)'}`);
-  if (debug && err instanceof Error) out.io.stderr.write(`${err.stack}\n`);
+  if (debug) printStack(out, err);
   return EXIT.FAILURE;
+}
+
+/** `--debug`: the stack, each line with its controls escaped (a message may quote a peer). */
+function printStack(out: Output, err: unknown): void {
+  if (!(err instanceof Error) || !err.stack) return;
+  out.io.stderr.write(`${err.stack.split('\n').map(escapeControls).join('\n')}\n`);
 }

@@ -4,6 +4,8 @@
  * Payload goes to `stdout`; every diagnostic goes to `stderr`.
  */
 import type { Readable, Writable } from 'node:stream';
+import { MAX_LINE, clip, safeLine } from '../net/terminal.js';
+import { eventLine } from './events.js';
 
 /** A spinner on stderr, or a silent stand-in. */
 export interface Spinner {
@@ -35,19 +37,6 @@ export function useColor(io: CliIO, noColorFlag = false): boolean {
   return io.stderr.isTTY === true;
 }
 
-/**
- * A message that may quote user input, made safe for one stderr line: line breaks
- * become spaces and other control characters (a terminal escape in a bad argument)
- * are shown as `\xNN`.
- */
-export function oneLineSafe(message: string): string {
-  return message.replace(/\s*[\r\n]+\s*/g, ' ').replace(
-    // eslint-disable-next-line no-control-regex
-    /[\x00-\x1f\x7f]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
-  );
-}
-
 /** Diagnostics for one command: one line each, to stderr, coloured when allowed. */
 export class Output {
   readonly io: CliIO;
@@ -57,6 +46,8 @@ export class Output {
   quiet = false;
   /** Print `--verbose` lines. */
   verbose = false;
+  /** Errors and warnings are `error`/`warning` events (`serve --json`: stderr is the event stream). */
+  json = false;
   #chalk: { red: Paint; yellow: Paint; dim: Paint; green: Paint; bold: Paint } | undefined;
 
   constructor(io: CliIO) {
@@ -76,29 +67,38 @@ export class Output {
     return this.color && this.#chalk ? this.#chalk[style] : plain;
   }
 
+  // Every line goes through safeLine(): it may quote a peer's path, a host name, a
+  // worker's output; none of it may reach the terminal as a control sequence.
+
   /** An informational line (the banner, a summary); dropped with --quiet. */
   info(line: string): void {
-    if (!this.quiet) this.io.stderr.write(`${line}\n`);
+    if (!this.quiet) this.io.stderr.write(`${safeLine(line)}\n`);
   }
 
   /** A line that prints even with --quiet (the listening banner). */
   always(line: string): void {
-    this.io.stderr.write(`${line}\n`);
+    this.io.stderr.write(`${safeLine(line)}\n`);
   }
 
   /** A --verbose line. */
   detail(line: string): void {
-    if (this.verbose && !this.quiet) this.io.stderr.write(`${this.#paint('dim')(line)}\n`);
+    if (this.verbose && !this.quiet)
+      this.io.stderr.write(`${this.#paint('dim')(safeLine(line))}\n`);
   }
 
-  /** A warning line: `sockit: warning: …`. */
-  warn(message: string): void {
-    this.io.stderr.write(`${this.#paint('yellow')(`sockit: warning: ${oneLineSafe(message)}`)}\n`);
+  /** A warning line, `sockit: warning: …`, or a `warning` event with `fields`. */
+  warn(message: string, fields: Record<string, unknown> = {}): void {
+    if (this.json)
+      this.io.stderr.write(eventLine('warning', { message: clip(message, MAX_LINE), ...fields }));
+    else
+      this.io.stderr.write(`${this.#paint('yellow')(`sockit: warning: ${safeLine(message)}`)}\n`);
   }
 
-  /** The one-line error: `sockit: …`. */
-  error(message: string): void {
-    this.io.stderr.write(`${this.#paint('red')(`sockit: ${oneLineSafe(message)}`)}\n`);
+  /** The one-line error, `sockit: …`, or an `error` event with `fields`. */
+  error(message: string, fields: Record<string, unknown> = {}): void {
+    if (this.json)
+      this.io.stderr.write(eventLine('error', { message: clip(message, MAX_LINE), ...fields }));
+    else this.io.stderr.write(`${this.#paint('red')(`sockit: ${safeLine(message)}`)}\n`);
   }
 
   /** A spinner on a TTY stderr (never with --quiet); silent otherwise. Never reads stdin. */

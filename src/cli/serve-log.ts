@@ -6,10 +6,19 @@
 import type { BaseServer, RequestEndInfo, ServerStats } from '../engine/base-server.js';
 import { formatEndpoint, type SocketAddress } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
+import { MAX_LINE, clip, escapeControls, safeValue } from '../net/terminal.js';
+import { eventLine, jsonPeer } from './events.js';
 import type { Output } from './output.js';
 import { Throttle } from './throttle.js';
 import { QUICK_DEATH_MS, type WorkerExit } from '../net/worker-pool.js';
 import type { TlsHandshakeError } from '../engine/server-tls.js';
+
+/** A worker as the pool's events describe it. */
+interface WorkerInfo {
+  readonly id: number;
+  readonly pid: number | undefined;
+  readonly threadId: number | undefined;
+}
 
 /** How a serve run reports. */
 export interface ServeLogOptions {
@@ -33,9 +42,14 @@ const DROP_REASONS: Readonly<Record<string, string>> = {
   'output-full': 'stdout is not keeping up',
 };
 
-/** One NDJSON event on stderr: `{"event":…,…}`. */
+/** One NDJSON event on stderr: `{"event":…,"ts":…,…}`. */
 export function writeEvent(out: Output, event: string, fields: Record<string, unknown> = {}): void {
-  out.io.stderr.write(`${JSON.stringify({ event, ...fields })}\n`);
+  out.io.stderr.write(eventLine(event, fields));
+}
+
+/** A peer in a text line: controls escaped (a unix peer's path is the peer's to choose). */
+function peerText(addr: SocketAddress): string {
+  return safeValue(formatEndpoint(addr));
 }
 
 function ms(durationMs: number): number {
@@ -56,12 +70,13 @@ export class ServeLog {
   constructor(out: Output, opts: ServeLogOptions) {
     this.#out = out;
     this.#opts = opts;
+    out.json = opts.json; // errors and warnings are events too
   }
 
   /** The `listening on …` banner (printed even with --quiet), or the `listening` event. */
   listening(url: string, fields: Record<string, unknown>): void {
     if (this.#opts.json) writeEvent(this.#out, 'listening', { url, ...fields });
-    else this.#out.always(`listening on ${url}`);
+    else this.#out.always(`listening on ${escapeControls(url)}`);
   }
 
   /** A second banner line (printed even with --quiet; not in --json, where the banner event has it). */
@@ -70,15 +85,13 @@ export class ServeLog {
   }
 
   /** A `sockit: warning: …` line, or a `warning` event. */
-  warn(message: string): void {
-    if (this.#opts.json) writeEvent(this.#out, 'warning', { message });
-    else this.#out.warn(message);
+  warn(message: string, fields: Record<string, unknown> = {}): void {
+    this.#out.warn(message, fields);
   }
 
   /** A `sockit: …` error line that does not end the run's output, or an `error` event. */
   error(message: string, fields: Record<string, unknown> = {}): void {
-    if (this.#opts.json) writeEvent(this.#out, 'error', { message, ...fields });
-    else this.#out.error(message);
+    this.#out.error(message, fields);
   }
 
   /** An informational line (dropped with --quiet), or an event. */
@@ -107,9 +120,8 @@ export class ServeLog {
     const out = this.#out;
     // A failing handler: always one line (the engine's default would name the class).
     server.on('requestError', (err: unknown, addr: SocketAddress) => {
-      const peer = formatEndpoint(addr);
-      if (json) writeEvent(out, 'error', { peer, handler: handlerName, message: oneLine(err) });
-      else out.error(`handler '${handlerName}' failed for ${peer}: ${oneLine(err)}`);
+      const message = `handler '${handlerName}' failed for ${peerText(addr)}: ${oneLine(err)}`;
+      out.error(message, { peer: jsonPeer(addr), handler: handlerName, reason: 'handler' });
     });
     this.#attachRefusals(server);
     this.#attachDrops(server);
@@ -123,9 +135,11 @@ export class ServeLog {
   #attachRefusals(server: BaseServer<unknown>): void {
     const { json, verbose, maxConns } = this.#opts;
     const out = this.#out;
+    let last: SocketAddress | undefined; // the peer of the line reported at once
     const report = (reason: 'max-conns' | 'access', why: string, print: (line: string) => void) =>
       new Throttle((count, first, peer) => {
-        if (json) writeEvent(out, 'rejected', first ? { peer, reason } : { reason, count });
+        if (json && first && last) writeEvent(out, 'rejected', { peer: jsonPeer(last), reason });
+        else if (json) writeEvent(out, 'rejected', { reason, count });
         else print(`refused ${first ? peer : plural(count, 'more client')} — ${why}`);
       });
     const full = report('max-conns', `too many connections (--max-conns ${maxConns})`, (l) =>
@@ -133,8 +147,9 @@ export class ServeLog {
     );
     const denied = report('access', 'not allowed by --allow/--deny', (l) => out.detail(l));
     server.on('rejected', (addr: SocketAddress, reason: string) => {
-      if (reason === 'max-conns') full.hit(formatEndpoint(addr));
-      else if (json || verbose) denied.hit(formatEndpoint(addr));
+      last = addr;
+      if (reason === 'max-conns') full.hit(peerText(addr));
+      else if (json || verbose) denied.hit(peerText(addr));
     });
     server.on('close', () => {
       full.flush();
@@ -181,9 +196,17 @@ export class ServeLog {
           ? `worker process ${info.id} (pid ${info.pid})`
           : `worker thread ${info.threadId}`;
       const why = info.error ? oneLine(info.error) : (info.signal ?? `exit code ${info.code}`);
+      if (this.#opts.json) {
+        const error = info.error && clip(oneLine(info.error), MAX_LINE);
+        writeEvent(this.#out, 'worker-exit', { ...info, error });
+      } else this.#out.warn(`${what} died — ${why}${info.gaveUp ? '' : '; starting a new one'}`);
+    });
+    // What a worker writes to its stderr (a crash dump, a handler's console.error):
+    // one escaped line each, or one event each, never raw.
+    server.on('workerOutput', (worker: WorkerInfo, line: string) => {
       if (this.#opts.json)
-        writeEvent(this.#out, 'worker-exit', { ...info, error: info.error && oneLine(info.error) });
-      else this.#out.warn(`${what} died — ${why}${info.gaveUp ? '' : '; starting a new one'}`);
+        writeEvent(this.#out, 'worker-output', { ...worker, text: clip(line, MAX_LINE) });
+      else this.#out.always(`[worker ${worker.id}] ${line}`);
     });
     server.on('giveUp', () =>
       this.error(
@@ -200,20 +223,20 @@ export class ServeLog {
     const datagram = this.#opts.datagram;
     if (!datagram) {
       server.on('request', (addr: SocketAddress) =>
-        writeEvent(out, 'connection', { peer: formatEndpoint(addr) }),
+        writeEvent(out, 'connection', { peer: jsonPeer(addr) }),
       );
     }
     server.on('requestEnd', (info: RequestEndInfo) => {
       writeEvent(out, datagram ? 'request' : 'close', {
-        peer: formatEndpoint(info.clientAddress),
+        peer: jsonPeer(info.clientAddress),
         bytesIn: info.bytesIn,
         bytesOut: info.bytesOut,
-        ms: ms(info.durationMs),
-        ...(info.error === undefined ? {} : { error: oneLine(info.error) }),
+        durationMs: ms(info.durationMs),
+        ...(info.error === undefined ? {} : { error: clip(oneLine(info.error), MAX_LINE) }),
       });
     });
     server.on('idleTimeout', (addr: SocketAddress) =>
-      writeEvent(out, 'idle-timeout', { peer: formatEndpoint(addr) }),
+      writeEvent(out, 'idle-timeout', { peer: jsonPeer(addr) }),
     );
     server.on('tlsError', (err: TlsHandshakeError, addr: SocketAddress) =>
       writeEvent(out, 'tls-error', {
@@ -229,11 +252,11 @@ export class ServeLog {
     const what = this.#opts.datagram ? 'datagram from' : 'connection from';
     server.on('requestEnd', (info: RequestEndInfo) => {
       out.detail(
-        `${what} ${formatEndpoint(info.clientAddress)}: ${info.bytesIn} bytes in, ${info.bytesOut} bytes out, ${ms(info.durationMs)} ms${info.error === undefined ? '' : ', failed'}`,
+        `${what} ${peerText(info.clientAddress)}: ${info.bytesIn} bytes in, ${info.bytesOut} bytes out, ${ms(info.durationMs)} ms${info.error === undefined ? '' : ', failed'}`,
       );
     });
     server.on('idleTimeout', (addr: SocketAddress) =>
-      out.detail(`closed idle connection from ${formatEndpoint(addr)} (--idle-timeout)`),
+      out.detail(`closed idle connection from ${peerText(addr)} (--idle-timeout)`),
     );
     server.on('tlsError', (err: TlsHandshakeError, addr: SocketAddress) =>
       out.detail(`TLS handshake with ${formatEndpoint(addr)} failed — ${err.message}`),

@@ -18,6 +18,8 @@ import { UnixDatagramServer } from '../engine/unix-datagram-server.js';
 import { findHandler, HANDLER_NAMES } from '../handlers/registry.js';
 import type { CliContext } from './context.js';
 import { ServeLog } from './serve-log.js';
+import { jsonPeer } from './events.js';
+import { withTap, type TapCliOptions } from './tap-options.js';
 import { checkSocketDirectory } from '../net/unix-path.js';
 import { onStopSignals, type StopSignal } from './serve-signals.js';
 import {
@@ -34,7 +36,8 @@ import { tlsBanner } from './tls-report.js';
 export type ServeTransport = 'tcp' | 'udp' | 'unix';
 
 /** Options of `sockit serve …` as commander parses them (each subcommand has a subset). */
-export interface ServeOptions extends ForwardCliOptions, HandlerExtraOptions, ServerTlsFlags {
+export interface ServeOptions
+  extends ForwardCliOptions, HandlerExtraOptions, ServerTlsFlags, TapCliOptions {
   host?: string;
   port?: number;
   handler: string;
@@ -162,10 +165,11 @@ export async function runServe(
       ...setup.options,
       ...forwarding,
     });
-    log.attach(server);
-    setup.attach(server, log);
+    const any = server as unknown as BaseServer<unknown>;
+    log.attach(any);
+    setup.attach(any, log);
     if (forwarding.forward)
-      attachForwardLog(server, ctx.out, {
+      attachForwardLog(any, ctx.out, {
         json: opts.json === true,
         verbose: opts.verbose === true,
         datagram,
@@ -175,11 +179,16 @@ export async function runServe(
       log.error(`internal error — ${oneLine(err)}`, { reason: 'internal' });
       process.exit(EXIT.FAILURE);
     });
-    await new ServeSession(ctx, server, log, opts).run();
+    await withTap(ctx, opts, true, async (tap) => {
+      server.tap = tap;
+      await new ServeSession(ctx, any, log, opts).run();
+    });
   } finally {
     await setup.done(ctx, log);
   }
 }
+
+type AnyServer = UnixDatagramServer | UnixStreamServer | UDPServer | TCPServer;
 
 /** The server a serve run asks for: transport, address, handler and options. */
 async function makeServer(
@@ -188,7 +197,7 @@ async function makeServer(
   target: ServeTarget,
   opts: ServeOptions,
   handlerOptions: Readonly<Record<string, unknown>>,
-): Promise<BaseServer<unknown>> {
+): Promise<AnyServer> {
   const datagram = transport === 'udp' || (transport === 'unix' && opts.datagram === true);
   const path = 'path' in target ? checkUnixPath(target.path) : undefined;
   const { Handler, module } = await resolveHandler(opts.handler, datagram);
@@ -197,7 +206,7 @@ async function makeServer(
     workers: MODES[opts.mode].pooled ? (opts.workers ?? availableParallelism()) : opts.workers,
     handlerModule: module,
     timeout: opts.timeout ?? null,
-    log: (line: string) => ctx.io.stderr.write(`${line}\n`),
+    log: (line: string) => ctx.out.always(line),
     ...handlerOptions,
   };
   const tls = serverTlsOf(opts);
@@ -212,11 +221,9 @@ async function makeServer(
   if (path !== undefined) {
     await checkSocketDirectory(path);
     const unix = { ...base, socketMode: opts.socketMode };
-    return (
-      datagram
-        ? new UnixDatagramServer(path, H, unix)
-        : new UnixStreamServer(path, H, { ...unix, ...stream })
-    ) as BaseServer<unknown>;
+    return datagram
+      ? new UnixDatagramServer(path, H, unix)
+      : new UnixStreamServer(path, H, { ...unix, ...stream });
   }
   const host = await resolveBindHost(opts.host ?? '127.0.0.1');
   const where = { host, port: (target as { port?: number }).port ?? DEFAULT_PORT };
@@ -225,9 +232,9 @@ async function makeServer(
   const inet = { ...base, accessList, ipv6Only: opts.ipv6Only === true };
   if (transport === 'udp') {
     const udp = { ...inet, allowReuseAddress: opts.reuseAddress === true };
-    return new UDPServer(where, H, udp) as BaseServer<unknown>;
+    return new UDPServer(where, H, udp);
   }
-  return new TCPServer(where, H, { ...inet, ...stream }) as BaseServer<unknown>;
+  return new TCPServer(where, H, { ...inet, ...stream });
 }
 
 /** One serve run: bind, banner, serve (for ever or n requests), stop on a signal. */
@@ -281,6 +288,7 @@ class ServeSession {
       const tls = tlsBanner(server);
       this.#log.listening(formatUrl(server.transport, address, tls !== undefined), {
         transport: server.transport,
+        ...jsonPeer(address),
         handler: this.#opts.handler,
         mode: server.mode,
         pid: process.pid,

@@ -7,6 +7,7 @@
 import type { SocketAddress } from '../net/address.js';
 import { bindDatagramSocket, type DatagramSocket } from '../net/datagram-socket.js';
 import { errorCode } from '../net/errors.js';
+import type { Tap } from '../net/tap.js';
 import {
   datagramAddress,
   msgSizeError,
@@ -167,6 +168,8 @@ export interface RecvfromOptions {
   onDatagram?: (d: ReceivedDatagram) => void;
   /** On `::`, receive IPv6 only. */
   ipv6Only?: boolean;
+  /** Record every datagram in and out (`-x`, `-o`). */
+  tap?: Tap;
   /** Stop. */
   signal?: AbortSignal;
 }
@@ -255,6 +258,7 @@ export async function recvfrom(
       ? { family: 'unix', path: bind.path }
       : await datagramAddress(bind.host, bind.port);
   const socket = await bindDatagramSocket(local, { ipv6Only: opts.ipv6Only });
+  socket.tap = opts.tap;
   const address = socket.address!;
   opts.onListening?.(address);
   const receiver = new DatagramReceiver(socket, opts);

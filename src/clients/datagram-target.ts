@@ -12,6 +12,7 @@ import {
 } from '../net/datagram-socket.js';
 import { ERR, NetworkError, errnoName, errorCode, oneLine, systemError } from '../net/errors.js';
 import { resolveHost, type IpFamily } from '../net/resolve.js';
+import type { Tap } from '../net/tap.js';
 
 /** A datagram that arrived, with its sender. */
 export interface ReceivedDatagram {
@@ -28,6 +29,8 @@ export interface DatagramOptions {
   localAddress?: string;
   /** Source port to bind. */
   localPort?: number;
+  /** Record every datagram in and out (`-x`, `-o`). */
+  tap?: Tap;
 }
 
 /**
@@ -53,7 +56,9 @@ export async function openTowards(
   const peer: SocketAddress = isPathTarget(target)
     ? { family: 'unix', path: target.path }
     : await datagramAddress(target.host, target.port, opts.family);
-  return openDatagramSocket(peer, opts);
+  const socket = await openDatagramSocket(peer, opts);
+  socket.tap = opts.tap;
+  return socket;
 }
 
 /** The datagram is larger than the socket can send: EMSGSIZE, with the limit. */

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../net/errors.js';
+import { safeValue } from '../net/terminal.js';
 
 /** Transport a service name is looked up for. */
 export type ServiceProto = 'tcp' | 'udp';
@@ -113,14 +114,16 @@ function onePort(text: string, spec: string, opts: PortSpecOptions): number {
   if (/^\d+$/.test(text)) {
     const port = Number(text);
     if (port > 65535 || port < min) {
-      throw new UsageError(`invalid port spec '${spec}' — ${text} is out of range ${min}-65535`);
+      throw new UsageError(
+        `invalid port spec '${safeValue(spec)}' — ${safeValue(text)} is out of range ${min}-65535`,
+      );
     }
     return port;
   }
   const port = lookupService(text, opts.proto);
   if (port === undefined) {
     throw new UsageError(
-      `invalid port spec '${spec}' — '${text}' is neither a port number nor a known ${opts.proto ?? 'tcp'} service`,
+      `invalid port spec '${safeValue(spec)}' — '${safeValue(text)}' is neither a port number nor a known ${opts.proto ?? 'tcp'} service`,
     );
   }
   return port;
@@ -136,12 +139,12 @@ export function parsePortSpec(spec: string, opts: PortSpecOptions = {}): number[
   const seen = new Set<number>();
   const items = spec.split(',').map((s) => s.trim());
   for (const item of items) {
-    if (item === '') throw new UsageError(`invalid port spec '${spec}' — empty item`);
+    if (item === '') throw new UsageError(`invalid port spec '${safeValue(spec)}' — empty item`);
     // a service name may contain '-' (ms-sql-s), so try the whole item as a name first
     const named = /^\d/.test(item) ? undefined : lookupService(item, opts.proto);
     if (named !== undefined) {
       if (named === 0 && !opts.allowZero)
-        throw new UsageError(`invalid port spec '${spec}' — port 0`);
+        throw new UsageError(`invalid port spec '${safeValue(spec)}' — port 0`);
       seen.add(named);
       continue;
     }
@@ -150,7 +153,9 @@ export function parsePortSpec(spec: string, opts: PortSpecOptions = {}): number[
       const lo = onePort(range[1]!.trim(), spec, opts);
       const hi = onePort(range[2]!.trim(), spec, opts);
       if (lo > hi) {
-        throw new UsageError(`invalid port spec '${spec}' — range ${item} is reversed`);
+        throw new UsageError(
+          `invalid port spec '${safeValue(spec)}' — range ${safeValue(item)} is reversed`,
+        );
       }
       for (let p = lo; p <= hi; p += 1) seen.add(p);
       continue;

@@ -7,7 +7,14 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
-import { checkUnixPath, formatEndpoint, isPathTarget, type Target } from '../net/address.js';
+import {
+  checkUnixPath,
+  formatEndpoint,
+  isPathTarget,
+  remoteAddress,
+  type Target,
+} from '../net/address.js';
+import type { Tap } from '../net/tap.js';
 import { ERR, NetworkError, errnoName, oneLine, systemError } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
 import { Deferred } from './deferred.js';
@@ -46,6 +53,8 @@ export interface OpenOptions {
   lookup?: Resolver;
   /** Speak TLS, verified unless told otherwise (options, or a {@link TlsClient} made once). */
   tls?: TlsClientOptions | TlsClient;
+  /** Record the connection's bytes (`-x`, `-o`) from the moment it is open (the plaintext, over TLS). */
+  tap?: Tap;
 }
 
 /**
@@ -121,11 +130,22 @@ class ConnectAttempt {
  */
 export async function openConnection(target: Target, opts: OpenOptions = {}): Promise<Socket> {
   const tls = await tlsClientOf(opts);
-  const socket = await openPlain(target, opts);
-  if (!tls) return socket;
-  const { tlsConnect } = await import('../net/tls.js');
-  const host = isPathTarget(target) ? undefined : target.host;
-  return tlsConnect(socket, tls, { host, label: formatEndpoint(target), signal: opts.signal });
+  const plain = await openPlain(target, opts);
+  let socket: Socket = plain;
+  if (tls) {
+    const { tlsConnect } = await import('../net/tls.js');
+    const host = isPathTarget(target) ? undefined : target.host;
+    socket = await tlsConnect(plain, tls, {
+      host,
+      label: formatEndpoint(target),
+      signal: opts.signal,
+    });
+  }
+  if (opts.tap) {
+    const unix = isPathTarget(target);
+    opts.tap.attach(socket, remoteAddress(plain, unix ? target.path : ''), unix ? 'unix' : 'tcp');
+  }
+  return socket;
 }
 
 /** {@link openConnection} up to the TCP or unix connection. */
@@ -193,6 +213,8 @@ export interface SendOptions extends OpenOptions {
   replyTimeout?: number;
   /** Write the reply here as it arrives instead of collecting it. */
   output?: Writable;
+  /** Called once connected, before anything is sent. */
+  onConnect?: (socket: Socket) => void;
 }
 
 /** What {@link send} reports. */
@@ -364,5 +386,6 @@ export async function send(
   opts: SendOptions = {},
 ): Promise<SendResult> {
   const socket = await openConnection(target, opts);
+  opts.onConnect?.(socket);
   return new Exchange(socket, opts).run(payload);
 }

@@ -34,7 +34,7 @@ export type { ModuleRef, RequestOutcome, ServerSpec };
  * Events: `listening` (address), `request` (clientAddress, request), `requestEnd`
  * ({@link RequestEndInfo}), `requestError` (error, clientAddress), `rejected`
  * (clientAddress, reason), `timeout`, `close`; in the pooled modes `workerStart`,
- * `workerReady`, `workerExit` and `giveUp`.
+ * `workerReady`, `workerExit`, `workerOutput` (worker, line of its stderr) and `giveUp`.
  */
 export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /** The transport, for banners and logs. */

@@ -19,6 +19,7 @@ import { toAccessList, type AccessList, type AccessListLike } from '../net/acces
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
+import type { Tap } from '../net/tap.js';
 
 /** Datagrams in flight at most (waiting or being handled); beyond this they are dropped. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
@@ -59,6 +60,8 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   /** Bytes in datagrams in flight, and which datagrams those are. */
   #inFlightBytes = 0;
   readonly #counted = new WeakSet<Datagram>();
+  /** Records every datagram in and out (set before `listen()`); none by default. */
+  tap: Tap | undefined;
 
   constructor(
     address: SocketAddress,
@@ -123,14 +126,16 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   protected async serverBind(): Promise<SocketAddress> {
     const socket = await bindDatagramSocket(this.serverAddress, this.bindOptions());
     this.socket = socket;
+    socket.tap = this.tap;
     socket.on('error', (err: Error) => this.handleError(err, this.serverAddress));
     socket.on('message', this.#onMessage);
     return socket.address ?? this.serverAddress;
   }
 
-  readonly #onMessage = (data: Buffer, from: SocketAddress): void => {
+  readonly #onMessage = (data: Buffer, from: SocketAddress, conn?: number): void => {
     const socket = this.socket!;
-    this.receive(new SocketDatagram(socket, data, from, (to) => this.drop(to, 'peer-full')));
+    const dropped = (to: SocketAddress): void => this.drop(to, 'peer-full');
+    this.receive(new SocketDatagram(socket, data, from, dropped, conn));
   };
 
   /**
@@ -167,6 +172,8 @@ class SocketDatagram extends DatagramConnection {
     clientAddress: SocketAddress,
     /** A reply the peer had no room for was dropped. */
     readonly dropped: (to: SocketAddress) => void,
+    /** Its number in the tap's records, for the reply's. */
+    readonly conn: number | undefined,
   ) {
     super(data, clientAddress);
   }
@@ -179,7 +186,7 @@ class SocketDatagram extends DatagramConnection {
     }
     this.bytesOut += data.length;
     // Wait for the send: the server may close right after the reply (--once).
-    return this.socket.send(data, to).catch((err: unknown) => {
+    return this.socket.send(data, to, this.conn).catch((err: unknown) => {
       // A unix sender that closed (or removed) its socket before the reply, like a UDP
       // reply to a port nobody listens on any more, or that does not read (its queue is
       // full): the reply is dropped, never held, and it is no handler failure.

@@ -11,6 +11,7 @@ import { oneLine } from '../net/errors.js';
 import { fromWire } from '../net/wire.js';
 import {
   WorkerPool,
+  printWorkerOutput,
   type BackendKind,
   type PoolWorker,
   type WorkerExit,
@@ -60,6 +61,9 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
     const describe = (w: PoolWorker) => ({ id: w.id, pid: w.pid, threadId: w.threadId });
     this.pool.on('spawn', (w: PoolWorker) => host.emit('workerStart', describe(w)));
     this.pool.on('ready', (w: PoolWorker) => host.emit('workerReady', describe(w)));
+    this.pool.on('output', (w: PoolWorker, line: string) => {
+      if (!host.emit('workerOutput', describe(w), line)) printWorkerOutput(w, line);
+    });
     this.pool.on('message', (w: PoolWorker, msg: FromWorker, extra: unknown) =>
       this.onMessage(w, msg, extra),
     );

@@ -6,7 +6,10 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { X509Certificate } from 'node:crypto';
 import type { SocketAddress, Transport } from '../net/address.js';
-import { inetAddress } from '../net/address.js';
+import { inetAddress, remoteAddress } from '../net/address.js';
+import { UnsupportedError } from '../net/errors.js';
+import type { Tap } from '../net/tap.js';
+import { MODES } from './modes.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
 import { openFileLimit } from '../net/limits.js';
 import { settledWithin } from '../net/timing.js';
@@ -20,7 +23,6 @@ import { moduleRef } from '../net/built-module.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
 import type { AccessList } from '../net/access.js';
 import { checkBindablePath } from '../net/unix-path.js';
-import { MODES } from './modes.js';
 import type { ServerSpec } from './server-spec.js';
 // type-only: the TLS modules load when a server speaks TLS (see #loadTls)
 import type { ServerTls, ServerTlsOptions } from './server-tls.js';
@@ -63,6 +65,11 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   idleTimeout: number | undefined;
   /** Peer filter for `verifyRequest()`. */
   accessList: AccessList | undefined;
+  /**
+   * Records every connection's bytes (set before `listen()`; none by default). Not in
+   * the modes whose connections live in worker processes: the tap would not see them.
+   */
+  tap: Tap | undefined;
   /** The `net.Server` once bound. */
   protected listener: Server | undefined;
   readonly #sockets = new Set<Socket>();
@@ -140,6 +147,11 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** Create the `net.Server` and listen. May be overridden. */
   protected async serverBind(): Promise<SocketAddress> {
+    if (this.tap && !MODES[this.mode].connectionsHere) {
+      throw new UnsupportedError(
+        `a traffic tap cannot see connections served in worker processes (--mode ${this.mode}) — use threading or async`,
+      );
+    }
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) =>
       this.#accept(s),
     );
@@ -154,8 +166,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** Peer address of an accepted socket (unix peers are unnamed). */
   protected peerAddress(socket: Socket): SocketAddress {
-    if (socket.remoteAddress === undefined) return { family: 'unix', path: '' };
-    return inetAddress(socket.remoteAddress, socket.remotePort ?? 0, socket.remoteFamily);
+    return remoteAddress(socket);
   }
 
   #accept(socket: Socket): void {
@@ -171,6 +182,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     // leaves the stream in explicit paused mode, where a handler's on('data') would never
     // fire. Back to "no mode": the first consumer starts the flow, as on any socket.
     (socket as { readableFlowing: boolean | null }).readableFlowing = null;
+    this.tap?.attach(socket, addr, this.transport);
     this.#sockets.add(socket);
     if (this.#fileLimit !== undefined && this.connections + FD_HEADROOM >= this.#fileLimit) {
       const err = systemError(

@@ -5,6 +5,7 @@
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 import { UsageError } from './errors.js';
 import { unbracket } from './address.js';
+import { safeValue } from './terminal.js';
 
 /** A parsed CIDR. */
 export interface Cidr {
@@ -19,14 +20,16 @@ export function parseCidr(text: string): Cidr {
   const slash = trimmed.indexOf('/');
   const host = unbracket(slash < 0 ? trimmed : trimmed.slice(0, slash));
   const bits = slash < 0 ? undefined : trimmed.slice(slash + 1);
+  const shown = safeValue(text);
   const family = isIPv4(host) ? 'ipv4' : isIPv6(host) ? 'ipv6' : undefined;
-  if (!family) throw new UsageError(`invalid CIDR '${text}' — not an IPv4 or IPv6 address`);
+  if (!family) throw new UsageError(`invalid CIDR '${shown}' — not an IPv4 or IPv6 address`);
   const max = family === 'ipv4' ? 32 : 128;
   if (bits !== undefined && !/^\d{1,3}$/.test(bits)) {
-    throw new UsageError(`invalid CIDR '${text}' — prefix length must be a number 0-${max}`);
+    throw new UsageError(`invalid CIDR '${shown}' — prefix length must be a number 0-${max}`);
   }
   const prefix = bits === undefined ? max : Number(bits);
-  if (prefix > max) throw new UsageError(`invalid CIDR '${text}' — prefix length must be 0-${max}`);
+  if (prefix > max)
+    throw new UsageError(`invalid CIDR '${shown}' — prefix length must be 0-${max}`);
   const mapped = family === 'ipv6' ? mappedIPv4(host) : undefined;
   if (mapped && prefix >= 96) return { address: mapped, prefix: prefix - 96, family: 'ipv4' };
   return { address: host, prefix, family };

@@ -7,6 +7,7 @@
 import { isIP } from 'node:net';
 import { Buffer } from 'node:buffer';
 import { ERR, UsageError } from './errors.js';
+import { safeValue } from './terminal.js';
 
 /** An IPv4 or IPv6 endpoint. */
 export interface InetAddress {
@@ -52,9 +53,11 @@ export const UNIX_PATH_MAX = 107;
 /** Parse a port number (0-65535); throws a UsageError otherwise. */
 export function parsePort(value: string | number, what = 'port'): number {
   const text = String(value).trim();
-  if (!/^\d+$/.test(text)) throw new UsageError(`invalid ${what} '${value}' — not a number`);
+  if (!/^\d+$/.test(text))
+    throw new UsageError(`invalid ${what} '${safeValue(String(value))}' — not a number`);
   const port = Number(text);
-  if (port > 65535) throw new UsageError(`invalid ${what} '${value}' — out of range 0-65535`);
+  if (port > 65535)
+    throw new UsageError(`invalid ${what} '${safeValue(String(value))}' — out of range 0-65535`);
   return port;
 }
 
@@ -115,4 +118,17 @@ export function inetAddress(address: string, port: number, family?: string | num
         ? 'IPv4'
         : (familyOf(address) ?? 'IPv4');
   return { family: fam, address, port };
+}
+
+/** What {@link remoteAddress} reads of a connected socket. */
+export interface RemoteEnd {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  readonly remoteFamily?: string;
+}
+
+/** The peer of a connected stream socket; a unix socket's is the path it connected to (or unnamed). */
+export function remoteAddress(socket: RemoteEnd, path = ''): SocketAddress {
+  if (socket.remoteAddress === undefined) return { family: 'unix', path };
+  return inetAddress(socket.remoteAddress, socket.remotePort ?? 0, socket.remoteFamily);
 }

@@ -24,6 +24,7 @@ import {
 import { ERR, NetworkError, bindError, oneLine } from './errors.js';
 import type { UnixDgramSocket } from './unix-dgram.js';
 import type { BoundPath } from './unix-path.js';
+import type { Tap } from './tap.js';
 
 /** Largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes). */
 export const UDP_MAX_IPV4 = 65507;
@@ -68,15 +69,17 @@ async function unixModules(): Promise<UnixModules> {
 
 /**
  * A UDP or unix datagram socket. Events: `message` (data: Buffer, from:
- * SocketAddress; a unix sender that is not bound has an empty path) and
- * `error` (Error; a connected UDP socket reports an ICMP refusal so). Nothing
- * is emitted once {@link close} was called.
+ * SocketAddress — a unix sender that is not bound has an empty path —, and the
+ * datagram's number in a numbered {@link tap}) and `error` (Error; a connected UDP
+ * socket reports an ICMP refusal so). Nothing is emitted once {@link close} was called.
  */
 export abstract class DatagramSocket extends EventEmitter {
   /** Where {@link send} goes when given no destination (undefined for a bound socket). */
   readonly peer: SocketAddress | undefined;
   /** The largest datagram this socket sends whole. */
   readonly maxPayload: number;
+  /** Records every datagram this socket delivers and sends (`-x`, `-o`); none by default. */
+  tap: Tap | undefined;
   #closing: Promise<void> | undefined;
 
   protected constructor(peer: SocketAddress | undefined, maxPayload: number) {
@@ -88,10 +91,15 @@ export abstract class DatagramSocket extends EventEmitter {
   /** The address this socket is bound to, or undefined while it is not bound. */
   abstract get address(): SocketAddress | undefined;
 
-  /** Send one datagram to `to` (default: the peer). Rejects with the system error. */
-  send(data: Uint8Array, to: SocketAddress | undefined = this.peer): Promise<void> {
+  /**
+   * Send one datagram to `to` (default: the peer); `conn` is the number the tap
+   * gave the datagram this answers. Rejects with the system error.
+   */
+  send(data: Uint8Array, to: SocketAddress | undefined = this.peer, conn?: number): Promise<void> {
     if (to === undefined) return Promise.reject(new TypeError('no destination for the datagram'));
     if (this.#closing) return Promise.reject(new Error('socket is closed'));
+    // recorded as it is handed over: a reply could be read before the send completes
+    this.tap?.datagram('>', data, to, conn);
     return this.sendTo(data, to);
   }
 
@@ -112,9 +120,17 @@ export abstract class DatagramSocket extends EventEmitter {
   /** Close what this socket holds; called once. Do not override outside this module. */
   protected abstract closeSocket(): Promise<void>;
 
-  /** Report a datagram. */
+  /** Report a datagram (recorded first when tapped). */
   protected deliver(data: Buffer, from: SocketAddress): void {
-    if (!this.closed) this.emit('message', data, from);
+    if (this.closed) return;
+    const tap = this.tap;
+    if (tap === undefined) {
+      this.emit('message', data, from);
+      return;
+    }
+    const conn = tap.nextNumber();
+    tap.datagram('<', data, from, conn);
+    this.emit('message', data, from, conn);
   }
 
   /** Report an error; a socket being closed has nothing more to say. */

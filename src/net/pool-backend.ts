@@ -5,6 +5,10 @@
  * a socket handle). The parent side is {@link spawnWorker}; a worker entry
  * module calls {@link poolChild} and does not need to know which it runs in.
  *
+ * A worker's stderr is read here, line by line (a crash dump, a handler's
+ * `console.error`), so that its owner can escape it and, in `--json` mode, make
+ * events of it: nothing a worker prints reaches the terminal raw.
+ *
  * A child process ignores SIGINT (Ctrl-C reaches the whole process group: its
  * parent decides), closes gracefully on SIGTERM, and exits when its parent is
  * gone (the IPC channel closes), so that no worker outlives its pool.
@@ -18,6 +22,8 @@ import {
   type TransferListItem,
 } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import { toWire } from './wire.js';
 
 /** Worker threads or child processes. */
@@ -37,6 +43,8 @@ export interface SpawnedWorker {
   onError(fn: (err: Error) => void): void;
   /** Called once the worker is gone (for a process: exited and its channel closed). */
   onExit(fn: (code: number | null, signal: string | null) => void): void;
+  /** Each non-blank line the worker writes to its stderr. */
+  onOutput(fn: (line: string) => void): void;
   ref(): void;
   unref(): void;
   /** Let a worker that has closed go (a thread is terminated, a process disconnected). */
@@ -58,6 +66,7 @@ export function spawnWorker(
 function spawnThread(entry: URL, id: number, init: unknown): SpawnedWorker {
   const worker = new Worker(entry, {
     workerData: { id, init },
+    stderr: true,
     resourceLimits: { maxYoungGenerationSizeMb: 16 },
   });
   const threadId = worker.threadId; // -1 once the thread has exited
@@ -68,6 +77,7 @@ function spawnThread(entry: URL, id: number, init: unknown): SpawnedWorker {
     onMessage: (fn) => worker.on('message', (msg: unknown) => fn(msg, undefined)),
     onError: (fn) => worker.on('error', fn),
     onExit: (fn) => worker.once('exit', (code: number) => fn(code, null)),
+    onOutput: (fn) => eachLine(worker.stderr, fn),
     ref: () => worker.ref(),
     unref: () => worker.unref(),
     release: () => void worker.terminate(),
@@ -79,7 +89,7 @@ function spawnProcess(entry: URL, id: number, init: unknown): SpawnedWorker {
   const child: ChildProcess = fork(fileURLToPath(entry), [], {
     env: { ...process.env, SOCKIT_WORKER_ID: String(id) },
     serialization: 'advanced',
-    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
   });
   const gone = new Promise<[number | null, string | null]>((resolve) => {
     let exit: [number | null, string | null] | undefined;
@@ -107,13 +117,16 @@ function spawnProcess(entry: URL, id: number, init: unknown): SpawnedWorker {
     onMessage: (fn) => child.on('message', (msg: unknown, handle: unknown) => fn(msg, handle)),
     onError: (fn) => child.on('error', fn),
     onExit: (fn) => void gone.then(([code, signal]) => fn(code, signal)),
+    onOutput: (fn) => eachLine(child.stderr!, fn),
     ref: () => {
       child.ref();
       child.channel?.ref();
+      (child.stderr as Partial<Socket> | null)?.ref?.();
     },
     unref: () => {
       child.unref();
       child.channel?.unref();
+      (child.stderr as Partial<Socket> | null)?.unref?.();
     },
     release: () => {
       if (child.connected) child.disconnect();
@@ -122,6 +135,27 @@ function spawnProcess(entry: URL, id: number, init: unknown): SpawnedWorker {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     },
   };
+}
+
+/** Longest line kept whole in a worker's output (a longer one is cut into several). */
+const MAX_OUTPUT_LINE = 8192;
+
+/** Call `fn` with each non-blank line of `stream`. */
+function eachLine(stream: Readable, fn: (line: string) => void): void {
+  let rest = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop()!;
+    if (rest.length > MAX_OUTPUT_LINE) {
+      lines.push(rest);
+      rest = '';
+    }
+    for (const line of lines) if (line.trim() !== '') fn(line);
+  });
+  stream.once('end', () => {
+    if (rest.trim() !== '') fn(rest);
+  });
 }
 
 /** The worker side of a pool: what a worker entry module talks to. */

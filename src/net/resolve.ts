@@ -6,6 +6,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { ERR, NetworkError, UsageError, errnoName, systemError } from './errors.js';
 import { unbracket } from './address.js';
+import { safeValue } from './terminal.js';
 
 /** IP version filter (`-4` / `-6`). */
 export type IpFamily = 4 | 6;
@@ -36,7 +37,11 @@ export async function resolveHost(
     const out = list.filter((a) => family === undefined || a.family === family);
     if (out.length === 0) {
       const err = systemError('ENOTFOUND', 'no address');
-      throw new NetworkError(`cannot resolve '${literal}' — ENOTFOUND`, err, ERR.RESOLVE);
+      throw new NetworkError(
+        `cannot resolve '${safeValue(literal)}' — ENOTFOUND`,
+        err,
+        ERR.RESOLVE,
+      );
     }
     return out;
   }

@@ -9,12 +9,15 @@
  * protocol.
  *
  * Events: `spawn` (worker), `ready` (worker), `message` (worker, msg, handle),
- * `exit` ({@link WorkerExit}, worker), `giveUp` ().
+ * `output` (worker, line: what it wrote to its stderr; with no listener the line
+ * goes to this process's stderr, escaped), `exit` ({@link WorkerExit}, worker),
+ * `giveUp` ().
  */
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { oneLine } from './errors.js';
 import { debug } from './debug.js';
+import { safeLine } from './terminal.js';
 import {
   spawnWorker,
   type BackendKind,
@@ -97,6 +100,11 @@ export class PoolWorker {
   }
 }
 
+/** A worker's line of output on this process's stderr, escaped: `worker 2: …`. */
+export function printWorkerOutput(worker: PoolWorker, line: string): void {
+  process.stderr.write(`${safeLine(`worker ${worker.id}: ${line}`)}\n`);
+}
+
 let live = 0;
 
 /** Workers (threads and processes) alive right now across every pool of this process. */
@@ -154,6 +162,9 @@ export class WorkerPool extends EventEmitter {
         else this.#onControl(worker, msg, resolve, reject);
       });
       handle.onError((err) => (worker.error ??= err));
+      handle.onOutput((line) => {
+        if (!this.emit('output', worker, line)) printWorkerOutput(worker, line);
+      });
       handle.onExit((code, signal) => {
         reject(
           worker.error ?? new Error(`worker ${id} exited (${signal ?? `code ${code}`}) at start`),

@@ -1,7 +1,6 @@
 import { Command } from 'commander';
 import type { TLSSocket } from 'node:tls';
 import type { CliContext } from '../context.js';
-import type { Spinner } from '../output.js';
 import { EXIT, UsageError } from '../../net/errors.js';
 import { countArg, parseDuration } from '../options.js';
 import {
@@ -12,7 +11,6 @@ import {
   type CliTarget,
 } from '../client-args.js';
 import { checkInput, runInterruptible, type InterruptScope } from '../client-output.js';
-import type { ProbeResult } from '../../clients/probe.js';
 import {
   addConnectExecOptions,
   checkConnectExec,
@@ -23,10 +21,18 @@ import {
 } from '../connect-exec.js';
 import type { TlsClientOptions } from '../../net/tls.js';
 import { addClientTlsOptions, clientTlsOf, type ClientTlsFlags } from '../tls-options.js';
-import { expiringSoon, probeTlsJson, probeTlsText, secureLine } from '../tls-report.js';
+import { expiringSoon, secureLine } from '../tls-report.js';
 
 /** Options of `sockit connect`, as commander parses them. */
-interface ConnectOptions extends ConnectExecFlags, ClientTlsFlags {
+import { safeLine, safeValue } from '../../net/terminal.js';
+import { eventLine } from '../events.js';
+import { ProbeReport } from '../probe-report.js';
+import { Progress, transferSummary } from '../progress.js';
+import { addTapOptions, wantsTap, withTap, type TapCliOptions } from '../tap-options.js';
+import type { Tap } from '../../net/tap.js';
+
+/** Options of `sockit connect`, as commander parses them. */
+interface ConnectOptions extends ConnectExecFlags, ClientTlsFlags, TapCliOptions {
   unix?: string;
   udp?: boolean;
   datagram?: boolean;
@@ -87,6 +93,7 @@ export function makeConnectCommand(ctx: CliContext): Command {
     );
   addPipeOptions(cmd);
   addConnectExecOptions(cmd);
+  addTapOptions(cmd);
   addSourceOptions(cmd);
   addProbeOptions(cmd);
   addClientTlsOptions(cmd, true);
@@ -123,7 +130,7 @@ function addPipeOptions(cmd: Command): void {
 function addProbeOptions(cmd: Command): void {
   cmd
     .option('-v, --verbose', 'report the connection (with -z: one line per port) on stderr')
-    .option('--json', 'with -z: one JSON object per port on stdout')
+    .option('--json', 'with -z: one "probe" event per port on stdout')
     .option('--concurrency <n>', 'with -z: probes in flight at once (default 512)', countArg(1))
     .option(
       '--wait <duration>',
@@ -145,7 +152,7 @@ async function runConnect(
   if (opts.datagram && opts.unix === undefined)
     throw new UsageError('--datagram needs --unix <path> (use -u for UDP)');
   if (opts.unix !== undefined && host !== undefined)
-    throw new UsageError(`with --unix, give no host or port (got '${host}')`);
+    throw new UsageError(`with --unix, give no host or port (got '${safeValue(host)}')`);
   const datagram = opts.udp === true || opts.datagram === true;
   const tls = clientTlsOf(opts, (m) => ctx.out.warn(m));
   if (tls && datagram)
@@ -160,16 +167,21 @@ async function runConnect(
   for (const flag of ['concurrency', 'wait', 'all', 'warnDays'] as const) {
     if (opts[flag] !== undefined) throw new UsageError(`--${dashed(flag)} works with -z only`);
   }
-  if (ports.length > 1) throw new UsageError(`one port expected, got '${ports.join(' ')}'`);
+  if (ports.length > 1)
+    throw new UsageError(`one port expected, got '${safeValue(ports.join(' '))}'`);
   const { target } = await clientTarget(opts.unix, [host, ports[0]], datagram ? 'udp' : 'tcp');
   ctx.out.verbose = opts.verbose === true;
   if (wantsExec(opts)) return runConnectExec(ctx, target, opts, family);
   if (!opts.recvOnly) checkInput(ctx.io.stdin);
   const pipe = datagram ? datagramPipeTo : streamPipeTo;
-  const job = { ctx, target, opts: { ...opts, tlsOptions: tls }, family };
-  await runInterruptible(ctx, ({ signal }) => pipe({ ...job, signal }), {
-    input: ctx.io.stdin,
-  });
+  const runOpts = { ...opts, tlsOptions: tls };
+  await withTap(ctx, opts, false, (tap) =>
+    runInterruptible(
+      ctx,
+      ({ signal }) => pipe({ ctx, target, opts: runOpts, family, signal, tap }),
+      { input: ctx.io.stdin },
+    ),
+  );
 }
 
 /** `warnDays` → `warn-days`. */
@@ -187,9 +199,10 @@ interface PipeJob {
   readonly opts: RunOptions;
   readonly family: 4 | 6 | undefined;
   readonly signal: AbortSignal;
+  readonly tap: Tap | undefined;
 }
 
-async function datagramPipeTo({ ctx, target, opts, family, signal }: PipeJob): Promise<number> {
+async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob) {
   const { io, out } = ctx;
   const [{ datagramPipe }, { CrlfTranslator }] = await Promise.all([
     import('../../clients/datagram-client.js'),
@@ -207,16 +220,19 @@ async function datagramPipeTo({ ctx, target, opts, family, signal }: PipeJob): P
     idleTimeout: opts.idleTimeout,
     transform: crlf ? (c) => crlf.push(c) : undefined,
     signal,
+    tap,
     onReady: (remote) => out.detail(`sending datagrams to ${remote}`),
   });
   out.detail(`${result.sent} datagrams sent, ${result.received} received`);
   return EXIT.OK;
 }
 
-async function streamPipeTo({ ctx, target, opts, family, signal }: PipeJob): Promise<number> {
+async function streamPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob) {
   const { io, out } = ctx;
   const { connectPipe } = await import('../../clients/stream-client.js');
   const interactive = io.stdin.isTTY === true && !opts.recvOnly;
+  const progress = interactive ? undefined : Progress.for(io, {});
+  let started = performance.now();
   const result = await connectPipe(target, io.stdin, io.stdout, {
     family,
     timeout: opts.timeout,
@@ -230,15 +246,19 @@ async function streamPipeTo({ ctx, target, opts, family, signal }: PipeJob): Pro
     idleTimeout: opts.idleTimeout,
     signal,
     tls: opts.tlsOptions,
+    tap,
     prompt: interactive ? { stream: io.stderr, text: '> ' } : undefined,
     onConnect: (s) => {
+      started = performance.now();
       out.detail(connectedLine(target, s));
       if (opts.tlsOptions) out.detail(secureLine(s as TLSSocket, opts.tlsOptions));
+      progress?.watch(s);
     },
-  });
+  }).finally(() => progress?.stop());
   if (interactive && result.reason === 'peer-closed') io.stderr.write('\n');
   const { bytesSent, bytesReceived, reason } = result;
-  out.detail(`${bytesSent} bytes sent, ${bytesReceived} received (${reason.replace('-', ' ')})`);
+  const summary = transferSummary(bytesSent, bytesReceived, performance.now() - started);
+  out.detail(`${summary}; ${reason.replace('-', ' ')}`);
   return EXIT.OK;
 }
 
@@ -251,9 +271,11 @@ async function runProbe(
 ): Promise<void> {
   if (opts.keepOpen || opts.sendOnly || opts.recvOnly || opts.crlf || opts.quitAfter !== undefined)
     throw new UsageError('-z takes no pipe options (-k, -q, -C, --send-only, --recv-only)');
+  if (wantsTap(opts)) throw new UsageError('-z moves no data: -x and -o have nothing to log');
   if (opts.unix !== undefined) return runUnixProbe(ctx, opts.unix, opts);
   if (host === undefined) throw new UsageError('missing <host> for -z');
-  if (portArgs.length === 0) throw new UsageError(`missing <ports> after host '${host}'`);
+  if (portArgs.length === 0)
+    throw new UsageError(`missing <ports> after host '${safeValue(host)}'`);
   const hostName = checkedHost(host);
   const [{ probe, boundedConcurrency }, { parsePortSpec }] = await Promise.all([
     import('../../clients/probe.js'),
@@ -293,91 +315,18 @@ async function runProbe(
   await runInterruptible(ctx, body, { watchStdout: true });
 }
 
-/** One probe result as a JSON line (`--json`). */
-function probeJson(r: ProbeResult): string {
-  const { host, address, port, proto, open, state, errno, errnum } = r;
-  const self = r.selfConnect ? { self_connect: true } : {};
-  const fields = { host, address, port, proto, open, state, errno, errnum, ...self };
-  return `${JSON.stringify({ ...fields, ...probeTlsJson(r) })}\n`;
-}
-
-/** What `-z` prints: a spinner while it runs, then lines written in bursts, one call each. */
-class ProbeReport {
-  readonly #io: CliContext['io'];
-  readonly #host: string;
-  readonly #verbose: boolean;
-  readonly #json: boolean;
-  readonly #outputClosed: () => boolean;
-  readonly #out: string[] = [];
-  readonly #err: string[] = [];
-  #spinner: Spinner = { text() {}, stop() {} };
-  #scheduled = false;
-  #lastSpin = 0;
-
-  constructor(ctx: CliContext, host: string, opts: RunOptions, scope: InterruptScope) {
-    this.#io = ctx.io;
-    this.#host = host;
-    this.#verbose = opts.verbose === true;
-    this.#json = opts.json === true;
-    this.#outputClosed = scope.outputClosed;
-  }
-
-  /** A spinner while many ports (or a `--wait`) run, never with `-v`. */
-  async showSpinner(out: CliContext['out'], count: number, wait: boolean): Promise<void> {
-    // ora loops forever on a terminal that reports 0 columns (script(1), some CI ptys)
-    const columns = (this.#io.stderr as { columns?: number }).columns;
-    if (this.#verbose || (count <= 1 && !wait) || columns === 0) return;
-    this.#spinner = await out.spinner(`probing ${this.#host}: 0/${count} ports`);
-  }
-
-  readonly progress = (done: number, total: number, open: number): void => {
-    const now = Date.now();
-    if (now - this.#lastSpin < 80 && done < total) return;
-    this.#lastSpin = now;
-    this.#spinner.text(`probing ${this.#host}: ${done}/${total} ports, ${open} open`);
-  };
-
-  readonly result = (r: ProbeResult): void => {
-    if (this.#verbose) {
-      const why = r.state === 'open' || r.errno === '0' ? '' : ` ${r.errno}`;
-      const self = r.selfConnect ? ' (self-connect)' : '';
-      this.#err.push(`${this.#host} ${r.port} ${r.state}${why}${self}${probeTlsText(r)}\n`);
-    }
-    if (this.#json && !this.#outputClosed()) this.#out.push(probeJson(r));
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    setImmediate(this.#flush);
-  };
-
-  /** The probe is done: stop the spinner, print what is left. */
-  end(): void {
-    this.stopSpinner();
-    this.#flush();
-  }
-
-  stopSpinner(): void {
-    this.#spinner.stop();
-  }
-
-  readonly #flush = (): void => {
-    const { stdout, stderr } = this.#io;
-    this.#scheduled = false;
-    if (this.#err.length > 0) stderr.write(this.#err.splice(0).join(''));
-    if (this.#out.length > 0 && !this.#outputClosed()) stdout.write(this.#out.join(''));
-    this.#out.length = 0;
-  };
-}
-
 async function runUnixProbe(ctx: CliContext, path: string, opts: RunOptions): Promise<void> {
   const { probeUnix } = await import('../../clients/probe.js');
   await runInterruptible(ctx, async ({ signal }) => {
     const { timeout, wait, tlsOptions: tls } = opts;
     const r = await probeUnix(path, { timeout, wait, signal, tls });
     if (opts.verbose)
-      ctx.io.stderr.write(`unix://${path} ${r.open ? 'open' : `closed ${r.errno}`}\n`);
+      ctx.io.stderr.write(
+        `${safeLine(`unix://${path} ${r.open ? 'open' : `closed ${r.errno}`}`)}\n`,
+      );
     if (opts.json) {
       const { open, state, errno, errnum } = r;
-      ctx.io.stdout.write(`${JSON.stringify({ path, open, state, errno, errnum })}\n`);
+      ctx.io.stdout.write(eventLine('probe', { peer: { path }, open, state, errno, errnum }));
     }
     return r.open ? EXIT.OK : EXIT.FAILURE;
   });

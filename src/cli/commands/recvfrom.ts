@@ -4,11 +4,14 @@ import type { CliContext } from '../context.js';
 import { checkSocketDirectory } from '../../net/unix-path.js';
 import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { formatEndpoint } from '../../net/address.js';
+import { escapeControls, safeValue } from '../../net/terminal.js';
 import { countArg, hostArg, parseDuration, portArg } from '../options.js';
 import { printDatagram, runInterruptible, type InterruptScope } from '../client-output.js';
+import { addTapOptions, withTap, type TapCliOptions } from '../tap-options.js';
+import type { Tap } from '../../net/tap.js';
 
 /** Options of `sockit recvfrom`. */
-interface RecvfromCliOptions {
+interface RecvfromCliOptions extends TapCliOptions {
   host: string;
   unix?: string;
   count?: number;
@@ -35,7 +38,7 @@ Exit status: 0 done; 1 bind failed or nothing came before --timeout; 2 bad usage
 
 /** `sockit recvfrom`: print datagrams as they arrive. */
 export function makeRecvfromCommand(ctx: CliContext): Command {
-  return new Command('recvfrom')
+  const cmd = new Command('recvfrom')
     .description('bind a UDP port (or unix datagram path) and print each datagram as it arrives')
     .argument('[port]', `UDP port to bind (default ${DEFAULT_PORT}; 0 = any free port)`, portArg)
     .option('-H, --host <address>', 'address to bind', hostArg, '127.0.0.1')
@@ -49,8 +52,9 @@ export function makeRecvfromCommand(ctx: CliContext): Command {
     .option('--echo', 'send each datagram back to its sender')
     .option('--reply <text>', 'answer each sender with this text')
     .option('--hex', 'print each datagram as one line of hex')
-    .option('--json', 'print {"from","port","bytes","data","encoding"} per datagram')
-    .option('-v, --verbose', 'one line per datagram on stderr (sender, size)')
+    .option('--json', 'print each datagram as a "datagram" event: peer, bytes, data, encoding')
+    .option('-v, --verbose', 'one line per datagram on stderr (sender, size)');
+  return addTapOptions(cmd)
     .addHelpText('after', RECVFROM_HELP)
     .action((port: number | undefined, opts: RecvfromCliOptions) => runRecvfrom(ctx, port, opts));
 }
@@ -72,16 +76,17 @@ async function runRecvfrom(
   const { formatUrl } = await import('../../net/address.js');
   const where =
     opts.unix !== undefined ? { path: opts.unix } : { host: opts.host, port: port ?? DEFAULT_PORT };
-  const body = async (scope: InterruptScope): Promise<number> => {
+  const body = async (scope: InterruptScope, tap: Tap | undefined): Promise<number> => {
     const r = await recvfrom(where, {
+      tap,
       count: opts.count,
       timeout: opts.timeout,
       echo: opts.echo,
       reply: opts.reply !== undefined ? Buffer.from(opts.reply) : undefined,
       signal: scope.signal,
-      onListening: (a) => out.always(`listening on ${formatUrl('udp', a)}`),
+      onListening: (a) => out.always(`listening on ${escapeControls(formatUrl('udp', a))}`),
       onDatagram: (d) => {
-        out.detail(`${d.data.length} bytes from ${formatEndpoint(d.from)}`);
+        out.detail(`${d.data.length} bytes from ${safeValue(formatEndpoint(d.from))}`);
         if (!scope.outputClosed()) printDatagram(ctx, d, opts);
       },
     });
@@ -91,5 +96,7 @@ async function runRecvfrom(
     }
     return EXIT.OK;
   };
-  await runInterruptible(ctx, body, { watchStdout: true });
+  await withTap(ctx, opts, false, (tap) =>
+    runInterruptible(ctx, (scope) => body(scope, tap), { watchStdout: true }),
+  );
 }

@@ -4,7 +4,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { CliContext } from '../context.js';
 import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { parseDuration } from '../options.js';
-import { formatEndpoint } from '../../net/address.js';
+import { formatEndpoint, remoteAddress, type SocketAddress } from '../../net/address.js';
 import type { SendResult } from '../../clients/stream-client.js';
 import {
   addFamilyOptions,
@@ -15,17 +15,15 @@ import {
   type CliTarget,
   type Positionals,
 } from '../client-args.js';
-import {
-  checkInput,
-  hexdump,
-  payloadFields,
-  runInterruptible,
-  type InterruptScope,
-} from '../client-output.js';
+import { checkInput, hexdump, runInterruptible, type InterruptScope } from '../client-output.js';
 import { addClientTlsOptions, clientTlsOf, type ClientTlsFlags } from '../tls-options.js';
+import { eventLine, jsonPeer, payloadFields } from '../events.js';
+import { addTapOptions, withTap, type TapCliOptions } from '../tap-options.js';
+import type { Tap } from '../../net/tap.js';
+import { Progress, transferSummary } from '../progress.js';
 
 /** Options of `sockit send`. */
-interface SendCliOptions extends ClientTlsFlags {
+interface SendCliOptions extends ClientTlsFlags, TapCliOptions {
   unix?: string;
   newline?: boolean;
   timeout?: number;
@@ -70,8 +68,8 @@ export function makeSendCommand(ctx: CliContext): Command {
     .option('-n, --newline', 'append a newline to the message')
     .option('-w, --timeout <duration>', TIMEOUT_HELP, parseDuration)
     .option('--hex', 'print the reply as a hex dump')
-    .option('--json', 'print {"sent","received","reply","encoding","rtt_ms"} on one line');
-  return addClientTlsOptions(addFamilyOptions(cmd))
+    .option('--json', 'print one "reply" event: peer, sent, received, data, encoding, rttMs');
+  return addClientTlsOptions(addTapOptions(addFamilyOptions(cmd)))
     .option('-v, --verbose', 'report the exchange on stderr')
     .action(withPositionals((args, opts: SendCliOptions) => runSend(ctx, args, opts)));
 }
@@ -92,8 +90,10 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
       : io.stdin
     : Buffer.from(`${rest.join(' ')}${opts.newline ? '\n' : ''}`);
   const timeout = opts.timeout ?? DEFAULT_REPLY_TIMEOUT;
-  const body = async ({ signal }: InterruptScope): Promise<number> => {
+  const body = async ({ signal }: InterruptScope, tap: Tap | undefined): Promise<number> => {
     const output = !opts.hex && !opts.json ? io.stdout : undefined;
+    let peer: SocketAddress | undefined;
+    const progress = Progress.for(io, { json: opts.json });
     const r = await send(target, payload, {
       family,
       timeout,
@@ -101,26 +101,37 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
       output,
       signal,
       tls,
-    });
-    printReply(ctx, r, opts);
+      tap,
+      onConnect: (socket) => {
+        peer = remoteAddress(socket, 'path' in target ? target.path : '');
+        progress?.watch(socket);
+      },
+    }).finally(() => progress?.stop());
+    printReply(ctx, r, opts, peer);
     if (r.received > 0 || r.ended === 'output-closed') return EXIT.OK;
     throw noReply(target, r.ended, timeout);
   };
-  await runInterruptible(ctx, body, { input: fromStdin ? io.stdin : undefined });
+  const input = fromStdin ? io.stdin : undefined;
+  await withTap(ctx, opts, false, (tap) =>
+    runInterruptible(ctx, (scope) => body(scope, tap), { input }),
+  );
 }
 
-function printReply(ctx: CliContext, r: SendResult, opts: SendCliOptions): void {
+function printReply(
+  ctx: CliContext,
+  r: SendResult,
+  opts: SendCliOptions,
+  peer: SocketAddress | undefined,
+): void {
   const { io, out } = ctx;
   if (opts.hex && r.received > 0) io.stdout.write(hexdump(r.reply));
   if (opts.json) {
-    const rtt = r.rttMs === undefined ? null : Math.round(r.rttMs * 1000) / 1000;
-    const { data, encoding } = payloadFields(r.reply);
-    io.stdout.write(
-      `${JSON.stringify({ sent: r.sent, received: r.received, reply: data, encoding, rtt_ms: rtt })}\n`,
-    );
+    const rttMs = r.rttMs === undefined ? null : Math.round(r.rttMs * 1000) / 1000;
+    const fields = { sent: r.sent, received: r.received, ...payloadFields(r.reply), rttMs };
+    io.stdout.write(eventLine('reply', { ...(peer ? { peer: jsonPeer(peer) } : {}), ...fields }));
   }
   const rtt = r.rttMs !== undefined ? `, first reply byte after ${r.rttMs.toFixed(2)} ms` : '';
-  out.detail(`${r.sent} bytes sent, ${r.received} received${rtt}`);
+  out.detail(`${transferSummary(r.sent, r.received, r.totalMs)}${rtt}`);
 }
 
 function noReply(target: CliTarget, ended: SendResult['ended'], timeout: number): NetworkError {

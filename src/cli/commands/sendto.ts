@@ -3,6 +3,7 @@ import { Buffer } from 'node:buffer';
 import type { CliContext } from '../context.js';
 import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { formatEndpoint } from '../../net/address.js';
+import { safeValue } from '../../net/terminal.js';
 import { countArg, parseDuration } from '../options.js';
 import {
   addSourceOptions,
@@ -22,9 +23,11 @@ import {
   runInterruptible,
   type InterruptScope,
 } from '../client-output.js';
+import { addTapOptions, withTap, type TapCliOptions } from '../tap-options.js';
+import type { Tap } from '../../net/tap.js';
 
 /** Options of `sockit sendto`. */
-interface SendtoCliOptions {
+interface SendtoCliOptions extends TapCliOptions {
   unix?: string;
   lines?: boolean;
   newline?: boolean;
@@ -84,8 +87,8 @@ export function makeSendtoCommand(ctx: CliContext): Command {
       parseDuration,
     )
     .option('--hex', 'print replies as one hex line each')
-    .option('--json', 'print replies as {"from","port","bytes","data","encoding"} lines');
-  return addSourceOptions(cmd)
+    .option('--json', 'print each reply as a "datagram" event: peer, bytes, data, encoding');
+  return addSourceOptions(addTapOptions(cmd))
     .option('-v, --verbose', 'report what was sent and who replied on stderr')
     .action(withPositionals((args, opts: SendtoCliOptions) => runSendto(ctx, args, opts)));
 }
@@ -118,8 +121,9 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
     throw new UsageError('--lines reads stdin: give no message arguments');
   const payloads = await payloadsOf(ctx, rest, opts);
   const { sendto } = await import('../../clients/datagram-client.js');
-  const body = async (scope: InterruptScope): Promise<number> => {
+  const body = async (scope: InterruptScope, tap: Tap | undefined): Promise<number> => {
     const r = await sendto(target, payloads, {
+      tap,
       family,
       localAddress: opts.source,
       localPort: opts.sourcePort,
@@ -129,7 +133,7 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
       wait: opts.wait,
       signal: scope.signal,
       onReply: (d) => {
-        out.detail(`reply from ${formatEndpoint(d.from)}: ${d.data.length} bytes`);
+        out.detail(`reply from ${safeValue(formatEndpoint(d.from))}: ${d.data.length} bytes`);
         if (!scope.outputClosed()) printDatagram(ctx, d, opts, true);
       },
     });
@@ -140,5 +144,7 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
     }
     return EXIT.OK;
   };
-  await runInterruptible(ctx, body, { watchStdout: true });
+  await withTap(ctx, opts, false, (tap) =>
+    runInterruptible(ctx, (scope) => body(scope, tap), { watchStdout: true }),
+  );
 }

@@ -13,6 +13,7 @@ import type { ServeOptions, ServeTarget, ServeTransport } from '../serve-run.js'
 import { addForwardOptions } from '../forward-options.js';
 import { addHandlerExtras } from '../handler-options.js';
 import { addServerTlsOptions } from '../tls-options.js';
+import { addTapOptions } from '../tap-options.js';
 
 /** A file mode in octal: `600`, `0660`, `0o644`. */
 export function octalModeArg(value: string): number {
@@ -189,6 +190,7 @@ export function addReportOptions(cmd: Command): Command {
 function addServeOptions(cmd: Command, transport: ServeTransport): Command {
   addHandlerExtras(addForwardOptions(addTransportOptions(addHandlingOptions(cmd), transport)));
   if (transport !== 'udp') addServerTlsOptions(cmd);
+  addTapOptions(cmd);
   return addReportOptions(cmd).addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
 }
 
