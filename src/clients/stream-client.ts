@@ -213,6 +213,8 @@ export interface SendOptions extends OpenOptions {
   replyTimeout?: number;
   /** Write the reply here as it arrives instead of collecting it. */
   output?: Writable;
+  /** Without `output`: the most reply bytes held in memory (default {@link DEFAULT_MAX_REPLY}). */
+  maxReply?: number;
   /** Called once connected, before anything is sent. */
   onConnect?: (socket: Socket) => void;
 }
@@ -236,6 +238,9 @@ export interface SendResult {
 /** Default seconds `send` waits for the reply. */
 export const DEFAULT_REPLY_TIMEOUT = 10;
 
+/** The most reply bytes `send` holds in memory when it does not stream them (16 MiB). */
+export const DEFAULT_MAX_REPLY = 16 * 1024 * 1024;
+
 /** One request and its reply on a connected socket: state in fields, one way to end. */
 class Exchange {
   readonly #socket: Socket;
@@ -244,6 +249,7 @@ class Exchange {
   readonly #done = new Deferred<SendResult>();
   readonly #started = performance.now();
   readonly #chunks: Buffer[] = [];
+  #held = 0;
   #payload: Readable | undefined;
   #finished = false;
   #timer: NodeJS.Timeout | undefined;
@@ -296,6 +302,9 @@ class Exchange {
     this.#out?.off('error', this.#onOutputError);
     this.#out?.off('drain', this.#onOutputDrain);
     this.#out?.on('error', noop);
+    if (error instanceof NetworkError && error.code === ERR.REPLY_TOO_LARGE) {
+      return this.#done.reject(error);
+    }
     if (error !== undefined) {
       const message = `connection lost — ${oneLine(error)}`;
       return this.#done.reject(new NetworkError(message, error, ERR.CONNECTION));
@@ -327,6 +336,14 @@ class Exchange {
     this.#received += chunk.length;
     const out = this.#out;
     if (!out) {
+      const max = this.#opts.maxReply ?? DEFAULT_MAX_REPLY;
+      if (this.#held + chunk.length > max) {
+        const size = max % 1048576 === 0 ? `${max / 1048576} MiB` : `${max} bytes`;
+        const message = `the reply passed ${size}, the most held in memory`;
+        this.#finish('aborted', new NetworkError(message, undefined, ERR.REPLY_TOO_LARGE));
+        return;
+      }
+      this.#held += chunk.length;
       this.#chunks.push(chunk);
       return;
     }

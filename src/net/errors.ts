@@ -49,6 +49,8 @@ export const ERR = {
   MISSING_ADDON: 'SOCKIT_ERR_MISSING_ADDON',
   /** A program for --exec/--sh-exec that cannot run (not found, not executable, bad quoting). */
   EXEC: 'SOCKIT_ERR_EXEC',
+  /** A reply held in memory (send --hex, --json) passed the most that is held. */
+  REPLY_TOO_LARGE: 'SOCKIT_ERR_REPLY_TOO_LARGE',
 } as const;
 
 /** One of the codes in {@link ERR}. */

@@ -106,7 +106,9 @@ async function runSend(ctx: CliContext, positional: Positionals, opts: SendCliOp
         peer = remoteAddress(socket, 'path' in target ? target.path : '');
         progress?.watch(socket);
       },
-    }).finally(() => progress?.stop());
+    })
+      .catch(heldTooLong)
+      .finally(() => progress?.stop());
     printReply(ctx, r, opts, peer);
     if (r.received > 0 || r.ended === 'output-closed') return EXIT.OK;
     throw noReply(target, r.ended, timeout);
@@ -132,6 +134,18 @@ function printReply(
   }
   const rtt = r.rttMs !== undefined ? `, first reply byte after ${r.rttMs.toFixed(2)} ms` : '';
   out.detail(`${transferSummary(r.sent, r.received, r.totalMs)}${rtt}`);
+}
+
+/** --hex and --json hold the reply: past the cap, say how to get it whole. */
+function heldTooLong(err: unknown): never {
+  if (err instanceof NetworkError && err.code === ERR.REPLY_TOO_LARGE) {
+    throw new NetworkError(
+      `${err.message} — --hex and --json hold the reply; without them it streams to stdout (or save it with -o <file>)`,
+      err,
+      ERR.REPLY_TOO_LARGE,
+    );
+  }
+  throw err;
 }
 
 function noReply(target: CliTarget, ended: SendResult['ended'], timeout: number): NetworkError {
