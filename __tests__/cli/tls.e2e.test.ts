@@ -20,7 +20,7 @@ useServeTeardown();
 
 /** A probe's JSON line, as far as these tests read it. */
 interface ProbeJson {
-  readonly port: number;
+  readonly peer: { readonly address: string; readonly port: number };
   readonly tls?: { readonly validTo: string };
   readonly [field: string]: unknown;
 }
@@ -184,7 +184,7 @@ describe('data over TLS', () => {
     expect(JSON.parse(r.stdout.toString())).toMatchObject({
       sent: 18,
       received: 18,
-      reply: 'READ ME TO THE END',
+      data: 'READ ME TO THE END',
     });
   });
 });
@@ -202,7 +202,7 @@ describe('connect -z --tls', () => {
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as ProbeJson);
-    const by = (port: number) => results.find((x) => x.port === port)!;
+    const by = (port: number) => results.find((x) => x.peer.port === port)!;
     expect(by(tls.port)).toMatchObject({
       open: true,
       state: 'open',

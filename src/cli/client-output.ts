@@ -12,6 +12,8 @@ import type { SocketAddress } from '../net/address.js';
 import type { CliContext } from './context.js';
 import { datagramEvent } from './events.js';
 import { rowsSize, writeRows } from '../net/hex-rows.js';
+import { Throttle } from './throttle.js';
+import { OUTPUT_BACKLOG } from '../net/limits.js';
 
 /**
  * Print a datagram on stdout: a JSON line (`--json`), a hex line (`--hex`), or its
@@ -22,14 +24,26 @@ export function printDatagram(
   d: { readonly data: Buffer; readonly from: SocketAddress },
   format: { readonly json?: boolean; readonly hex?: boolean },
   lineEnd = false,
-): void {
+): boolean {
   const stdout = ctx.io.stdout;
+  // a stdout that does not drain cannot make UDP wait: past the backlog, drop (counted)
+  if (stdout.writableLength >= OUTPUT_BACKLOG) return false;
   if (format.json) stdout.write(datagramEvent(d.data, d.from));
   else if (format.hex) stdout.write(hexLine(d.data));
   else {
     stdout.write(d.data);
     if (lineEnd && d.data[d.data.length - 1] !== 0x0a) stdout.write('\n');
   }
+  return true;
+}
+
+/** Datagrams dropped for a stdout that does not keep up: one throttled warning. */
+export function outputDrops(ctx: CliContext): Throttle {
+  return new Throttle((count, first) =>
+    ctx.out.warn(
+      `dropped ${count} datagram${count === 1 ? '' : 's'}${first ? '' : ' more'} — stdout is not keeping up (${OUTPUT_BACKLOG / 1048576} MiB waiting)`,
+    ),
+  );
 }
 
 /** The canonical hex dump (`hexdump -C`, without its `*` for repeated rows): offset, 16 bytes in hex, printable ASCII. */

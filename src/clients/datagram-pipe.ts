@@ -10,6 +10,7 @@ import type { DatagramSocket } from '../net/datagram-socket.js';
 import { ERR, NetworkError, errnoName, oneLine } from '../net/errors.js';
 import { openTowards, remoteUrl, sendError, type DatagramOptions } from './datagram-target.js';
 import { Deferred } from './deferred.js';
+import { OUTPUT_BACKLOG } from '../net/limits.js';
 
 /** Options of {@link datagramPipe}. */
 export interface DatagramPipeOptions extends DatagramOptions {
@@ -29,6 +30,10 @@ export interface DatagramPipeOptions extends DatagramOptions {
   signal?: AbortSignal;
   /** Called once the socket is ready. */
   onReady?: (remote: string) => void;
+  /** A datagram was dropped: the output had `outputBacklog` bytes waiting. */
+  onDrop?: () => void;
+  /** Bytes that may wait for a slow output before datagrams are dropped (16 MiB). */
+  outputBacklog?: number;
 }
 
 /** Why a datagram pipe ended. */
@@ -158,7 +163,13 @@ class DatagramPipe {
   readonly #onMessage = (data: Buffer): void => {
     this.#received += 1;
     this.#touch();
-    if (!this.#opts.sendOnly) this.#output.write(data);
+    if (this.#opts.sendOnly) return;
+    // UDP cannot wait for a slow output: past the backlog, drop (counted by the caller)
+    if (this.#output.writableLength >= (this.#opts.outputBacklog ?? OUTPUT_BACKLOG)) {
+      this.#opts.onDrop?.();
+      return;
+    }
+    this.#output.write(data);
   };
 
   readonly #onSocketError = (err: Error): void =>

@@ -23,7 +23,7 @@ import { openConnection } from './stream-client.js';
 import { probeInThreads, threadCount } from './probe-threads.js';
 import { pause } from './pause.js';
 import type { TlsClient, TlsClientOptions } from '../net/tls.js';
-import { tlsClientOf } from './stream-client.js';
+import { tlsClientOf } from './tls-client.js';
 import type { tlsProbe as TlsProbe } from './tls-probe.js';
 
 export type {

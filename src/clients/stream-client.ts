@@ -18,6 +18,7 @@ import type { Tap } from '../net/tap.js';
 import { ERR, NetworkError, errnoName, oneLine, systemError } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
 import { Deferred } from './deferred.js';
+import { tlsClientOf } from './tls-client.js';
 import type { TlsClient, TlsClientOptions } from '../net/tls.js';
 import {
   isBenignOutputError,
@@ -55,18 +56,6 @@ export interface OpenOptions {
   tls?: TlsClientOptions | TlsClient;
   /** Record the connection's bytes (`-x`, `-o`) from the moment it is open (the plaintext, over TLS). */
   tap?: Tap;
-}
-
-/**
- * The TLS client of `opts`, made once (bad options fail before any connection).
- * The TLS modules load only here, when asked for.
- */
-export async function tlsClientOf(opts: {
-  tls?: TlsClientOptions | TlsClient;
-}): Promise<TlsClient | undefined> {
-  if (opts.tls === undefined) return undefined;
-  const { tlsClientFor } = await import('../net/tls.js');
-  return tlsClientFor(opts.tls);
 }
 
 type ConnectTo = { host: string; port: number; family: number } | { path: string };

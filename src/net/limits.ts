@@ -12,3 +12,9 @@ export function openFileLimit(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * Bytes of received datagrams that may wait for a slow output (a stdout nobody
+ * reads) before new ones are dropped and counted: UDP cannot be made to wait.
+ */
+export const OUTPUT_BACKLOG = 16 * 1024 * 1024;

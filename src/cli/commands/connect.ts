@@ -10,7 +10,12 @@ import {
   familyOf,
   type CliTarget,
 } from '../client-args.js';
-import { checkInput, runInterruptible, type InterruptScope } from '../client-output.js';
+import {
+  checkInput,
+  outputDrops,
+  runInterruptible,
+  type InterruptScope,
+} from '../client-output.js';
 import {
   addConnectExecOptions,
   checkConnectExec,
@@ -209,6 +214,7 @@ async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJo
     import('../../clients/stream-client.js'),
   ]);
   const crlf = opts.crlf ? new CrlfTranslator() : undefined;
+  const drops = outputDrops(ctx);
   const result = await datagramPipe(target, io.stdin, io.stdout, {
     family,
     localAddress: opts.source,
@@ -222,7 +228,8 @@ async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJo
     signal,
     tap,
     onReady: (remote) => out.detail(`sending datagrams to ${remote}`),
-  });
+    onDrop: () => drops.hit(),
+  }).finally(() => drops.flush());
   out.detail(`${result.sent} datagrams sent, ${result.received} received`);
   return EXIT.OK;
 }

@@ -6,7 +6,12 @@ import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/erro
 import { formatEndpoint } from '../../net/address.js';
 import { escapeControls, safeValue } from '../../net/terminal.js';
 import { countArg, hostArg, parseDuration, portArg } from '../options.js';
-import { printDatagram, runInterruptible, type InterruptScope } from '../client-output.js';
+import {
+  outputDrops,
+  printDatagram,
+  runInterruptible,
+  type InterruptScope,
+} from '../client-output.js';
 import { addTapOptions, withTap, type TapCliOptions } from '../tap-options.js';
 import type { Tap } from '../../net/tap.js';
 
@@ -77,6 +82,7 @@ async function runRecvfrom(
   const where =
     opts.unix !== undefined ? { path: opts.unix } : { host: opts.host, port: port ?? DEFAULT_PORT };
   const body = async (scope: InterruptScope, tap: Tap | undefined): Promise<number> => {
+    const drops = outputDrops(ctx);
     const r = await recvfrom(where, {
       tap,
       count: opts.count,
@@ -87,9 +93,9 @@ async function runRecvfrom(
       onListening: (a) => out.always(`listening on ${escapeControls(formatUrl('udp', a))}`),
       onDatagram: (d) => {
         out.detail(`${d.data.length} bytes from ${safeValue(formatEndpoint(d.from))}`);
-        if (!scope.outputClosed()) printDatagram(ctx, d, opts);
+        if (!scope.outputClosed() && !printDatagram(ctx, d, opts)) drops.hit();
       },
-    });
+    }).finally(() => drops.flush());
     if (!scope.outputClosed() && r.reason === 'timeout' && r.received === 0) {
       const cause = systemError('ETIMEDOUT', 'timed out');
       throw new NetworkError(`no datagram within ${opts.timeout}s`, cause, ERR.NO_REPLY);

@@ -17,6 +17,7 @@ import {
   millisArg,
   checkInput,
   parseHex,
+  outputDrops,
   printDatagram,
   readAll,
   releaseInput,
@@ -122,6 +123,7 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
   const payloads = await payloadsOf(ctx, rest, opts);
   const { sendto } = await import('../../clients/datagram-client.js');
   const body = async (scope: InterruptScope, tap: Tap | undefined): Promise<number> => {
+    const drops = outputDrops(ctx);
     const r = await sendto(target, payloads, {
       tap,
       family,
@@ -134,9 +136,9 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
       signal: scope.signal,
       onReply: (d) => {
         out.detail(`reply from ${safeValue(formatEndpoint(d.from))}: ${d.data.length} bytes`);
-        if (!scope.outputClosed()) printDatagram(ctx, d, opts, true);
+        if (!scope.outputClosed() && !printDatagram(ctx, d, opts, true)) drops.hit();
       },
-    });
+    }).finally(() => drops.flush());
     out.detail(`${r.sent} datagrams sent (${r.bytes} bytes), ${r.replies} replies`);
     if (opts.wait !== undefined && r.replies === 0 && !scope.outputClosed()) {
       const cause = systemError('ETIMEDOUT', 'no reply');
