@@ -11,6 +11,7 @@ import { UsageError } from '../../net/errors.js';
 import { parsePort } from '../../net/address.js';
 import { hostArg } from '../options.js';
 import { addHandlerExtras } from '../handler-options.js';
+import { addTapOptions } from '../tap-options.js';
 import {
   addHandlingOptions,
   addReportOptions,
@@ -75,6 +76,7 @@ export function makeListenCommand(ctx: CliContext): Command {
       ]),
     );
   addHandlerExtras(addTransportOptions(addHandlingOptions(cmd, 'stdio'), 'tcp'));
+  addTapOptions(cmd);
   return addReportOptions(cmd)
     .addHelpText('after', `\n${handlerList()}\n${HELP_AFTER}`)
     .action(async (a: string | undefined, b: string | undefined, opts: ListenOptions) => {
