@@ -203,7 +203,7 @@ describe('sendto: exit codes', () => {
     [['sendto', '127.0.0.1', '99999', 'x'], /out of range 1-65535/],
     [['sendto', '--lines', '127.0.0.1', '9', 'x'], /--lines reads stdin/],
     [['sendto', '-c', '0', '127.0.0.1', '9', 'x'], /whole number/],
-    [['sendto', '-i', 'later', '127.0.0.1', '9', 'x'], /milliseconds/],
+    [['sendto', '-i', 'later', '127.0.0.1', '9', 'x'], /expected a duration/],
   ])('%j is bad usage (exit 2)', async (args, message) => {
     const r = await run(args);
     expect(r.stderr).toMatch(message);

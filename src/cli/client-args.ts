@@ -111,7 +111,7 @@ export function messageCommand(name: string, help: MessageCommandHelp): Command 
     .argument('[host]', 'host name or IP address')
     .argument('[port]', 'port or service name')
     .argument('[message...]', help.message)
-    .option('--unix <path>', help.unix)
+    .option('-U, --unix <path>', help.unix)
     .addHelpText('after', help.helpAfter);
 }
 

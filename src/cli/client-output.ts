@@ -6,7 +6,6 @@
 import { Buffer } from 'node:buffer';
 import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { InvalidArgumentError } from 'commander';
 import { EXIT, UsageError } from '../net/errors.js';
 import type { SocketAddress } from '../net/address.js';
 import type { CliContext } from './context.js';
@@ -74,16 +73,6 @@ export function parseHex(text: string): Buffer {
     throw new UsageError(`invalid hex input '${shown}' — expected pairs of hex digits`);
   }
   return Buffer.from(groups.map((g) => g.replace(/^0x/i, '')).join(''), 'hex');
-}
-
-/** A duration in milliseconds: `100` (ms), `250ms`, `1.5s`, `1m`. */
-export function millisArg(value: string): number {
-  const m = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m)?$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('expected milliseconds such as 100, 250ms, 1.5s or 1m');
-  const n = Number(m[1]);
-  const ms = m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
-  if (!Number.isFinite(ms) || ms > 86_400_000) throw new InvalidArgumentError('out of range');
-  return ms;
 }
 
 /** Read a stream to its end. */

@@ -54,6 +54,11 @@ export function parseDuration(value: string): number {
   return seconds;
 }
 
+/** nc's `-i`: a duration in seconds (`1`, `0.5`, `250ms`, `2s`), returned in milliseconds. */
+export function intervalArg(value: string): number {
+  return parseDuration(value) * 1000;
+}
+
 /** A host name or an IP literal (IPv6 may be bracketed). Returns it unbracketed. */
 export function hostArg(value: string): string {
   const host = unbracket(value.trim());

@@ -87,9 +87,10 @@ export function makeConnectCommand(ctx: CliContext): Command {
       'port or service name; with -z: ports such as 22, 20-25, 22,80,8000-8100, http',
     )
     .option(
-      '--unix <path>',
+      '-U, --unix <path>',
       'connect to a unix stream socket (with --datagram or -u: unix datagram)',
     )
+    .option('-N, --shutdown', "nc's -N: half-close at stdin EOF (sockit always does)")
     .option('-u, --udp', 'use UDP (each chunk of stdin is one datagram)')
     .option('--datagram', 'with --unix: a unix datagram socket')
     .option(

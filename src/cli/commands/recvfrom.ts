@@ -47,7 +47,7 @@ export function makeRecvfromCommand(ctx: CliContext): Command {
     .description('bind a UDP port (or unix datagram path) and print each datagram as it arrives')
     .argument('[port]', `UDP port to bind (default ${DEFAULT_PORT}; 0 = any free port)`, portArg)
     .option('-H, --host <address>', 'address to bind', hostArg, '127.0.0.1')
-    .option('--unix <path>', 'bind a unix datagram socket at this path')
+    .option('-U, --unix <path>', 'bind a unix datagram socket at this path')
     .option('-c, --count <n>', 'exit 0 after n datagrams', countArg(1))
     .option(
       '-w, --timeout <duration>',

@@ -4,7 +4,7 @@ import type { CliContext } from '../context.js';
 import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { formatEndpoint } from '../../net/address.js';
 import { safeValue } from '../../net/terminal.js';
-import { countArg, parseDuration } from '../options.js';
+import { countArg, intervalArg, parseDuration } from '../options.js';
 import {
   addSourceOptions,
   clientTarget,
@@ -14,7 +14,6 @@ import {
   type Positionals,
 } from '../client-args.js';
 import {
-  millisArg,
   checkInput,
   parseHex,
   outputDrops,
@@ -79,7 +78,11 @@ export function makeSendtoCommand(ctx: CliContext): Command {
     .option('--lines', 'one datagram per line of stdin')
     .option('-n, --newline', 'append a newline to each datagram')
     .option('-c, --count <n>', 'send everything n times', countArg(1))
-    .option('-i, --interval <ms>', 'pause between datagrams (100, 250ms, 1s)', millisArg)
+    .option(
+      '-i, --interval <duration>',
+      'pause between datagrams, as nc -i: seconds (1, 0.5, 250ms)',
+      intervalArg,
+    )
     .option('--hex-input', 'messages (or stdin) are hex: 68656c6c6f or "68 65 6c"')
     .option('--broadcast', 'allow a broadcast destination')
     .option(
