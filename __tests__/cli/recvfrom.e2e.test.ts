@@ -230,7 +230,7 @@ describe('recvfrom: exit codes', () => {
     [['recvfrom', '70000'], /out of range/],
     [['recvfrom', '0', '--echo', '--reply', 'x'], /exclude each other/],
     [['recvfrom', '0', '--count', 'many'], /whole number/],
-    [['recvfrom', '0', '-H', 'not a host!'], /not an IP address or host name/],
+    [['recvfrom', '0', '-H', 'not a host!'], /a host has no spaces or control characters/],
   ])('%j is bad usage (exit 2)', async (args, message) => {
     const child = start(args);
     const r = await finish(child);

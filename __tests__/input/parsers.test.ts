@@ -505,36 +505,17 @@ describe('hosts (-H, connect/send/sendto <host>)', () => {
     );
   });
 
-  test('names with shell, space or control characters, or over 253 bytes, are refused', () => {
+  test('names with space or control characters, or over 253 characters, are refused', () => {
     const bad = fc.oneof(
       fc
         .tuple(
           fc.domain(),
-          fc.constantFrom(
-            ' ',
-            ';',
-            '|',
-            '&',
-            '$',
-            '`',
-            '\n',
-            '\0',
-            '/',
-            '\\',
-            '*',
-            "'",
-            '"',
-            '#',
-            '_',
-          ),
+          fc.constantFrom(' ', '\t', '\n', '\r', '\0', '\x1b', '\x7f', '\u009b'),
           fc.domain(),
         )
         .map(([a, c, b]) => `${a}${c}${b}`),
-      fc.domain().map((d) => `-${d}`),
-      fc.domain().map((d) => `${d}..x`),
       fc.constant(`${'a'.repeat(63)}.`.repeat(5)),
-      fc.stringMatching(/^[a-z]{64,80}$/), // a label over 63
-      fc.constantFrom('', ' ', '[', '[]', '[::1', '::1]'),
+      fc.constantFrom('', ' ', '[]'),
     );
     fc.assert(
       fc.property(bad, (text) => {
@@ -545,15 +526,30 @@ describe('hosts (-H, connect/send/sendto <host>)', () => {
     );
   });
 
-  test('any string: an IP literal or a host name made of letters, digits, - and ., or refused', () => {
+  test('whatever getaddrinfo may take passes through unchanged (names with _, *, a trailing dot…)', () => {
     fc.assert(
-      fc.property(noisy('abc019.-:[]% _'), (text) => {
+      fc.property(
+        fc.tuple(fc.domain(), fc.constantFrom('_', '*', '-', '.', ';', '#', ''), fc.domain()),
+        ([a, c, b]) => {
+          const host = `${a}${c}${b}`;
+          expect(hostArg(host)).toBe(host);
+        },
+      ),
+      RUNS,
+    );
+  });
+
+  test('any string: refused, or returned as given (unbracketed) with no space or control character', () => {
+    fc.assert(
+      fc.property(noisy('abc019.-:[]% _\t\n\x1b'), (text) => {
         const r = outcome(() => hostArg(text));
         if ('error' in r) {
           expect(r.error).toBeInstanceOf(InvalidArgumentError);
           return;
         }
-        if (isIP(r.value) === 0) expect(r.value).toMatch(/^[A-Za-z0-9][A-Za-z0-9.-]*$/);
+        // eslint-disable-next-line no-control-regex -- control characters are what is checked
+        expect(r.value).not.toMatch(/[\s\u0000-\u001f\u007f-\u009f]/);
+        expect(r.value.length).toBeGreaterThan(0);
       }),
       RUNS,
     );
