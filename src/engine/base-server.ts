@@ -18,7 +18,7 @@ import { runHandler, type HandlerClass } from './request-handler.js';
 import { RequestRunner, type RunHooks } from './request-run.js';
 import { isPeerError, type BaseServerOptions, type ServerState } from './server-types.js';
 import type { ServerStats } from './server-types.js';
-import { specOf, type ModuleRef, type ServerSpec } from './server-spec.js';
+import { isBuiltInHandler, specOf, type ModuleRef, type ServerSpec } from './server-spec.js';
 import { createStrategy } from './strategies.js';
 import type { ConcurrencyStrategy, RequestOutcome, StrategyHost } from './strategy.js';
 
@@ -238,10 +238,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     return this.#runner.runInWorker(request, clientAddress);
   }
 
-  /**
-   * A worker's copy of a server takes the address its owner bound (workers start
-   * before the bind). Do not call otherwise.
-   */
+  /** A worker's copy takes the address its owner bound (workers start first). Do not call otherwise. */
   adopt(address: SocketAddress): void {
     this.#address = address;
   }
@@ -293,6 +290,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   #hooks(): RunHooks<Req> & StrategyHost {
     return {
       stats: this.stats,
+      builtIn: isBuiltInHandler(this.handlerModule),
       transport: this.transport,
       workers: this.workers,
       serverAddress: () => this.#address,

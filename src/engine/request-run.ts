@@ -18,6 +18,12 @@ import type { RequestOutcome } from './strategy.js';
 /** The server's hooks a run calls (they stay protected on the server). */
 export interface RunHooks<Req> {
   readonly stats: ServerStats;
+  /**
+   * The handler is one of sockit's own: no containment scope (AsyncLocalStorage turns
+   * on promise hooks, a cost on every promise of the process). What escapes a built-in
+   * is sockit's own failure: one line, exit 1.
+   */
+  readonly builtIn: boolean;
   processRequest(request: Req, clientAddress: SocketAddress): void | Promise<void | RequestOutcome>;
   verifyRequest(request: Req, clientAddress: SocketAddress): boolean;
   finishRequest(request: Req, clientAddress: SocketAddress): void | Promise<void>;
@@ -147,6 +153,7 @@ export class RequestRunner<Req> {
 
   /** Run `fn` in a containment scope, with the request's own events (see the module comment). */
   #contained<T>({ request, clientAddress }: Pending<Req>, fn: () => T): T {
+    if (this.#hooks.builtIn) return fn();
     let failNow: ((err: unknown) => void) | undefined;
     const scope = {
       fail: (err: unknown) => (failNow ? failNow(err) : this.report(err, clientAddress)),

@@ -62,3 +62,11 @@ export function specOf(server: SpecSource, address: SocketAddress): ServerSpec {
     options: JSON.parse(JSON.stringify(options)) as Record<string, unknown>,
   };
 }
+
+/** Where sockit's built-in handlers live (dist/handlers/): their modules are trusted. */
+const BUILT_IN_HANDLERS = new URL('../handlers/', import.meta.url).href;
+
+/** Is the handler one of sockit's own (its module under handlers/)? */
+export function isBuiltInHandler(ref: ModuleRef | undefined): boolean {
+  return ref !== undefined && ref.url.startsWith(BUILT_IN_HANDLERS) && !ref.url.includes('..');
+}
