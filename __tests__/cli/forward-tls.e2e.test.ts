@@ -66,6 +66,19 @@ async function tlsEcho(): Promise<{ port: number; bytesIn: () => number }> {
   return { port: (server.address() as { port: number }).port, bytesIn: () => bytesIn };
 }
 
+/** `sockit serve tcp 0 --forward tls://127.0.0.1:<port>` with more flags. */
+function relayTo(port: number, ...flags: string[]): ReturnType<typeof serve> {
+  return serve(['serve', 'tcp', '0', '--forward', `tls://127.0.0.1:${port}`, ...flags]);
+}
+
+/** Send `text` to the relay on `port`, half-close, and read until it closes. */
+async function roundTrip(port: number, text: string): Promise<string> {
+  const c = await dial({ port });
+  const got = untilClosed(c);
+  c.end(text);
+  return (await got).toString();
+}
+
 /** The error code a client that sends nothing sees (the relay resets it). */
 async function resetFor(port: number): Promise<string | undefined> {
   const c = connect(port, '127.0.0.1');
@@ -97,10 +110,7 @@ describe('forwarding to tls://', () => {
       pki.file('ca'),
       '--json',
     ]);
-    const c = await dial({ port: s.port });
-    const got = untilClosed(c);
-    c.end('seven b');
-    expect((await got).toString()).toBe('seven b');
+    expect(await roundTrip(s.port, 'seven b')).toBe('seven b');
     const [ev] = jsonEvents((await s.waitFor(/\{"event":"forward".*\n/))[0]);
     expect(ev).toMatchObject({ upstream: url, bytesUp: 7, bytesDown: 7, reason: 'done' });
     expect(ev!.upstreamAddress).toMatch(new RegExp(`:${echo.port}$`));
@@ -148,19 +158,8 @@ describe('forwarding to tls://', () => {
   test('--pin of the right certificate replaces the CA check', async () => {
     const echo = await tlsEcho();
     const pin = `sha256:${pki.server.fingerprint256}`;
-    const s = await serve([
-      'serve',
-      'tcp',
-      '0',
-      '--forward',
-      `tls://127.0.0.1:${echo.port}`,
-      '--pin',
-      pin,
-    ]);
-    const c = await dial({ port: s.port });
-    const got = untilClosed(c);
-    c.end('pinned');
-    expect((await got).toString()).toBe('pinned');
+    const s = await relayTo(echo.port, '--pin', pin);
+    expect(await roundTrip(s.port, 'pinned')).toBe('pinned');
   });
 });
 
@@ -229,21 +228,11 @@ describe('usage', () => {
 
   test('--insecure on a tls:// forward warns once at start', async () => {
     const echo = await tlsEcho();
-    const s = await serve([
-      'serve',
-      'tcp',
-      '0',
-      '--forward',
-      `tls://127.0.0.1:${echo.port}`,
-      '--insecure',
-    ]);
+    const s = await relayTo(echo.port, '--insecure');
     expect(s.stderr()).toMatch(
       /^sockit: warning: --insecure: the upstream's certificate is not verified — anyone on the path can read and change the traffic\n/,
     );
-    const c = await dial({ port: s.port });
-    const got = untilClosed(c);
-    c.end('unverified');
-    expect((await got).toString()).toBe('unverified');
+    expect(await roundTrip(s.port, 'unverified')).toBe('unverified');
   });
 });
 
