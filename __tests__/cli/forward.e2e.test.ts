@@ -225,7 +225,6 @@ describe('usage', () => {
     [['serve', 'tcp', '0', '-e', 'forward'], /-e forward needs the target: --forward <url>/],
     [['serve', 'tcp', '0', '--forward', 'tcp://127.0.0.1'], /bad forward target .* host:port/],
     [['serve', 'tcp', '0', '--forward', 'ftp://x:1'], /unknown scheme 'ftp'/],
-    [['serve', 'tcp', '0', '--forward', 'tls://x:1'], /tls:\/\/ needs TLS client support/],
     [
       ['serve', 'udp', '0', '--forward', 'udp://127.0.0.1:9', '-m', 'forking'],
       /datagram forwarding keeps one upstream socket per sender in one process/,

@@ -34,6 +34,7 @@ describe('parseDialTarget', () => {
     ['tcp://[::1]:8080', { kind: 'tcp', host: '::1', port: 8080 }],
     ['TCP://example.org:443', { kind: 'tcp', host: 'example.org', port: 443 }],
     ['udp://localhost:53', { kind: 'udp', host: 'localhost', port: 53 }],
+    ['tls://[::1]:443', { kind: 'tls', host: '::1', port: 443 }],
     ['unix:///run/app.sock', { kind: 'unix', path: '/run/app.sock' }],
     ['unix-dgram:///tmp/d.sock', { kind: 'unix-dgram', path: '/tmp/d.sock' }],
   ])('%s', (url, want) => {
@@ -48,7 +49,7 @@ describe('parseDialTarget', () => {
     ['unix://relative.sock', /must be absolute/],
     [`unix:///${'x'.repeat(120)}`, /too long/],
     ['http://host:80', /unknown scheme 'http'/],
-    ['tls://host:443', /TLS client support/],
+    ['tls://host', /expected host:port/],
   ])('%s is refused', (url, re) => {
     expect(() => parseDialTarget(url)).toThrow(UsageError);
     expect(() => parseDialTarget(url)).toThrow(re);
@@ -57,6 +58,8 @@ describe('parseDialTarget', () => {
   test('formatTarget and the transport check', () => {
     expect(formatTarget(parseDialTarget('tcp://[::1]:1'))).toBe('tcp://[::1]:1');
     expect(formatTarget(parseDialTarget('unix:///a'))).toBe('unix:///a');
+    expect(formatTarget(parseDialTarget('tls://example.org:443'))).toBe('tls://example.org:443');
+    expect(() => checkForwardTransport(parseDialTarget('tls://h:1'), false)).not.toThrow();
     expect(() => checkForwardTransport(parseDialTarget('udp://h:1'), false)).toThrow(
       /cannot forward a stream to udp:\/\/h:1/,
     );

@@ -1,16 +1,20 @@
 /**
  * `sockit connect --exec <program>` / `--sh-exec <command>`: the options, the
  * checks (a program that cannot run is one line and exit 2, before connecting)
- * and the run, whose exit status is the program's.
+ * and the run, whose exit status is the program's. With `--tls` the program
+ * talks over the verified TLS connection (it sees plaintext).
  */
 import type { Command } from 'commander';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { TlsClientOptions } from '../net/tls.js';
 import type { Target } from '../net/address.js';
 import { UsageError } from '../net/errors.js';
 import { checkProgram, execCommand, shellCommand } from '../net/exec-command.js';
 import type { CliContext } from './context.js';
 import { parseDuration } from './options.js';
 import { runInterruptible } from './client-output.js';
+import { secureLine } from './tls-report.js';
 
 /** The exec options of `connect`, as commander parses them. */
 export interface ConnectExecFlags {
@@ -70,7 +74,12 @@ export function connectedLine(target: Target, s: Socket): string {
 export async function runConnectExec(
   ctx: CliContext,
   target: Target,
-  opts: ConnectExecFlags & { timeout?: number; source?: string; sourcePort?: number },
+  opts: ConnectExecFlags & {
+    timeout?: number;
+    source?: string;
+    sourcePort?: number;
+    tls?: TlsClientOptions;
+  },
   family: 4 | 6 | undefined,
 ): Promise<void> {
   const command = opts.exec !== undefined ? execCommand(opts.exec) : shellCommand(opts.shExec!);
@@ -87,7 +96,11 @@ export async function runConnectExec(
       localPort: opts.sourcePort,
       killGrace: opts.killGrace,
       signal,
-      onConnect: (s) => ctx.out.detail(connectedLine(target, s)),
+      tls: opts.tls,
+      onConnect: (s) => {
+        ctx.out.detail(connectedLine(target, s));
+        if (opts.tls) ctx.out.detail(secureLine(s as TLSSocket, opts.tls));
+      },
     });
     ctx.out.detail(`${command.display}: ${describeExit(status)}`);
     return exitCodeOf(status);

@@ -14,9 +14,10 @@ import { parseDuration } from './options.js';
 import type { Output } from './output.js';
 import { writeEvent } from './serve-log.js';
 import { Throttle } from './throttle.js';
+import { addUpstreamTlsOptions, upstreamTlsOf, type UpstreamTlsFlags } from './tls-options.js';
 
 /** The forwarding options as commander parses them. */
-export interface ForwardCliOptions {
+export interface ForwardCliOptions extends UpstreamTlsFlags {
   forward?: string;
   connectTimeout?: number;
   sessionTimeout?: number;
@@ -29,13 +30,16 @@ interface ForwardRun extends ForwardCliOptions {
   readonly maxConns?: number;
 }
 
-/** `--forward`, `--connect-timeout`, `--session-timeout` (`--max-conns` caps the sessions on udp). */
-export function addForwardOptions(cmd: Command): Command {
+/**
+ * `--forward`, `--connect-timeout`, `--session-timeout` (`--max-conns` caps the
+ * sessions on udp), and on stream servers the verification of a `tls://` upstream.
+ */
+export function addForwardOptions(cmd: Command, stream: boolean): Command {
   cmd
     .addOption(
       new Option(
         '--forward <url>',
-        'relay to tcp://host:port, unix:///path, udp://host:port or unix-dgram:///path',
+        'relay to tcp://host:port, tls://host:port, unix:///path, udp://host:port or unix-dgram:///path',
       ).implies({ handler: 'forward' }),
     )
     .option(
@@ -48,7 +52,7 @@ export function addForwardOptions(cmd: Command): Command {
       'with --forward on datagrams: end a silent sender session after s (default 60s)',
       parseDuration,
     );
-  return cmd;
+  return stream ? addUpstreamTlsOptions(cmd) : cmd;
 }
 
 /**
@@ -63,6 +67,7 @@ export function forwardServerOptions(
   const named = opts.handler === 'forward';
   if (opts.forward === undefined) {
     if (named) throw new UsageError('-e forward needs the target: --forward <url>');
+    upstreamTlsOf(opts, false, warn);
     if (opts.connectTimeout !== undefined || opts.sessionTimeout !== undefined) {
       warn('--connect-timeout and --session-timeout apply to --forward only');
     }
@@ -71,7 +76,9 @@ export function forwardServerOptions(
   if (!named) {
     throw new UsageError(`--forward relays instead of -e ${opts.handler} — leave -e out`);
   }
-  checkForwardTransport(parseDialTarget(opts.forward), datagram);
+  const target = parseDialTarget(opts.forward);
+  checkForwardTransport(target, datagram);
+  const tls = upstreamTlsOf(opts, target.kind === 'tls', warn);
   if (datagram && MODES[opts.mode].pooled) {
     throw new UsageError(
       `datagram forwarding keeps one upstream socket per sender in one process — use --mode async or sequential, not ${opts.mode}`,
@@ -83,11 +90,22 @@ export function forwardServerOptions(
   return {
     forward: {
       target: opts.forward,
+      ...(tls ? { tls } : {}),
       ...(opts.connectTimeout === undefined ? {} : { connectTimeout: opts.connectTimeout }),
       ...(opts.sessionTimeout === undefined ? {} : { sessionTimeout: opts.sessionTimeout }),
       ...(datagram && opts.maxConns !== undefined ? { maxSessions: opts.maxConns } : {}),
     },
   };
+}
+
+/**
+ * Make the TLS client of a `tls://` forward once before anything binds, so that a
+ * bad `--pin` or `--ca` is one line and exit 2 at start, not a failure per connection.
+ */
+export async function checkForwardTls(forward: ForwardOptions | undefined): Promise<void> {
+  if (forward?.tls === undefined) return;
+  const { tlsClientFor } = await import('../net/tls.js');
+  tlsClientFor(forward.tls);
 }
 
 function ms(durationMs: number): number {
@@ -118,13 +136,14 @@ export function attachForwardLog(
         reason: r.reason,
         ...(r.code ? { code: r.code } : {}),
         ...(r.message ? { message: r.message } : {}),
+        ...(r.tlsFailure ? { tlsFailure: r.tlsFailure } : {}),
       });
       return;
     }
     if (r.reason === 'upstream-failed') {
-      failures.hit(
-        `forward ${peer} → ${r.upstream} failed: ${r.code ?? r.message ?? 'error'}, ${after}`,
-      );
+      // a TLS refusal's line names the reason and the fix; an errno name says it all
+      const why = r.tlsFailure ? r.message : (r.code ?? r.message ?? 'error');
+      failures.hit(`forward ${peer} → ${r.upstream} failed: ${why}, ${after}`);
       return;
     }
     if (!report.verbose) return;

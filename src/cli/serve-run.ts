@@ -24,6 +24,7 @@ import { checkSocketDirectory } from '../net/unix-path.js';
 import { onStopSignals, type StopSignal } from './serve-signals.js';
 import {
   attachForwardLog,
+  checkForwardTls,
   forwardServerOptions,
   type ForwardCliOptions,
 } from './forward-options.js';
@@ -161,6 +162,7 @@ export async function runServe(
   const setup = await setupHandler(ctx, opts, datagram, log);
   try {
     const forwarding = forwardServerOptions(opts, datagram, (m) => log.warn(m));
+    await checkForwardTls(forwarding.forward);
     const server = await makeServer(ctx, transport, target, opts, {
       ...setup.options,
       ...forwarding,

@@ -2,7 +2,9 @@
  * The TLS options of the commands: `--tls` and its company on the servers
  * (`--cert`, `--key`, `--key-pass-env`, `--client-ca`, `--handshake-timeout`) and
  * on the clients (`--ca`, `--pin`, `--insecure`, `--servername`, `--alpn`,
- * `--cert`, `--key`), turned into the library's options: files read, the key's
+ * `--cert`, `--key`), and on a server that forwards to `tls://` (`--ca`, `--pin`,
+ * `--servername`, `--insecure`: free there, since the server's own certificate
+ * options are `--cert`, `--key` and `--client-ca`), turned into the library's options: files read, the key's
  * passphrase taken from the environment (never from the command line), and
  * mistakes reported as one line (exit 2). Kept free of the TLS modules, so that a
  * command without `--tls` loads none of them.
@@ -157,10 +159,14 @@ export function serverTlsOf(flags: ServerTlsFlags): ServerTlsOptions | undefined
   };
 }
 
-/** The `tls` option of a client, or undefined without `--tls`; `warn` hears of `--insecure`. */
+/**
+ * The `tls` option of a client, or undefined without `--tls`; `warn` hears of
+ * `--insecure`, whose warning speaks of `whose` certificate.
+ */
 export function clientTlsOf(
   flags: ClientTlsFlags,
   warn: (message: string) => void,
+  whose = "the server's",
 ): TlsClientOptions | undefined {
   if (!flags.tls) {
     needTls(flags, {
@@ -184,7 +190,7 @@ export function clientTlsOf(
   }
   if (flags.insecure) {
     warn(
-      "--insecure: the server's certificate is not verified — anyone on the path can read and change the traffic",
+      `--insecure: ${whose} certificate is not verified — anyone on the path can read and change the traffic`,
     );
   }
   return {
@@ -197,4 +203,42 @@ export function clientTlsOf(
     key: flags.key === undefined ? undefined : readPem(flags.key, '--key'),
     passphrase: passphrase(flags.keyPassEnv),
   };
+}
+
+/** The upstream TLS options of `serve … --forward tls://…`, as commander parses them. */
+export interface UpstreamTlsFlags {
+  ca?: string[];
+  pin?: string;
+  insecure?: boolean;
+  servername?: string;
+}
+
+/** Add `--ca`, `--pin`, `--servername` and `--insecure` for a `tls://` forward target. */
+export function addUpstreamTlsOptions(cmd: Command): Command {
+  return cmd
+    .option('--ca <pem>', 'with --forward tls://: also trust this CA (repeatable)', fileList)
+    .option('--pin <sha256:hex>', 'with --forward tls://: accept exactly this certificate')
+    .option('--servername <name>', 'with --forward tls://: SNI and the name checked')
+    .option('--insecure', 'with --forward tls://: no verification of the upstream (warns)');
+}
+
+/**
+ * The `tls` option of a forward to `tls://` (verified by default), or undefined
+ * for another target, where any of these flags is a usage error.
+ */
+export function upstreamTlsOf(
+  flags: UpstreamTlsFlags,
+  tlsTarget: boolean,
+  warn: (message: string) => void,
+): TlsClientOptions | undefined {
+  const { ca, pin, insecure, servername } = flags;
+  if (!tlsTarget) {
+    const names = { ca: '--ca', pin: '--pin', insecure: '--insecure', servername: '--servername' };
+    const given = Object.keys(names).find((k) => flags[k as keyof UpstreamTlsFlags] !== undefined);
+    if (given) {
+      throw new UsageError(`${names[given as keyof typeof names]} needs --forward tls://host:port`);
+    }
+    return undefined;
+  }
+  return clientTlsOf({ tls: true, ca, pin, insecure, servername }, warn, "the upstream's");
 }

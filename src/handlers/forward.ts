@@ -16,6 +16,7 @@ import {
   type StreamDialTarget,
 } from '../net/dial.js';
 import { NetworkError, UsageError, errorCode, oneLine } from '../net/errors.js';
+import type { TlsClientOptions, TlsFailure } from '../net/tls.js';
 import { MODES } from '../engine/modes.js';
 import type { BaseServer, BaseServerOptions } from '../engine/base-server.js';
 import {
@@ -33,8 +34,16 @@ export const FORWARD_SESSION_TIMEOUT = 60;
 
 /** The server option the forward handler reads (`options.forward`). */
 export interface ForwardOptions {
-  /** Where to: `tcp://host:port`, `unix:///path`, `udp://host:port`, `unix-dgram:///path`. */
+  /**
+   * Where to: `tcp://host:port`, `tls://host:port`, `unix:///path`, `udp://host:port`,
+   * `unix-dgram:///path`.
+   */
   readonly target: string;
+  /**
+   * For a `tls://` target: how the upstream is verified (`ca`, `pin`, `servername`,
+   * `insecure`…); without it, against the system CAs and the target's host name.
+   */
+  readonly tls?: TlsClientOptions;
   /** Seconds to wait for the upstream's connection (default 10). */
   readonly connectTimeout?: number;
   /** Datagrams: seconds of silence that end a sender's session (default 60). */
@@ -66,6 +75,8 @@ export interface ForwardRecord {
   readonly code?: string;
   /** A failure as one line. */
   readonly message?: string;
+  /** Why a `tls://` upstream was refused (`self-signed`, `unknown-ca`…), when it was. */
+  readonly tlsFailure?: TlsFailure;
 }
 
 /**
@@ -156,22 +167,12 @@ export class ForwardHandler extends StreamRequestHandler {
     try {
       dialed = await dialStream(target, {
         timeoutMs: (opts.connectTimeout ?? FORWARD_CONNECT_TIMEOUT) * 1000,
+        tls: opts.tls,
       });
     } catch (err) {
       resetStream(client);
-      const code = err instanceof NetworkError ? err.errno : errorCode(err);
-      this.#report(
-        {
-          client: from,
-          bytesUp: 0,
-          bytesDown: 0,
-          durationMs: performance.now() - started,
-          reason: 'upstream-failed',
-          code: code ?? 'EUNKNOWN',
-          message: oneLine(err),
-        },
-        opts,
-      );
+      const failure = { durationMs: performance.now() - started, ...failureOf(err) };
+      this.#report({ client: from, bytesUp: 0, bytesDown: 0, ...failure }, opts);
       return;
     }
     const { socket, address } = dialed;
@@ -189,4 +190,20 @@ export class ForwardHandler extends StreamRequestHandler {
       opts,
     );
   }
+}
+
+/** An upstream that could not be reached or was refused, as a record's fields. */
+function failureOf(
+  err: unknown,
+): Pick<ForwardRecord, 'reason' | 'code' | 'message' | 'tlsFailure'> {
+  // a TlsError by its fields: `instanceof` would load the TLS modules for every forward
+  const tls = err as { reason?: TlsFailure; tlsCode?: string };
+  const tlsFailure = typeof tls.tlsCode === 'string' ? tls.reason : undefined;
+  const code = tlsFailure ? tls.tlsCode : err instanceof NetworkError ? err.errno : errorCode(err);
+  return {
+    reason: 'upstream-failed',
+    code: code ?? 'EUNKNOWN',
+    message: oneLine(err),
+    ...(tlsFailure ? { tlsFailure } : {}),
+  };
 }

@@ -1,18 +1,27 @@
 /**
  * Dialing an upstream: where a relay goes (a {@link DialTarget}, parsed from a
- * `tcp://`, `unix://`, `udp://` or `unix-dgram://` URL) and the one function that
- * opens a stream connection to it ({@link dialStream}). A name is resolved on every
- * dial and every address it resolves to is tried in turn, within one deadline.
- * A new kind of stream target (`tls://`) is one more case of {@link dialStream}.
+ * `tcp://`, `tls://`, `unix://`, `udp://` or `unix-dgram://` URL) and the one
+ * function that opens a stream connection to it ({@link dialStream}). A name is
+ * resolved on every dial and every address it resolves to is tried in turn, within
+ * one deadline; a `tls://` upstream is then verified (net/tls.ts, loaded only then)
+ * within what is left of that deadline.
  */
 import { connect, type Socket } from 'node:net';
+import type { TlsClient, TlsClientOptions } from './tls.js';
 import { ERR, NetworkError, UsageError, errorCode, oneLine, systemError } from './errors.js';
-import { checkUnixPath, formatUrl, parsePort, unbracket, type SocketAddress } from './address.js';
+import {
+  checkUnixPath,
+  formatEndpoint,
+  formatUrl,
+  parsePort,
+  unbracket,
+  type SocketAddress,
+} from './address.js';
 import { resolveHost, type Resolver } from './resolve.js';
 
-/** A stream upstream: TCP by host and port, or a unix stream socket by path. */
+/** A stream upstream: TCP or TLS over TCP by host and port, or a unix stream socket by path. */
 export type StreamDialTarget =
-  | { readonly kind: 'tcp'; readonly host: string; readonly port: number }
+  | { readonly kind: 'tcp' | 'tls'; readonly host: string; readonly port: number }
   | { readonly kind: 'unix'; readonly path: string };
 
 /** A datagram upstream: UDP by host and port, or a unix datagram socket by path. */
@@ -26,9 +35,9 @@ export type DialTarget = StreamDialTarget | DatagramDialTarget;
 /** The URL schemes {@link parseDialTarget} takes. */
 export const DIAL_SCHEMES = ['tcp', 'udp', 'unix', 'unix-dgram', 'tls'] as const;
 
-/** Is this target a stream (tcp, unix) rather than datagrams? */
+/** Is this target a stream (tcp, tls, unix) rather than datagrams? */
 export function isStreamTarget(target: DialTarget): target is StreamDialTarget {
-  return target.kind === 'tcp' || target.kind === 'unix';
+  return target.kind === 'tcp' || target.kind === 'tls' || target.kind === 'unix';
 }
 
 /**
@@ -39,36 +48,38 @@ export function checkForwardTransport(target: DialTarget, datagram: boolean): vo
   if (isStreamTarget(target) !== datagram) return;
   const [from, to] = datagram ? ['datagrams', 'a stream'] : ['a stream', 'datagrams'];
   throw new UsageError(
-    `cannot forward ${from} to ${formatTarget(target)} — that is ${to} (no framing is defined): forward tcp/unix to tcp:// or unix://, udp/unix --datagram to udp:// or unix-dgram://`,
+    `cannot forward ${from} to ${formatTarget(target)} — that is ${to} (no framing is defined): forward tcp/unix to tcp://, tls:// or unix://, udp/unix --datagram to udp:// or unix-dgram://`,
   );
 }
 
-/** `tcp://host:port`, `unix:///path`, …: the one form of a target in messages. */
+/** `tcp://host:port`, `tls://host:port`, `unix:///path`, …: the one form of a target in messages. */
 export function formatTarget(target: DialTarget): string {
   if ('path' in target) return `${target.kind}://${target.path}`;
-  return formatUrl(target.kind, { host: target.host, port: target.port });
+  const where = { host: target.host, port: target.port };
+  return target.kind === 'tls' ? formatUrl('tcp', where, true) : formatUrl(target.kind, where);
 }
 
 /**
- * Parse `tcp://host:port`, `udp://host:port`, `unix:///path` or
+ * Parse `tcp://host:port`, `tls://host:port`, `udp://host:port`, `unix:///path` or
  * `unix-dgram:///path` (IPv6 hosts in brackets). Every problem is a one-line
- * UsageError; `tls://` is refused until TLS client dialing is there.
+ * UsageError.
  */
 export function parseDialTarget(url: string): DialTarget {
   const m = /^([a-z][a-z0-9-]*):\/\/(.*)$/i.exec(url.trim());
   const bad = (why: string): UsageError =>
     new UsageError(
-      `bad forward target '${url}' — ${why} (tcp://host:port, udp://host:port, unix:///path, unix-dgram:///path)`,
+      `bad forward target '${url}' — ${why} (tcp://host:port, tls://host:port, udp://host:port, unix:///path, unix-dgram:///path)`,
     );
   if (!m) throw bad('expected scheme://…');
   const scheme = m[1]!.toLowerCase();
   const rest = m[2]!;
-  if (scheme === 'tls') throw bad('tls:// needs TLS client support, which this build lacks');
   if (scheme === 'unix' || scheme === 'unix-dgram') {
     if (!rest.startsWith('/')) throw bad('the path must be absolute');
     return { kind: scheme, path: checkUnixPath(rest) };
   }
-  if (scheme !== 'tcp' && scheme !== 'udp') throw bad(`unknown scheme '${scheme}'`);
+  if (scheme !== 'tcp' && scheme !== 'tls' && scheme !== 'udp') {
+    throw bad(`unknown scheme '${scheme}'`);
+  }
   const hp = /^(\[[^\]]*\]|[^:/[\]]+):(\d+)$/.exec(rest);
   if (!hp) throw bad('expected host:port');
   const port = parsePort(hp[2]!);
@@ -82,6 +93,8 @@ export interface DialOptions {
   readonly timeoutMs: number;
   /** Another resolver than the system's (tests). */
   readonly resolver?: Resolver;
+  /** For a `tls://` target: how to verify it (default: the system CAs and the host's name). */
+  readonly tls?: TlsClientOptions | TlsClient;
 }
 
 /** A connected upstream and where it went. */
@@ -92,14 +105,34 @@ export interface Dialed {
   readonly address: SocketAddress;
 }
 
+/** The options of a `tls://` upstream given none: verified against the system CAs (made once). */
+const VERIFY: TlsClientOptions = {};
+
 /**
  * Open a stream connection to `target`: a unix path, or every address a host name
  * resolves to (resolved now, so that DNS changes are followed), in order, until
  * one connects. Rejects with a one-line NetworkError carrying the errno name of
- * the last failure (ECONNREFUSED, ETIMEDOUT, ENOENT, ENOTFOUND…).
+ * the last failure (ECONNREFUSED, ETIMEDOUT, ENOENT, ENOTFOUND…). A `tls://`
+ * upstream is then verified as `opts.tls` says, within the same deadline; a
+ * refusal rejects with net/tls.ts's one-line TlsError (the reason, the fix).
  */
 export async function dialStream(target: StreamDialTarget, opts: DialOptions): Promise<Dialed> {
   const deadline = Date.now() + opts.timeoutMs;
+  const dialed = await dialPlain(target, opts, deadline);
+  if (target.kind !== 'tls') return dialed;
+  const { tlsConnect } = await import('./tls.js');
+  const label = formatEndpoint(dialed.address);
+  const timeoutMs = Math.max(1, deadline - Date.now());
+  const how = { host: target.host, label, timeoutMs };
+  return { ...dialed, socket: await tlsConnect(dialed.socket, opts.tls ?? VERIFY, how) };
+}
+
+/** {@link dialStream} up to the TCP or unix connection. */
+async function dialPlain(
+  target: StreamDialTarget,
+  opts: DialOptions,
+  deadline: number,
+): Promise<Dialed> {
   const where = formatTarget(target);
   if (target.kind === 'unix') {
     const address: SocketAddress = { family: 'unix', path: target.path };

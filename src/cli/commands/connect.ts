@@ -163,11 +163,7 @@ async function runConnect(
   const tls = clientTlsOf(opts, (m) => ctx.out.warn(m));
   if (tls && datagram)
     throw new UsageError('--tls works on stream sockets — not with -u/--datagram');
-  if (wantsExec(opts)) {
-    checkConnectExec({ ...opts });
-    if (tls)
-      throw new UsageError('--exec and --sh-exec run over plain TCP or unix — not with --tls yet');
-  }
+  if (wantsExec(opts)) checkConnectExec({ ...opts });
   if (opts.zero) return runProbe(ctx, host, ports, { ...opts, tlsOptions: tls }, family);
   if (opts.json) throw new UsageError('--json works with -z only');
   for (const flag of ['concurrency', 'wait', 'all', 'warnDays'] as const) {
@@ -177,7 +173,7 @@ async function runConnect(
     throw new UsageError(`one port expected, got '${safeValue(ports.join(' '))}'`);
   const { target } = await clientTarget(opts.unix, [host, ports[0]], datagram ? 'udp' : 'tcp');
   ctx.out.verbose = opts.verbose === true;
-  if (wantsExec(opts)) return runConnectExec(ctx, target, opts, family);
+  if (wantsExec(opts)) return runConnectExec(ctx, target, { ...opts, tls }, family);
   if (!opts.recvOnly) checkInput(ctx.io.stdin);
   const pipe = datagram ? datagramPipeTo : streamPipeTo;
   const runOpts = { ...opts, tlsOptions: tls };

@@ -12,6 +12,7 @@ import { parsePort } from '../../net/address.js';
 import { hostArg } from '../options.js';
 import { addHandlerExtras } from '../handler-options.js';
 import { addTapOptions } from '../tap-options.js';
+import { addServerTlsOptions } from '../tls-options.js';
 import {
   addHandlingOptions,
   addReportOptions,
@@ -49,6 +50,8 @@ Examples:
   tar c dir | sockit connect host 9000    with: sockit listen 9000 | tar x
   sockit listen -k 8080 --sh-exec 'printf "HTTP/1.0 200 OK\\r\\n\\r\\nhello\\n"'
   sockit listen -u 5000                   print datagrams; stdin goes to the last sender
+  sockit listen --tls 9443 > file         TLS (ncat --ssl -l): a throwaway certificate whose
+                                          fingerprint the client pins (connect --tls --pin …)
 
 One connection at a time: stdin goes to the socket, the socket to stdout. Stdin's EOF
 half-closes the connection and its replies still print; when the peer closes first, the
@@ -77,6 +80,7 @@ export function makeListenCommand(ctx: CliContext): Command {
     );
   addHandlerExtras(addTransportOptions(addHandlingOptions(cmd, 'stdio'), 'tcp'));
   addTapOptions(cmd);
+  addServerTlsOptions(cmd);
   return addReportOptions(cmd)
     .addHelpText('after', `\n${handlerList()}\n${HELP_AFTER}`)
     .action(async (a: string | undefined, b: string | undefined, opts: ListenOptions) => {

@@ -188,8 +188,10 @@ export function addReportOptions(cmd: Command): Command {
 
 /** The options every `serve` subcommand shares, plus the ones that fit its transport. */
 function addServeOptions(cmd: Command, transport: ServeTransport): Command {
-  addHandlerExtras(addForwardOptions(addTransportOptions(addHandlingOptions(cmd), transport)));
-  if (transport !== 'udp') addServerTlsOptions(cmd);
+  const stream = transport !== 'udp';
+  addTransportOptions(addHandlingOptions(cmd), transport);
+  addHandlerExtras(addForwardOptions(cmd, stream));
+  if (stream) addServerTlsOptions(cmd);
   addTapOptions(cmd);
   return addReportOptions(cmd).addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
 }
