@@ -16,7 +16,9 @@ import {
   fdCount,
   figure,
   kill,
+  processTree,
   startWithFdLimit,
+  sumOver,
   waitUntil,
 } from './stress-helpers.js';
 
@@ -75,6 +77,8 @@ const cases: [string, string[]][] = [
         : { port: Number(/:(\d+)$/.exec(url)![1]) };
       const pid = child.pid!;
       const fdsStart = fdCount(pid);
+      const treeFds = (): number => sumOver(processTree(pid), fdCount);
+      const treeFdsStart = treeFds(); // forking: its workers too
 
       const outcomes: Outcome[] = [];
       const flood = Array.from({ length: FLOOD }, () =>
@@ -90,14 +94,12 @@ const cases: [string, string[]][] = [
       const alive = child.exitCode === null && child.signalCode === null;
 
       for (const s of sockets.splice(0)) s.destroy();
-      const released = await waitUntil(() => fdCount(pid) <= fdsStart, 10_000);
-      // forking: a worker may still be closing the flood's sockets (each ends as its
-      // worker sees the close); accept has resumed once an exchange succeeds, within 10 tries 200 ms apart
-      let reply: Buffer = Buffer.alloc(0);
-      for (let i = 0; i < 10 && reply.length === 0; i++) {
-        if (i > 0) await waitUntil(() => false, 200);
-        reply = await exchange(target, 'after the flood\n').catch(() => Buffer.alloc(0));
-      }
+      // every process of the server (forking: its workers) has let the flood's sockets go
+      const released = await waitUntil(
+        () => fdCount(pid) <= fdsStart && treeFds() <= treeFdsStart,
+        10_000,
+      );
+      const reply = await exchange(target, 'after the flood\n');
 
       const count = (o: Outcome): number => outcomes.filter((x) => x === o).length;
       figure(`emfile-${name.replace(/\W+/g, '-')}`, {

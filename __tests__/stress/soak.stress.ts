@@ -13,12 +13,20 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../helpers/cli.js';
 import { tempSocketPath } from '../helpers/loopback.js';
-import { HAS_PROC, MiB, fdCount, figure, kill, rssBytes } from './stress-helpers.js';
+import {
+  HAS_PROC,
+  MiB,
+  fdCount,
+  figure,
+  kill,
+  processTree,
+  rssBytes,
+  sumOver,
+} from './stress-helpers.js';
 
 const SOAK_S = Number(process.env.SOCKIT_SOAK_S ?? 60);
 const SAMPLE_S = 10;
@@ -58,30 +66,6 @@ afterAll(async () => {
   await Promise.all(servers.map((s) => kill(s.child)));
   cleanups.forEach((c) => c());
 });
-
-/** A process and its children (forking workers), from /proc. */
-function tree(pid: number): number[] {
-  const kids: number[] = [];
-  try {
-    for (const tid of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/))
-      if (tid) kids.push(...tree(Number(tid)));
-  } catch {
-    // gone meanwhile
-  }
-  return [pid, ...kids];
-}
-
-function sum(pids: number[], read: (pid: number) => number): number {
-  let total = 0;
-  for (const pid of pids) {
-    try {
-      total += read(pid);
-    } catch {
-      // a worker that just ended
-    }
-  }
-  return total;
-}
 
 function dial(target: Target): Promise<Socket> {
   return new Promise((resolve, reject) => {
@@ -185,11 +169,11 @@ async function probe(s: Soaked): Promise<number> {
 }
 
 async function sample(s: Soaked): Promise<Sample> {
-  const pids = tree(s.child.pid!);
+  const pids = processTree(s.child.pid!);
   const rttMs = await probe(s);
   return {
-    rssMiB: Math.round(sum(pids, rssBytes) / MiB),
-    fds: sum(pids, fdCount),
+    rssMiB: Math.round(sumOver(pids, rssBytes) / MiB),
+    fds: sumOver(pids, fdCount),
     rttMs: Math.round(rttMs),
   };
 }

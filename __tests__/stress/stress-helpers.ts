@@ -32,6 +32,31 @@ export function fdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
+/** A process and its descendants (forking workers), from /proc. */
+export function processTree(pid: number): number[] {
+  const kids: number[] = [];
+  try {
+    for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/))
+      if (child) kids.push(...processTree(Number(child)));
+  } catch {
+    // gone meanwhile
+  }
+  return [pid, ...kids];
+}
+
+/** `read` summed over `pids`, skipping a process that ended meanwhile. */
+export function sumOver(pids: readonly number[], read: (pid: number) => number): number {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      total += read(pid);
+    } catch {
+      // a worker that just ended
+    }
+  }
+  return total;
+}
+
 /** Resident set size of a process in bytes (VmRSS). */
 export function rssBytes(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

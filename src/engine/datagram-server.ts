@@ -133,10 +133,11 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   }
 
   readonly #onMessage = (data: Buffer, from: SocketAddress, conn?: number): void => {
-    const socket = this.socket!;
-    const dropped = (to: SocketAddress): void => this.drop(to, 'peer-full');
-    this.receive(new SocketDatagram(socket, data, from, dropped, conn));
+    this.receive(new SocketDatagram(this.socket!, data, from, this.#peerFull, conn));
   };
+
+  /** A reply the peer had no room for (one function for every datagram). */
+  readonly #peerFull = (to: SocketAddress): void => this.drop(to, 'peer-full');
 
   /**
    * Take no new datagram; the socket stays open while the requests in flight finish,

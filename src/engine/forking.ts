@@ -11,7 +11,7 @@
 import type { Socket } from 'node:net';
 import type { SocketAddress } from '../net/address.js';
 import { systemError } from '../net/errors.js';
-import { openFileLimit } from '../net/limits.js';
+import { nearFileLimit, openFileLimit } from '../net/limits.js';
 import type { PoolWorker } from '../net/worker-pool.js';
 import { PooledStrategy } from './pooled.js';
 import type { ConnectionJob, DatagramJob } from './worker-protocol.js';
@@ -26,8 +26,6 @@ export class ForkingStrategy extends PooledStrategy {
     worker.send(msg);
   }
 
-  /** Open files a worker keeps for itself (its runtime, its IPC, a handler's files). */
-  static readonly FD_HEADROOM = 32;
   /** Workers inherit this process's limit on open files. */
   readonly #fileLimit = openFileLimit();
 
@@ -36,7 +34,7 @@ export class ForkingStrategy extends PooledStrategy {
     // A worker at its open-file limit could not take the socket (Node would drop it with
     // a process warning and the request would never end): close it here, and say so.
     const limit = this.#fileLimit;
-    if (limit !== undefined && worker.load + ForkingStrategy.FD_HEADROOM >= limit) {
+    if (nearFileLimit(worker.load, limit)) {
       socket.destroy();
       const why = `worker process ${worker.id} is near the open-file limit (ulimit -n ${limit}): ${worker.load} connections open, new ones are closed`;
       this.host.emit('acceptError', systemError('EMFILE', why));

@@ -68,5 +68,5 @@ const BUILT_IN_HANDLERS = new URL('../handlers/', import.meta.url).href;
 
 /** Is the handler one of sockit's own (its module under handlers/)? */
 export function isBuiltInHandler(ref: ModuleRef | undefined): boolean {
-  return ref !== undefined && ref.url.startsWith(BUILT_IN_HANDLERS) && !ref.url.includes('..');
+  return ref !== undefined && ref.url.startsWith(BUILT_IN_HANDLERS);
 }

@@ -11,7 +11,7 @@ import { UnsupportedError } from '../net/errors.js';
 import type { Tap } from '../net/tap.js';
 import { MODES } from './modes.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
-import { openFileLimit } from '../net/limits.js';
+import { nearFileLimit, openFileLimit } from '../net/limits.js';
 import { settledWithin } from '../net/timing.js';
 import { systemError } from '../net/errors.js';
 import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
@@ -29,9 +29,6 @@ import type { ServerTls, ServerTlsOptions } from './server-tls.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
-
-/** Descriptors left for everything else (listeners, files, workers) before the limit. */
-const FD_HEADROOM = 32;
 
 /** How long a handled connection may linger for the peer's FIN before it is destroyed. */
 const LINGER_MS = 2000;
@@ -184,7 +181,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     (socket as { readableFlowing: boolean | null }).readableFlowing = null;
     this.tap?.attach(socket, addr, this.transport);
     this.#sockets.add(socket);
-    if (this.#fileLimit !== undefined && this.connections + FD_HEADROOM >= this.#fileLimit) {
+    if (nearFileLimit(this.connections, this.#fileLimit)) {
       const err = systemError(
         'EMFILE',
         `near the open-file limit (ulimit -n ${this.#fileLimit}): ${this.connections} connections open, new ones may be dropped unseen`,

@@ -1,6 +1,14 @@
 /** What the system allows this process: open files. */
 import { readFileSync } from 'node:fs';
 
+/** Descriptors a process keeps for everything else (listeners, IPC, files) before the limit. */
+export const FD_HEADROOM = 32;
+
+/** With `open` descriptors in use under `limit`, is the limit too close for one more? */
+export function nearFileLimit(open: number, limit: number | undefined): limit is number {
+  return limit !== undefined && open + FD_HEADROOM >= limit;
+}
+
 /** The soft limit on open files, from /proc/self/limits (undefined when unknown). */
 export function openFileLimit(): number | undefined {
   try {
