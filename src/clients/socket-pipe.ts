@@ -2,6 +2,7 @@
  * The stream pipe behind `sockit connect`: input → socket and socket → output,
  * byte-exact, with backpressure both ways and netcat's half-close semantics.
  */
+import { settleMallocHeap } from '../net/heap.js';
 import type { Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
@@ -106,6 +107,7 @@ class SocketPipe {
   }
 
   start(): Promise<PipeResult> {
+    settleMallocHeap();
     const { idleTimeout, signal, prompt, recvOnly } = this.#opts;
     const socket = this.#socket;
     socket.on('data', this.#onSocketData);

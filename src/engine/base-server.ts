@@ -6,6 +6,7 @@
  * (strategy.ts); pooled workers rebuild the server from its {@link ServerSpec} and
  * run requests through {@link BaseServer.runRequest}.
  */
+import { settleMallocHeap } from '../net/heap.js';
 import { EventEmitter } from 'node:events';
 import type { SocketAddress, Transport } from '../net/address.js';
 import { formatEndpoint } from '../net/address.js';
@@ -128,6 +129,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (this.#listening) return Promise.reject(new AlreadyListeningError());
     if (this.#state !== 'idle') return Promise.reject(new UsageError('server is closed'));
     this.#listening = (async () => {
+      settleMallocHeap();
       await this.serverPrepare();
       this.#strategy = await createStrategy(this.mode);
       await this.#strategy.start(this.#hooks());

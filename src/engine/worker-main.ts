@@ -5,6 +5,7 @@
  * escape fails its request, not the worker), report their end, and close
  * gracefully when the pool asks. The mode's entry adds how a stream job arrives.
  */
+import { settleMallocHeap } from '../net/heap.js';
 import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../net/address.js';
 import { poolChild, type PoolChild } from '../net/pool-backend.js';
@@ -109,6 +110,7 @@ async function closeWorker(running: Map<number, RunningJob>, graceMs: number): P
 
 /** Run this worker: see the module comment. */
 export async function workerMain(streamJob: StreamJobRunner): Promise<void> {
+  settleMallocHeap(); // a forked worker reads its sockets itself
   const child = await poolChild();
   let server: BaseServer<unknown>;
   try {
