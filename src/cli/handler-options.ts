@@ -13,6 +13,9 @@ export interface HandlerExtraOptions {
   killGrace?: number;
   brokerBuffer?: number;
   lines?: boolean;
+  firstRead?: boolean;
+  firstLine?: boolean;
+  strip?: boolean;
 }
 
 /** Seconds between SIGTERM and SIGKILL by default (as the exec handler's default). */
@@ -31,9 +34,31 @@ export function sizeArg(value: string): number {
   return n;
 }
 
-/** `--exec`, `--sh-exec`, `--kill-grace`, `--broker-buffer`, `--lines`. */
-export function addHandlerExtras(cmd: Command): Command {
+/**
+ * `--first-read`, `--first-line`, `--strip`: the reply handlers (echo, upper-case,
+ * lower, threaded-echo) answering as Python socketserver's examples do.
+ */
+function addReplyOptions(cmd: Command): Command {
   return cmd
+    .addOption(
+      new Option(
+        '--first-read',
+        "echo/upper/lower/threaded-echo: answer the first read (up to 1024 bytes, Python's recv(1024)), then close",
+      ).conflicts('firstLine'),
+    )
+    .option(
+      '--first-line',
+      "echo/upper/lower/threaded-echo: answer the first line (Python's rfile.readline()), then close",
+    )
+    .option(
+      '--strip',
+      "echo/upper/lower/threaded-echo: strip surrounding whitespace, as Python's .strip()",
+    );
+}
+
+/** `--exec`, `--sh-exec`, `--kill-grace`, `--broker-buffer`, `--lines` and the reply options. */
+export function addHandlerExtras(cmd: Command): Command {
+  return addReplyOptions(cmd)
     .addOption(
       new Option('--exec <program>', 'run "program [args]" per connection or datagram, no shell')
         .implies({ handler: 'exec' })

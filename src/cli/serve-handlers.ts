@@ -13,6 +13,7 @@ import { checkProgram, execCommand, shellCommand, type ExecCommand } from '../ne
 import { HANDLER_ALIASES, HANDLER_INFO, type HandlerInfo } from '../handlers/names.js';
 import { HANDLER_NOTE, type HandlerNote } from '../handlers/notes.js';
 import type { StdioPort } from '../handlers/stdio.js';
+import type { ReplyOptions } from '../handlers/reply-shape.js';
 import type { CliContext } from './context.js';
 import { BROKER_BUFFER, KILL_GRACE } from './handler-options.js';
 import { writeEvent, type ServeLog } from './serve-log.js';
@@ -66,6 +67,19 @@ function checkHandler(info: HandlerInfo | undefined, opts: ServeOptions, datagra
   }
 }
 
+/** The reply options asked for, as server options; refused for handlers that do not take them. */
+function replyOptionsOf(info: HandlerInfo | undefined, opts: ServeOptions): ReplyOptions {
+  const replyOnce = opts.firstRead ? 'read' : opts.firstLine ? 'line' : undefined;
+  if (replyOnce === undefined && !opts.strip) return {};
+  if (!info?.shapesReply) {
+    const flag = opts.firstRead ? '--first-read' : opts.firstLine ? '--first-line' : '--strip';
+    throw new UsageError(
+      `${flag} shapes the replies of echo, upper-case, lower and threaded-echo — not of -e ${opts.handler}`,
+    );
+  }
+  return { ...(replyOnce && { replyOnce }), ...(opts.strip && { strip: true }) };
+}
+
 /** A bind address only this machine can reach (the default 127.0.0.1 included). */
 function loopbackOnly(host: string | undefined): boolean {
   if (host === undefined || host === 'localhost' || host === '::1') return true;
@@ -98,7 +112,7 @@ export async function setupHandler(
 ): Promise<HandlerSetup> {
   const info = infoOf(opts.handler);
   checkHandler(info, opts, datagram);
-  const options: Record<string, unknown> = {};
+  const options: Record<string, unknown> = { ...replyOptionsOf(info, opts) };
   let port: StdioPort | undefined;
   if (info?.program) {
     const command: ExecCommand =

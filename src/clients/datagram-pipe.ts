@@ -10,6 +10,7 @@ import type { DatagramSocket } from '../net/datagram-socket.js';
 import { ERR, NetworkError, errnoName, oneLine } from '../net/errors.js';
 import { openTowards, remoteUrl, sendError, type DatagramOptions } from './datagram-target.js';
 import { Deferred } from './deferred.js';
+import type { PipePrompt } from './socket-pipe.js';
 import { OUTPUT_BACKLOG } from '../net/limits.js';
 
 /** Options of {@link datagramPipe}. */
@@ -34,6 +35,8 @@ export interface DatagramPipeOptions extends DatagramOptions {
   onDrop?: () => void;
   /** Bytes that may wait for a slow output before datagrams are dropped (16 MiB). */
   outputBacklog?: number;
+  /** Interactive use: a prompt shown at the start and after each datagram, hidden while one is written. */
+  prompt?: PipePrompt;
 }
 
 /** Why a datagram pipe ended. */
@@ -64,6 +67,8 @@ class DatagramPipe {
   #finished = false;
   #quitTimer: NodeJS.Timeout | undefined;
   #idleTimer: NodeJS.Timeout | undefined;
+  /** The last byte written to the output (where the prompt goes). */
+  #lastByte = 0x0a;
   /** The datagrams of the chunk being sent (the input is paused meanwhile). */
   #sending: Promise<void> = Promise.resolve();
 
@@ -90,6 +95,7 @@ class DatagramPipe {
     }
     signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#touch();
+    this.#opts.prompt?.show(false);
     if (!recvOnly) {
       this.#input.on('data', this.#onInput);
       this.#input.once('end', this.#onInputEnd);
@@ -169,8 +175,17 @@ class DatagramPipe {
       this.#opts.onDrop?.();
       return;
     }
-    this.#output.write(data);
+    const prompt = this.#opts.prompt;
+    if (!prompt) {
+      this.#output.write(data);
+      return;
+    }
+    prompt.hide();
+    this.#lastByte = data[data.length - 1] ?? this.#lastByte;
+    this.#output.write(data, this.#showPrompt);
   };
+
+  readonly #showPrompt = (): void => this.#opts.prompt?.show(this.#lastByte !== 0x0a);
 
   readonly #onSocketError = (err: Error): void =>
     this.#finish('error', sendError(err, this.#socket));

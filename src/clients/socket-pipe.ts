@@ -38,10 +38,23 @@ export interface PipeOptions {
   idleTimeout?: number;
   /** Call `output.end()` when done (default false: the output stays usable). */
   endOutput?: boolean;
-  /** Interactive use: a prompt is written here at the start and after each reply. */
-  prompt?: { stream: Writable; text: string };
+  /** Interactive use: a prompt shown at the start and after each reply, hidden while one is written. */
+  prompt?: PipePrompt;
   /** Stop (the result's reason is `aborted`). */
   signal?: AbortSignal;
+}
+
+/**
+ * A prompt on a terminal (interactive `connect`), kept whole around what the peer
+ * sends: hidden before the peer's bytes are written to the output, shown again
+ * (with what is being typed) once the output has taken them. It never touches the
+ * output's bytes.
+ */
+export interface PipePrompt {
+  /** Show the prompt, on a new line when `newline` (the output's last byte was not \n). */
+  show(newline: boolean): void;
+  /** Take the prompt line away before the peer's bytes are written. */
+  hide(): void;
 }
 
 /** Turns bare LF into CRLF, remembering whether the previous chunk ended in CR. */
@@ -124,7 +137,7 @@ class SocketPipe {
       return this.#done.promise;
     }
     signal?.addEventListener('abort', this.#onAbort, { once: true });
-    if (prompt) prompt.stream.write(prompt.text);
+    prompt?.show(false);
     if (!recvOnly) {
       this.#input.on('data', this.#onInput);
       this.#input.once('end', this.#onInputEnd);
@@ -187,6 +200,7 @@ class SocketPipe {
     if (this.#opts.sendOnly) return;
     this.#pendingWrites += 1;
     this.#lastByte = chunk[chunk.length - 1] ?? this.#lastByte;
+    this.#opts.prompt?.hide();
     if (!this.#output.write(chunk, this.#onOutputWritten)) this.#socket.pause();
   };
 
@@ -195,7 +209,7 @@ class SocketPipe {
     if (err) return;
     const prompt = this.#opts.prompt;
     if (prompt && this.#pendingWrites === 0 && !this.#peerEnded) {
-      prompt.stream.write(`${this.#lastByte === 0x0a ? '' : '\n'}${prompt.text}`);
+      prompt.show(this.#lastByte !== 0x0a);
     }
     this.#maybeDone();
   };

@@ -2,6 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Buffer } from 'node:buffer';
 import { DatagramConnection, StreamRequestHandler } from '../engine/request-handler.js';
+import { answerShaped, replyOptions } from './reply-shape.js';
 
 const UPPER = new Uint8Array(256).map((_, i) => (i >= 0x61 && i <= 0x7a ? i - 32 : i));
 const LOWER = new Uint8Array(256).map((_, i) => (i >= 0x41 && i <= 0x5a ? i + 32 : i));
@@ -24,8 +25,13 @@ class CaseTransform extends Transform {
   }
 }
 
-/** Send back what `handler` reads, mapped through `table`: a stream as it flows, a datagram whole. */
+/**
+ * Send back what `handler` reads, mapped through `table`: a stream as it flows, a
+ * datagram whole; shaped by the server's reply options when it has them.
+ */
 function mapCase(handler: StreamRequestHandler, table: Uint8Array): void | Promise<void> {
+  const shape = replyOptions(handler.server);
+  if (shape) return answerShaped(handler, shape, (data) => mapBytes(data, table));
   const conn = handler.connection;
   if (conn instanceof DatagramConnection) {
     conn.appendReply(mapBytes(conn.data, table)); // an empty datagram gets an empty reply
@@ -34,7 +40,11 @@ function mapCase(handler: StreamRequestHandler, table: Uint8Array): void | Promi
   return pipeline(handler.rfile, new CaseTransform(table), handler.wfile);
 }
 
-/** Reply with ASCII letters upper-cased (Python socketserver's MyTCPHandler and MyUDPHandler). */
+/**
+ * Reply with ASCII letters upper-cased. With the server options `replyOnce` and
+ * `strip` (see `ReplyOptions`) it is Python socketserver's MyTCPHandler and
+ * MyUDPHandler, byte for byte.
+ */
 export class UpperCaseHandler extends StreamRequestHandler {
   override handle(): void | Promise<void> {
     return mapCase(this, UPPER);

@@ -2,6 +2,13 @@
 export * from './echo.js';
 export * from './case.js';
 export * from './threaded-echo.js';
+export {
+  FIRST_LINE_MAX,
+  FIRST_READ_MAX,
+  StripTransform,
+  stripBytes,
+  type ReplyOptions,
+} from './reply-shape.js';
 export * from './discard.js';
 export * from './daytime.js';
 export * from './chargen.js';

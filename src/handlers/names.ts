@@ -15,21 +15,30 @@ export interface HandlerInfo {
   readonly streamOnly?: boolean;
   /** Runs a program per request: needs --exec or --sh-exec. */
   readonly program?: boolean;
+  /** Takes the reply options (--first-read, --first-line, --strip; see reply-shape.ts). */
+  readonly shapesReply?: boolean;
 }
 
 /** Built-in handlers, in the order help lists them. */
 export const HANDLER_INFO: readonly HandlerInfo[] = [
-  { name: 'echo', description: 'send every byte back (default)', file: 'echo' },
+  { name: 'echo', description: 'send every byte back (default)', file: 'echo', shapesReply: true },
   {
     name: 'upper-case',
     description: 'send back with ASCII letters upper-cased (alias: upper)',
     file: 'case',
+    shapesReply: true,
   },
-  { name: 'lower', description: 'send back with ASCII letters lower-cased', file: 'case' },
+  {
+    name: 'lower',
+    description: 'send back with ASCII letters lower-cased',
+    file: 'case',
+    shapesReply: true,
+  },
   {
     name: 'threaded-echo',
     description: "echo each line prefixed with the worker's name (Thread-2: …)",
     file: 'threaded-echo',
+    shapesReply: true,
   },
   { name: 'discard', description: 'read and drop everything (RFC 863)', file: 'discard' },
   {

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { isMainThread, threadId } from 'node:worker_threads';
 import { DatagramConnection, StreamRequestHandler } from '../engine/request-handler.js';
+import { answerShaped, replyOptions } from './reply-shape.js';
 
 /**
  * The name of the thread or process running this code, as Python would print
@@ -36,11 +37,18 @@ export class LinePrefixer {
  * Echo with every line prefixed by the worker's name (`Thread-2: hello`), Python
  * socketserver's ThreadedTCPRequestHandler; a datagram comes back whole after one
  * prefix (`Thread-2: <datagram>`). Meant for `--mode threading`, where the work runs
- * on the worker pool.
+ * on the worker pool. With the server option `replyOnce` (see `ReplyOptions`) it
+ * answers one read or line after one prefix and closes, as Python's example does.
  */
 export class ThreadedEchoHandler extends StreamRequestHandler {
   override handle(): void | Promise<void> {
     const prefix = Buffer.from(`${workerName()}: `);
+    const shape = replyOptions(this.server);
+    if (shape) {
+      const prefixer = new LinePrefixer(prefix);
+      const once = (data: Buffer): Buffer => Buffer.concat([prefix, data]);
+      return answerShaped(this, shape, once, (chunk) => prefixer.apply(chunk));
+    }
     const conn = this.connection;
     if (conn instanceof DatagramConnection) {
       conn.appendReply(prefix);

@@ -204,6 +204,20 @@ interface PipeJob {
   readonly tap: Tap | undefined;
 }
 
+/**
+ * The prompt of an interactive run (stdin and stderr on a terminal, the input read),
+ * or undefined. The caller closes it, which gives the terminal back.
+ */
+async function openPrompt({ io }: CliContext, opts: RunOptions) {
+  if (io.stdin.isTTY !== true || io.stderr.isTTY !== true || opts.recvOnly) return undefined;
+  const { TerminalPrompt } = await import('../terminal-prompt.js');
+  return new TerminalPrompt(io.stdin, io.stderr, {
+    dataOnTerminal: io.stdout.isTTY === true,
+    // readline keeps the terminal in raw mode: Ctrl-C arrives as a key, not a signal
+    onInterrupt: () => process.kill(process.pid, 'SIGINT'),
+  });
+}
+
 async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob) {
   const { io, out } = ctx;
   const [{ datagramPipe }, { CrlfTranslator }] = await Promise.all([
@@ -212,7 +226,8 @@ async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJo
   ]);
   const crlf = opts.crlf ? new CrlfTranslator() : undefined;
   const drops = outputDrops(ctx);
-  const result = await datagramPipe(target, io.stdin, io.stdout, {
+  const prompt = await openPrompt(ctx, opts);
+  const result = await datagramPipe(target, prompt?.input ?? io.stdin, io.stdout, {
     family,
     localAddress: opts.source,
     localPort: opts.sourcePort,
@@ -226,7 +241,11 @@ async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJo
     tap,
     onReady: (remote) => out.detail(`sending datagrams to ${remote}`),
     onDrop: () => drops.hit(),
-  }).finally(() => drops.flush());
+    prompt,
+  }).finally(() => {
+    prompt?.close();
+    drops.flush();
+  });
   out.detail(`${result.sent} datagrams sent, ${result.received} received`);
   return EXIT.OK;
 }
@@ -236,8 +255,10 @@ async function streamPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob)
   const { connectPipe } = await import('../../clients/stream-client.js');
   const interactive = io.stdin.isTTY === true && !opts.recvOnly;
   const progress = interactive ? undefined : Progress.for(io, {});
+  const prompt = await openPrompt(ctx, opts);
+  let cleared = false;
   let started = performance.now();
-  const result = await connectPipe(target, io.stdin, io.stdout, {
+  const result = await connectPipe(target, prompt?.input ?? io.stdin, io.stdout, {
     family,
     timeout: opts.timeout,
     localAddress: opts.source,
@@ -251,15 +272,19 @@ async function streamPipeTo({ ctx, target, opts, family, signal, tap }: PipeJob)
     signal,
     tls: opts.tlsOptions,
     tap,
-    prompt: interactive ? { stream: io.stderr, text: '> ' } : undefined,
+    prompt,
     onConnect: (s) => {
       started = performance.now();
       out.detail(connectedLine(target, s));
       if (opts.tlsOptions) out.detail(secureLine(s as TLSSocket, opts.tlsOptions));
       progress?.watch(s);
     },
-  }).finally(() => progress?.stop());
-  if (interactive && result.reason === 'peer-closed') io.stderr.write('\n');
+  }).finally(() => {
+    cleared = prompt?.close() ?? false;
+    progress?.stop();
+  });
+  // the peer's last line may lack its newline: the shell's prompt goes below it
+  if (prompt && !cleared && result.reason === 'peer-closed') io.stderr.write('\n');
   const { bytesSent, bytesReceived, reason } = result;
   const summary = transferSummary(bytesSent, bytesReceived, performance.now() - started);
   out.detail(`${summary}; ${reason.replace('-', ' ')}`);

@@ -52,10 +52,17 @@ export function handlerList(): string {
 }
 
 const SERVE_HELP = `
-Python socketserver's examples, one command each:
-  sockit serve tcp 9999 -e upper           TCPServer with MyTCPHandler (replies upper-cased)
-  sockit serve udp 9999 -e upper           UDPServer with MyUDPHandler
-  sockit serve tcp 9999 -e threaded-echo -m threading   ThreadingTCPServer
+Python socketserver's examples, one command each (the same replies, byte for byte):
+  sockit serve tcp 9999 -e upper --first-read --strip
+      TCPServer with MyTCPHandler: recv(1024).strip().upper(), then close
+  sockit serve tcp 9999 -e upper --first-line --strip
+      its StreamRequestHandler variant: rfile.readline().strip().upper(), then close
+  sockit serve udp 9999 -e upper --strip
+      UDPServer with MyUDPHandler: data.strip().upper()
+  sockit serve tcp 9999 -e threaded-echo -m threading --first-read
+      ThreadingTCPServer: "Thread-2: data" (Python names it "Thread-1 (process_request_thread)")
+Without --first-read or --first-line, a handler answers until the client half-closes
+(nc -N); without --strip, the reply keeps the newline.
 
 Examples:
   sockit serve tcp 0                       echo server on any free port (see the banner)
@@ -71,8 +78,8 @@ const EXAMPLES: Record<ServeTransport, string> = {
   tcp: `
 Examples:
   sockit serve tcp                         echo on 127.0.0.1:9999 (nc would bind 0.0.0.0)
-  sockit serve tcp 9999 -e upper           Python socketserver's upper-case TCPServer example
-  sockit serve tcp 9999 -e threaded-echo -m threading   its ThreadingTCPServer example
+  sockit serve tcp 9999 -e upper --first-read --strip   Python socketserver's MyTCPHandler
+  sockit serve tcp 9999 -e threaded-echo -m threading --first-read   its ThreadingTCPServer
   sockit serve tcp 0 --once                any free port; serve one client, then exit
   sockit serve tcp 8080 -H :: --allow 10.0.0.0/8 --allow ::1   all interfaces, filtered
   sockit serve tcp 19 -e chargen --max-conns 10 --idle-timeout 30s
@@ -87,7 +94,7 @@ Node always sets SO_REUSEADDR on TCP listeners (restart right after a stop just 
   udp: `
 Examples:
   sockit serve udp                         echo datagrams on 127.0.0.1:9999
-  sockit serve udp 9999 -e upper           Python socketserver's upper-case UDPServer example
+  sockit serve udp 9999 -e upper --strip   Python socketserver's MyUDPHandler
   sockit serve udp 13 -e daytime -H ::     daytime for IPv6 and IPv4 senders
   sockit serve udp 0 --max-requests 3      answer three datagrams, then exit
   sockit serve udp 5353 --reuse-address    share the port with another socket (SO_REUSEADDR)
