@@ -12,7 +12,12 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { Buffer } from 'node:buffer';
 import type * as Lib from '../../src/index.js';
-import { StripTransform, stripBytes, shapeDatagram } from '../../src/handlers/reply-shape.js';
+import {
+  MAX_HELD_SPACE,
+  StripTransform,
+  stripBytes,
+  shapeDatagram,
+} from '../../src/handlers/reply-shape.js';
 import { collect, Teardown } from '../helpers/loopback.js';
 import type { InetAddress } from '../../src/net/address.js';
 import type { ConcurrencyMode } from '../../src/engine/modes.js';
@@ -67,6 +72,24 @@ describe('stripBytes and StripTransform', () => {
         }
       }
     }
+  });
+
+  test('whitespace held back is bounded: a longer run is passed on as it came', async () => {
+    const space = Buffer.alloc(64 * 1024, 0x20);
+    const strip = new StripTransform();
+    let held = 0;
+    let out = 0;
+    strip.on('data', (c: Buffer) => (out += c.length));
+    strip.write(Buffer.from('x'));
+    // more whitespace than MAX_HELD_SPACE, in 64 KiB chunks: it must start flowing
+    for (let i = 0; i < MAX_HELD_SPACE / space.length + 2; i++) {
+      strip.write(space);
+      held += space.length;
+    }
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(out).toBeGreaterThan(1);
+    expect(1 + held - out).toBeLessThanOrEqual(MAX_HELD_SPACE);
+    strip.end();
   });
 
   test('a datagram: its first line with replyOnce line, stripped with strip', () => {

@@ -90,14 +90,18 @@ export async function readRequest(rfile: Readable, opts: ReplyOptions): Promise<
   return opts.strip ? stripBytes(data) : data;
 }
 
+/** Trailing whitespace held back at most, in case something else follows it. */
+export const MAX_HELD_SPACE = 1024 * 1024;
+
 /**
  * A whole stream with its leading and trailing whitespace stripped, each chunk
  * passed through `map` on the way: whitespace is held back until something else
- * follows it, and dropped at the end.
+ * follows it (up to {@link MAX_HELD_SPACE}), and dropped at the end.
  */
 export class StripTransform extends Transform {
   #started = false;
   readonly #held: Buffer[] = [];
+  #heldBytes = 0;
   readonly #map: (chunk: Buffer) => Buffer;
 
   constructor(map: (chunk: Buffer) => Buffer = (chunk) => chunk) {
@@ -115,12 +119,23 @@ export class StripTransform extends Transform {
     }
     while (end > start && isSpace(chunk[end - 1]!)) end--;
     if (end > start) {
-      for (const held of this.#held) this.push(this.#map(held));
-      this.#held.length = 0;
+      this.#release();
       this.push(this.#map(chunk.subarray(start, end)));
     }
-    if (end < chunk.length) this.#held.push(chunk.subarray(end));
+    if (end < chunk.length) {
+      this.#held.push(chunk.subarray(end));
+      this.#heldBytes += chunk.length - end;
+      // Memory stays bounded whatever a peer sends: a run of whitespace this long is
+      // passed on as it came (only the stream's last MAX_HELD_SPACE bytes are stripped).
+      if (this.#heldBytes > MAX_HELD_SPACE) this.#release();
+    }
     cb();
+  }
+
+  #release(): void {
+    for (const held of this.#held) this.push(this.#map(held));
+    this.#held.length = 0;
+    this.#heldBytes = 0;
   }
 
   override _flush(cb: TransformCallback): void {
