@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { run } from '../helpers/cli.js';
+import { CONCURRENCY_MODES, MODES } from '../../src/engine/modes.js';
 import { dial, jsonEvents, serve, untilClosed, useServeTeardown } from './serve-helpers.js';
 import { echo, pumpAndHash, replyAfterEof, untilCount, upstream } from './forward-helpers.js';
 
@@ -21,11 +22,12 @@ const MIB = 256;
  * resolve with the error code the client sees: the reset may come before Node
  * reports the connection (connect ECONNRESET) or after it.
  */
-async function resetFor(target: { port: number }): Promise<string | undefined> {
+function resetFor(target: { port: number }): Promise<string | undefined> {
   const c = connect(target.port, '127.0.0.1');
-  const failed = once(c, 'error');
-  const [err] = (await failed) as [NodeJS.ErrnoException];
-  return err.code;
+  return new Promise((resolve) => {
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+    c.once('close', () => resolve('closed without a reset'));
+  });
 }
 
 async function up(onConnection: (s: Socket) => void, path?: string) {
@@ -181,6 +183,21 @@ describe('upstream down', () => {
     ]);
     expect(s.child.exitCode).toBeNull();
   });
+
+  test.each(CONCURRENCY_MODES)(
+    '%s: a refused upstream resets the client (ECONNRESET), the server keeps serving',
+    async (mode) => {
+      const gone = await upstream(echo);
+      await gone.close();
+      const args = ['serve', 'tcp', '0', '--forward', gone.url, '-m', mode, '--json'];
+      const s = await serve(MODES[mode].pooled ? [...args, '-w', '1'] : args);
+      for (let i = 1; i <= 2; i++) {
+        expect(await resetFor({ port: s.port })).toBe('ECONNRESET');
+        await untilCount(s, '"reason":"upstream-failed","code":"ECONNREFUSED"', i);
+      }
+      expect(s.child.exitCode).toBeNull();
+    },
+  );
 
   test('a unix upstream that appears later is reached by the next connection', async () => {
     const { dir } = tmp();
