@@ -4,13 +4,13 @@
  * and the usage errors.
  */
 import { describe, expect, test } from '@jest/globals';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { run } from '../helpers/cli.js';
 import { CONCURRENCY_MODES, MODES } from '../../src/engine/modes.js';
-import { dial, jsonEvents, serve, untilClosed, useServeTeardown } from './serve-helpers.js';
+import { dial, jsonEvents, serve, stop, untilClosed, useServeTeardown } from './serve-helpers.js';
 import { echo, pumpAndHash, replyAfterEof, untilCount, upstream } from './forward-helpers.js';
 
 const { defer, tmp } = useServeTeardown();
@@ -114,6 +114,32 @@ describe('every concurrency mode', () => {
       expect((await got).toString()).toBe('got 3 bytes');
       const [ev] = jsonEvents((await s.waitFor(/\{"event":"forward".*\n/))[0]);
       expect(ev).toMatchObject({ bytesUp: 3, bytesDown: 11, reason: 'done' });
+    },
+  );
+});
+
+describe('traffic tap', () => {
+  test.each(['async', 'threading'] as const)(
+    '%s: -x and -o show the relayed bytes of both directions',
+    async (mode) => {
+      const { dir } = tmp();
+      const [dump, raw] = [join(dir, 'relay.hex'), join(dir, 'relay.raw')];
+      const u = await up(replyAfterEof);
+      const args = ['serve', 'tcp', '0', '--forward', u.url, '-m', mode, '-x', dump, '-o', raw];
+      const s = await serve(MODES[mode].pooled ? [...args, '-w', '1'] : args);
+      const c = await dial({ port: s.port });
+      const got = untilClosed(c);
+      c.end('abc');
+      expect((await got).toString()).toBe('got 3 bytes');
+      expect(await stop(s)).toBe(0);
+      // client → upstream is `<` (from the peer), upstream → client is `>` (to the peer)
+      expect(readFileSync(dump, 'utf8').split('\n')).toEqual([
+        expect.stringMatching(/^\[1\] # tcp 127\.0\.0\.1:\d+ at \S+$/),
+        `[1] < 00000000  61 62 63${' '.repeat(42)}|abc|`,
+        `[1] > 00000000  67 6f 74 20 33 20 62 79  74 65 73${' '.repeat(17)}|got 3 bytes|`,
+        '',
+      ]);
+      expect(readFileSync(raw, 'latin1')).toBe('abcgot 3 bytes');
     },
   );
 });
