@@ -259,7 +259,55 @@ describe('load', () => {
     await untilCount(s, '"event":"forward"', 1001);
     expect(fds()).toBe(before);
   }, 120_000);
+
+  test('over 5,000 connections (10 at a time) the descriptor count stays put', async () => {
+    const u = await up(echo);
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url, '--json']);
+    const fds = (): number => readdirSync(`/proc/${s.child.pid}/fd`).length;
+    const relays = forwardCounter(s);
+    const one = async (n: number): Promise<void> => {
+      const c = await dial({ port: s.port });
+      const got = untilClosed(c);
+      c.end(`n${n}`);
+      expect((await got).toString()).toBe(`n${n}`);
+    };
+    await one(0);
+    await relays.reached(1);
+    const before = fds();
+    const counts: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      for (let i = 0; i < 1000; i += 10) {
+        await Promise.all(Array.from({ length: 10 }, (_, j) => one(k * 1000 + i + j + 1)));
+      }
+      await relays.reached(1 + (k + 1) * 1000);
+      counts.push(fds());
+    }
+    expect(counts).toEqual([before, before, before, before, before]);
+  }, 180_000);
 });
+
+/**
+ * Count the server's `forward` events as lines arrive (a scan of all of stderr on
+ * every chunk would cost quadratic time over thousands of events).
+ */
+function forwardCounter(s: { child: { stderr: NodeJS.ReadableStream } }) {
+  let seen = 0;
+  let tail = '';
+  const waiting: { n: number; resolve: () => void }[] = [];
+  s.child.stderr.on('data', (chunk: Buffer) => {
+    const lines = (tail + chunk.toString()).split('\n');
+    tail = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{"event":"forward"')) seen++;
+    for (const w of waiting.splice(0)) {
+      if (seen >= w.n) w.resolve();
+      else waiting.push(w);
+    }
+  });
+  return {
+    reached: (n: number): Promise<void> =>
+      seen >= n ? Promise.resolve() : new Promise((resolve) => waiting.push({ n, resolve })),
+  };
+}
 
 describe('usage', () => {
   test.each([
