@@ -52,8 +52,10 @@ describe('udp → udp', () => {
 
     await untilCount(s, '"reason":"session-timeout"', 2);
     const ended = jsonEvents(s.stderr()).filter((e) => e.event === 'forward');
-    const aPeer = `127.0.0.1:${a.address().port}`;
-    expect(ended.find((e) => e.peer === aPeer)).toMatchObject({
+    const aPort = a.address().port;
+    const fromA = ended.find((e) => (e.peer as { port?: number }).port === aPort);
+    expect(fromA).toMatchObject({
+      peer: { address: '127.0.0.1', port: aPort },
       upstream: `udp://127.0.0.1:${u.port}`,
       bytesUp: 4,
       bytesDown: 6,

@@ -4,12 +4,13 @@
  * and the usage errors.
  */
 import { describe, expect, test } from '@jest/globals';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
 import { run } from '../helpers/cli.js';
-import { dial, jsonEvents, serve, untilClosed, useServeTeardown } from './serve-helpers.js';
+import { CONCURRENCY_MODES, MODES } from '../../src/engine/modes.js';
+import { dial, jsonEvents, serve, stop, untilClosed, useServeTeardown } from './serve-helpers.js';
 import { echo, pumpAndHash, replyAfterEof, untilCount, upstream } from './forward-helpers.js';
 
 const { defer, tmp } = useServeTeardown();
@@ -21,11 +22,12 @@ const MIB = 256;
  * resolve with the error code the client sees: the reset may come before Node
  * reports the connection (connect ECONNRESET) or after it.
  */
-async function resetFor(target: { port: number }): Promise<string | undefined> {
+function resetFor(target: { port: number }): Promise<string | undefined> {
   const c = connect(target.port, '127.0.0.1');
-  const failed = once(c, 'error');
-  const [err] = (await failed) as [NodeJS.ErrnoException];
-  return err.code;
+  return new Promise((resolve) => {
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code));
+    c.once('close', () => resolve('closed without a reset'));
+  });
 }
 
 async function up(onConnection: (s: Socket) => void, path?: string) {
@@ -116,6 +118,32 @@ describe('every concurrency mode', () => {
   );
 });
 
+describe('traffic tap', () => {
+  test.each(['async', 'threading'] as const)(
+    '%s: -x and -o show the relayed bytes of both directions',
+    async (mode) => {
+      const { dir } = tmp();
+      const [dump, raw] = [join(dir, 'relay.hex'), join(dir, 'relay.raw')];
+      const u = await up(replyAfterEof);
+      const args = ['serve', 'tcp', '0', '--forward', u.url, '-m', mode, '-x', dump, '-o', raw];
+      const s = await serve(MODES[mode].pooled ? [...args, '-w', '1'] : args);
+      const c = await dial({ port: s.port });
+      const got = untilClosed(c);
+      c.end('abc');
+      expect((await got).toString()).toBe('got 3 bytes');
+      expect(await stop(s)).toBe(0);
+      // client → upstream is `<` (from the peer), upstream → client is `>` (to the peer)
+      expect(readFileSync(dump, 'utf8').split('\n')).toEqual([
+        expect.stringMatching(/^\[1\] # tcp 127\.0\.0\.1:\d+ at \S+$/),
+        `[1] < 00000000  61 62 63${' '.repeat(42)}|abc|`,
+        `[1] > 00000000  67 6f 74 20 33 20 62 79  74 65 73${' '.repeat(17)}|got 3 bytes|`,
+        '',
+      ]);
+      expect(readFileSync(raw, 'latin1')).toBe('abcgot 3 bytes');
+    },
+  );
+});
+
 describe('limits and shutdown', () => {
   test('SIGTERM drains: a relay in flight finishes, then the server exits 0', async () => {
     let arrived!: () => void;
@@ -182,6 +210,21 @@ describe('upstream down', () => {
     expect(s.child.exitCode).toBeNull();
   });
 
+  test.each(CONCURRENCY_MODES)(
+    '%s: a refused upstream resets the client (ECONNRESET), the server keeps serving',
+    async (mode) => {
+      const gone = await upstream(echo);
+      await gone.close();
+      const args = ['serve', 'tcp', '0', '--forward', gone.url, '-m', mode, '--json'];
+      const s = await serve(MODES[mode].pooled ? [...args, '-w', '1'] : args);
+      for (let i = 1; i <= 2; i++) {
+        expect(await resetFor({ port: s.port })).toBe('ECONNRESET');
+        await untilCount(s, '"reason":"upstream-failed","code":"ECONNREFUSED"', i);
+      }
+      expect(s.child.exitCode).toBeNull();
+    },
+  );
+
   test('a unix upstream that appears later is reached by the next connection', async () => {
     const { dir } = tmp();
     const path = join(dir, 'later.sock');
@@ -216,7 +259,55 @@ describe('load', () => {
     await untilCount(s, '"event":"forward"', 1001);
     expect(fds()).toBe(before);
   }, 120_000);
+
+  test('over 5,000 connections (10 at a time) the descriptor count stays put', async () => {
+    const u = await up(echo);
+    const s = await serve(['serve', 'tcp', '0', '--forward', u.url, '--json']);
+    const fds = (): number => readdirSync(`/proc/${s.child.pid}/fd`).length;
+    const relays = forwardCounter(s);
+    const one = async (n: number): Promise<void> => {
+      const c = await dial({ port: s.port });
+      const got = untilClosed(c);
+      c.end(`n${n}`);
+      expect((await got).toString()).toBe(`n${n}`);
+    };
+    await one(0);
+    await relays.reached(1);
+    const before = fds();
+    const counts: number[] = [];
+    for (let k = 0; k < 5; k++) {
+      for (let i = 0; i < 1000; i += 10) {
+        await Promise.all(Array.from({ length: 10 }, (_, j) => one(k * 1000 + i + j + 1)));
+      }
+      await relays.reached(1 + (k + 1) * 1000);
+      counts.push(fds());
+    }
+    expect(counts).toEqual([before, before, before, before, before]);
+  }, 180_000);
 });
+
+/**
+ * Count the server's `forward` events as lines arrive (a scan of all of stderr on
+ * every chunk would cost quadratic time over thousands of events).
+ */
+function forwardCounter(s: { child: { stderr: NodeJS.ReadableStream } }) {
+  let seen = 0;
+  let tail = '';
+  const waiting: { n: number; resolve: () => void }[] = [];
+  s.child.stderr.on('data', (chunk: Buffer) => {
+    const lines = (tail + chunk.toString()).split('\n');
+    tail = lines.pop()!;
+    for (const line of lines) if (line.startsWith('{"event":"forward"')) seen++;
+    for (const w of waiting.splice(0)) {
+      if (seen >= w.n) w.resolve();
+      else waiting.push(w);
+    }
+  });
+  return {
+    reached: (n: number): Promise<void> =>
+      seen >= n ? Promise.resolve() : new Promise((resolve) => waiting.push({ n, resolve })),
+  };
+}
 
 describe('usage', () => {
   test.each([

@@ -16,6 +16,7 @@ import addFormats from 'ajv-formats';
 import { finish, run, startServer } from '../helpers/cli.js';
 import { exchange } from '../helpers/loopback.js';
 import { jsonEvents, serve, stop, useServeTeardown } from './serve-helpers.js';
+import { echo, upstream } from './forward-helpers.js';
 import { Output } from '../../src/cli/output.js';
 import { ServeLog } from '../../src/cli/serve-log.js';
 import { closeTap } from '../../src/cli/tap-options.js';
@@ -111,6 +112,38 @@ describe('serve events (stderr)', () => {
       expect(await stop(server)).toBe(0);
       expectValid(server.stderr());
     }
+  });
+
+  test('forward: a relay that ended and an upstream that refused, from a real --json run', async () => {
+    const up = await upstream(echo);
+    const s = await serve(['serve', 'tcp', '0', '--forward', up.url, '--json']);
+    try {
+      expect((await exchange({ port: s.port }, 'relayed')).toString()).toBe('relayed');
+      await s.waitFor(/"event":"forward"/);
+    } finally {
+      await up.close(); // the next connection's upstream refuses
+    }
+    const refused = connect(s.port, '127.0.0.1');
+    refused.on('error', () => undefined); // reset by the relay
+    await new Promise((resolve) => refused.once('close', resolve));
+    await s.waitFor(/"reason":"upstream-failed"/);
+    expect(await stop(s)).toBe(0);
+    const relays = expectValid(s.stderr()).filter((e) => e.event === 'forward');
+    expect(relays).toEqual([
+      expect.objectContaining({
+        peer: { address: '127.0.0.1', port: expect.any(Number) },
+        upstream: up.url,
+        upstreamAddress: { address: '127.0.0.1', port: up.port },
+        bytesUp: 7,
+        bytesDown: 7,
+        reason: 'done',
+      }),
+      expect.objectContaining({
+        upstream: up.url,
+        reason: 'upstream-failed',
+        code: 'ECONNREFUSED',
+      }),
+    ]);
   });
 
   test('a fatal error is an event too (code)', async () => {

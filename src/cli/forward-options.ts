@@ -12,6 +12,7 @@ import { UsageError } from '../net/errors.js';
 import type { ForwardOptions, ForwardRecord } from '../handlers/forward.js';
 import { parseDuration } from './options.js';
 import type { Output } from './output.js';
+import { jsonPeer } from './events.js';
 import { writeEvent } from './serve-log.js';
 import { Throttle } from './throttle.js';
 import { addUpstreamTlsOptions, upstreamTlsOf, type UpstreamTlsFlags } from './tls-options.js';
@@ -127,12 +128,12 @@ export function attachForwardLog(
     const peer = formatEndpoint(r.client);
     if (report.json) {
       writeEvent(out, 'forward', {
-        peer,
+        peer: jsonPeer(r.client),
         upstream: r.upstream,
-        ...(r.upstreamAddress ? { upstreamAddress: formatEndpoint(r.upstreamAddress) } : {}),
+        ...(r.upstreamAddress ? { upstreamAddress: jsonPeer(r.upstreamAddress) } : {}),
         bytesUp: r.bytesUp,
         bytesDown: r.bytesDown,
-        ms: ms(r.durationMs),
+        durationMs: ms(r.durationMs),
         reason: r.reason,
         ...(r.code ? { code: r.code } : {}),
         ...(r.message ? { message: r.message } : {}),

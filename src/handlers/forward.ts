@@ -24,7 +24,8 @@ import {
   StreamRequestHandler,
   type StreamRequest,
 } from '../engine/request-handler.js';
-import { relay, resetStream } from './relay.js';
+import { resetStream } from '../net/reset.js';
+import { relay } from './relay.js';
 import { DatagramSessions, type SessionReport } from './forward-datagram.js';
 
 /** Seconds to wait for the upstream's connection by default. */

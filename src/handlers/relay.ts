@@ -6,6 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { errnoName } from '../net/errors.js';
+import { resetStream } from '../net/reset.js';
 
 /** How a relayed connection ended. */
 export type RelayEnd =
@@ -29,21 +30,6 @@ export interface RelayResult {
   readonly end: RelayEnd;
   /** The errno name behind a reset, when there is one. */
   readonly code?: string;
-}
-
-/** Reset a TCP socket (RST); any other stream (unix, a worker's bridge) is destroyed. */
-export function resetStream(stream: Duplex): void {
-  if (stream.destroyed) return;
-  const socket = stream as Partial<Socket> & { _handle?: unknown };
-  try {
-    if (typeof socket.resetAndDestroy === 'function' && socket._handle) {
-      socket.resetAndDestroy();
-      return;
-    }
-  } catch {
-    // not a TCP handle (a unix socket has no RST): a plain close below
-  }
-  stream.destroy();
 }
 
 /** Call `fn` once `stream` has closed: now, when it has already (a client gone while dialing). */

@@ -156,6 +156,20 @@ export class BridgeConnection extends Duplex {
     return this;
   }
 
+  /**
+   * Reset the connection, as `net.Socket#resetAndDestroy()` does: the main thread
+   * resets the real socket (RST, where the transport has one), and this end is destroyed.
+   */
+  resetAndDestroy(): this {
+    if (this.destroyed) return this;
+    try {
+      this.#post({ t: 'reset' });
+    } catch {
+      // the channel is closed: the owner has let the socket go already
+    }
+    return this.destroy();
+  }
+
   /** Emit `timeout` after `ms` without traffic (0 turns it off), as `net.Socket` does. */
   setTimeout(ms: number, callback?: () => void): this {
     this.#timeoutMs = ms;

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream';
 import type { MessagePort } from 'node:worker_threads';
 import { errnoName } from './errors.js';
 import { fromWire, type WireError } from './wire.js';
+import { resetStream } from './reset.js';
 
 /**
  * Windows adapt: a connection starts with {@link SMALL_WINDOW} bytes in flight each
@@ -51,6 +52,8 @@ export type ChannelMessage =
   | { t: 'abort'; code: string }
   /** worker → owner: socket options the handler set */
   | { t: 'option'; noDelay?: boolean; keepAlive?: [boolean, number] }
+  /** worker → owner: reset the socket (RST) rather than close it */
+  | { t: 'reset' }
   /** worker → owner: the handler is done */
   | { t: 'done'; error?: WireError };
 
@@ -148,6 +151,9 @@ export class StreamBridge {
         break;
       case 'option':
         this.#option(msg);
+        break;
+      case 'reset':
+        resetStream(this.#socket);
         break;
       case 'done':
         this.finish(msg.error ? fromWire(msg.error) : undefined);
