@@ -15,7 +15,6 @@ import { errnoName } from '../net/errors.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
 import { runDatagramHandler, type Datagram, type HandlerClass } from './request-handler.js';
 import { DatagramConnection } from './datagram-connection.js';
-import { toAccessList, type AccessList, type AccessListLike } from '../net/access.js';
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
@@ -37,8 +36,6 @@ export type DatagramHandlerClass = HandlerClass<Datagram>;
 
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
-  /** Peer filter applied by the default `verifyRequest()` (inet only). */
-  accessList?: AccessListLike;
   /** Datagrams in flight at most: waiting, being handled, replies on the way (default {@link MAX_QUEUED_DATAGRAMS}). */
   maxQueuedDatagrams?: number;
 }
@@ -51,8 +48,6 @@ export interface DatagramServerOptions extends BaseServerOptions {
 export abstract class DatagramServer extends BaseServer<Datagram> {
   /** The socket once bound. */
   socket: DatagramSocket | undefined;
-  /** Peer filter for `verifyRequest()`. */
-  accessList: AccessList | undefined;
   /** Datagrams dropped because too many were waiting (each emits `dropped`). */
   dropped = 0;
   /** Datagrams in flight at most (waiting, being handled, replies on the way); more are dropped. */
@@ -69,7 +64,6 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     options: DatagramServerOptions = {},
   ) {
     super(address, Handler, options);
-    this.accessList = toAccessList(options.accessList);
     this.maxQueuedDatagrams = Math.max(1, options.maxQueuedDatagrams ?? MAX_QUEUED_DATAGRAMS);
   }
 
@@ -100,12 +94,6 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
 
   #release(request: Datagram): void {
     if (this.#counted.delete(request)) this.#inFlightBytes -= request.data.length;
-  }
-
-  /** Checks the access list, when there is one. May be overridden. */
-  protected override verifyRequest(_request: Datagram, clientAddress: SocketAddress): boolean {
-    if (!this.accessList || clientAddress.family === 'unix') return true;
-    return this.accessList.check(clientAddress.address);
   }
 
   /**

@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { SocketAddress } from '../net/address.js';
 import type { ConnectionJob, EventMessage } from './worker-protocol.js';
-import type { TlsHandshakeError } from './server-tls.js';
+import type { TlsHandshakeError } from '../net/tls-accept.js';
 import { workerMain, type RunningJob } from './worker-main.js';
 import { StreamServer } from './stream-server.js';
 

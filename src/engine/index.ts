@@ -9,4 +9,4 @@ export {
   withCertificate,
   type ServerTlsOptions,
   type TlsHandshakeError,
-} from './server-tls.js';
+} from '../net/tls-accept.js';

@@ -13,19 +13,18 @@ import { MODES } from './modes.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
 import { nearFileLimit, openFileLimit } from '../net/limits.js';
 import { settledWithin } from '../net/timing.js';
-import { systemError } from '../net/errors.js';
-import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
+import { isPeerError, systemError } from '../net/errors.js';
+import { BaseServer, type BaseServerOptions } from './base-server.js';
 import type { UnixSocketOptions } from './server-types.js';
-import { toAccessList, type AccessListLike } from '../net/access.js';
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
-import type { AccessList } from '../net/access.js';
 import { checkBindablePath } from '../net/unix-path.js';
 import type { ServerSpec } from './server-spec.js';
-// type-only: the TLS modules load when a server speaks TLS (see #loadTls)
-import type { ServerTls, ServerTlsOptions } from './server-tls.js';
+// type-only: the TLS modules load when a server speaks TLS (see #tlsReady)
+import type { ServerTls, ServerTlsOptions, TlsHandshakeError } from '../net/tls-accept.js';
+import type { RunningJob } from './worker-main.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -41,8 +40,6 @@ export interface StreamServerOptions extends BaseServerOptions {
   maxConnections?: number;
   /** Seconds of silence after which a connection is closed. */
   idleTimeout?: number;
-  /** Peer filter applied by the default `verifyRequest()` (inet only). */
-  accessList?: AccessListLike;
   /** Speak TLS on every connection (without `cert`/`key`: a throwaway certificate). */
   tls?: ServerTlsOptions;
 }
@@ -60,8 +57,6 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   maxConnections: number | undefined;
   /** Idle timeout in seconds; undefined means none. */
   idleTimeout: number | undefined;
-  /** Peer filter for `verifyRequest()`. */
-  accessList: AccessList | undefined;
   /**
    * Records every connection's bytes (set before `listen()`; none by default). Not in
    * the modes whose connections live in worker processes: the tap would not see them.
@@ -78,10 +73,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   #release: (() => Promise<void>) | undefined;
   /** The TLS side, once it has its certificate. */
   #tls: ServerTls | undefined;
-  /** The TLS side being made in a worker process (forking), for the first connection. */
+  /** The TLS side being made (before the bind, or in a worker process for its first connection). */
   #ready: Promise<ServerTls> | undefined;
-  /** Accepted sockets whose TLS handshake is under way. */
-  readonly #handshaking = new Set<Socket>();
 
   constructor(
     address: SocketAddress,
@@ -92,7 +85,6 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     this.requestQueueSize = options.requestQueueSize ?? DEFAULT_BACKLOG;
     this.maxConnections = options.maxConnections;
     this.idleTimeout = options.idleTimeout;
-    this.accessList = toAccessList(options.accessList);
   }
 
   /** Whether connections speak TLS. */
@@ -106,23 +98,27 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   }
 
   /**
-   * The TLS side: the certificate given, or a throwaway one made for the bind host.
-   * Bad credentials fail here, before the bind (a UsageError).
+   * The TLS side, made once: the certificate given, or a throwaway one made for the
+   * bind host. Bad credentials fail here, before the bind (a UsageError).
    */
-  async #loadTls(tls: ServerTlsOptions): Promise<ServerTls> {
-    const { ServerTls, withCertificate } = await import('./server-tls.js');
+  #tlsReady(tls: ServerTlsOptions): Promise<ServerTls> {
     const at = this.serverAddress;
-    const options = await withCertificate(tls, 'address' in at ? at.address : undefined);
-    return new ServerTls(options, (err, addr) => {
+    const onFailure = (err: TlsHandshakeError, addr: SocketAddress): void => {
       // handshakes cut short by serverClose() are not the clients' failures
       if (this.state !== 'closing' && this.state !== 'closed') this.emit('tlsError', err, addr);
-    });
+    };
+    this.#ready ??= import('../net/tls-accept.js')
+      .then(({ ServerTls }) =>
+        ServerTls.create(tls, 'address' in at ? at.address : undefined, onFailure),
+      )
+      .then((made) => (this.#tls = made));
+    return this.#ready;
   }
 
   /** A TLS server gets its certificate before the workers start (they all get the same). */
   protected override async serverPrepare(): Promise<void> {
     const tls = (this.options as StreamServerOptions).tls;
-    if (tls && !this.#tls) this.#tls = await this.#loadTls(tls);
+    if (tls) await this.#tlsReady(tls);
   }
 
   /** What workers rebuild: the TLS options with the certificate in use. */
@@ -199,13 +195,10 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** The TLS handshake of an accepted socket; then the TLS socket is the request. */
   async #handshake(raw: Socket, addr: SocketAddress): Promise<void> {
-    this.#handshaking.add(raw);
     const secure = await this.#tls!.handshake(raw, addr);
-    this.#handshaking.delete(raw);
     if (!secure) return;
     this.#sockets.delete(raw);
     this.#sockets.add(secure);
-    secure.on('error', noop);
     secure.once('close', () => {
       this.#sockets.delete(secure);
       this.dequeueRequest(secure);
@@ -219,18 +212,16 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
    * TLS handshake, when the server speaks TLS, runs here, then its request. A failed
    * handshake is a `tlsError` and ends the request with no handler run. Do not override.
    */
-  serveHandedOver(socket: Socket, clientAddress: SocketAddress): HandedOver {
+  serveHandedOver(socket: Socket, clientAddress: SocketAddress): RunningJob {
     const tls = (this.options as StreamServerOptions).tls;
     if (!tls)
       return { done: this.runRequest(socket, clientAddress), abort: () => socket.destroy() };
     let current: Socket = socket;
-    this.#ready ??= this.#loadTls(tls).then((t) => (this.#tls = t));
-    const done = this.#ready
+    const done = this.#tlsReady(tls)
       .then((t) => t.handshake(socket, clientAddress))
       .then((secure) => {
         if (!secure) return { bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten };
         current = secure;
-        secure.on('error', noop);
         return this.runRequest(secure, clientAddress);
       });
     return { done, abort: () => current.destroy() };
@@ -250,12 +241,6 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   protected override handOff(socket: StreamRequest): void {
     this.#sockets.delete(socket as Socket);
     this.#away.add(socket);
-  }
-
-  /** Checks the access list, when there is one. May be overridden. */
-  protected override verifyRequest(_request: StreamRequest, clientAddress: SocketAddress): boolean {
-    if (!this.accessList || clientAddress.family === 'unix') return true;
-    return this.accessList.check(clientAddress.address);
   }
 
   /**
@@ -316,7 +301,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   }
 
   async #closeLingering(): Promise<void> {
-    for (const s of this.#handshaking) s.destroy(); // nothing of theirs to flush
+    this.#tls?.abortHandshakes(); // nothing of theirs to flush
     if (this.#sockets.size === 0) return;
     const flushing = [...this.#sockets]
       .filter((s) => !s.writableFinished)
@@ -329,12 +314,6 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 }
 
 function noop(): void {}
-
-/** A connection handed over to this process: its request's end, and how to cut it short. */
-export interface HandedOver {
-  readonly done: Promise<RequestOutcome>;
-  abort(): void;
-}
 
 /** Options for TCP servers. */
 export interface TCPServerOptions extends StreamServerOptions {

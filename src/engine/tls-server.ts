@@ -1,6 +1,6 @@
 /**
  * TLSServer: a TCP server that speaks TLS on every connection (the `tls` option
- * of every stream server, see server-tls.ts, with a throwaway certificate when it
+ * of every stream server, see net/tls-accept.ts, with a throwaway certificate when it
  * is given none). A handler reads `this.request.getPeerCertificate()` and friends.
  */
 import { moduleRef } from '../net/built-module.js';
