@@ -11,7 +11,7 @@ import { MODES, type ConcurrencyMode } from '../engine/modes.js';
 import { ERR, EXIT, UsageError, oneLine } from '../net/errors.js';
 import { resolveBindHost } from '../net/resolve.js';
 import { onUncontained } from '../net/containment.js';
-import type { AnyHandlerClass } from '../engine/handler-module.js';
+import type { AnyHandlerClass } from '../handlers/loader.js';
 import { TCPServer, UnixStreamServer } from '../engine/stream-server.js';
 import { UDPServer } from '../engine/datagram-server.js';
 import { UnixDatagramServer } from '../engine/unix-datagram-server.js';
