@@ -4,14 +4,12 @@
  */
 import type { Buffer } from 'node:buffer';
 import type { SocketAddress, Transport } from '../net/address.js';
-import { inetAddress, formatEndpoint } from '../net/address.js';
+import { inetAddress } from '../net/address.js';
 import {
   bindDatagramSocket,
   type DatagramBindOptions,
   type DatagramSocket,
 } from '../net/datagram-socket.js';
-import { debug } from '../net/debug.js';
-import { errnoName } from '../net/errors.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
 import { runDatagramHandler, type Datagram, type HandlerClass } from './request-handler.js';
 import { DatagramConnection } from './datagram-connection.js';
@@ -167,26 +165,11 @@ class SocketDatagram extends DatagramConnection {
     super(data, clientAddress);
   }
 
-  reply(data: Uint8Array): Promise<void> {
-    const to = this.clientAddress;
-    if (to.family === 'unix' && !to.path) {
-      debug('unix datagram from an unbound sender: reply dropped');
-      return Promise.resolve();
-    }
-    this.bytesOut += data.length;
+  async reply(data: Uint8Array): Promise<void> {
     // Wait for the send: the server may close right after the reply (--once).
-    return this.socket.send(data, to, this.conn).catch((err: unknown) => {
-      // A unix sender that closed (or removed) its socket before the reply, like a UDP
-      // reply to a port nobody listens on any more, or that does not read (its queue is
-      // full): the reply is dropped, never held, and it is no handler failure.
-      const code = errnoName(err);
-      if (to.family !== 'unix' || !['ECONNREFUSED', 'ENOENT', 'EAGAIN'].includes(code ?? '')) {
-        throw err;
-      }
-      this.bytesOut -= data.length;
-      if (code === 'EAGAIN') this.dropped(to);
-      debug('reply to %s dropped: %s', formatEndpoint(to), code);
-    });
+    const sent = await this.socket.reply(data, this.clientAddress, this.conn);
+    if (sent === 'sent') this.bytesOut += data.length;
+    else if (sent === 'full') this.dropped(this.clientAddress);
   }
 }
 
