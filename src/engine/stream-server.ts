@@ -12,7 +12,7 @@ import type { Tap } from '../net/tap.js';
 import { MODES } from './modes.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
 import { nearFileLimit, openFileLimit } from '../net/limits.js';
-import { settledWithin } from '../net/timing.js';
+import { closeEvery, endAndLinger } from '../net/stream-end.js';
 import { isPeerError, systemError } from '../net/errors.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
 import type { UnixSocketOptions } from './server-types.js';
@@ -249,17 +249,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
    */
   protected shutdownRequest(socket: StreamRequest): void {
     this.#away.delete(socket);
-    if (socket.destroyed) return;
-    if (!socket.writableEnded) socket.end();
-    if (socket.readableEnded) return; // both sides done: the socket closes itself
-    socket.resume(); // discard what the peer still sends
-    const linger = (): void => {
-      const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-      timer.unref();
-      socket.once('close', () => clearTimeout(timer));
-    };
-    if (socket.writableFinished) linger();
-    else socket.once('finish', linger);
+    endAndLinger(socket, LINGER_MS);
   }
 
   /** A reset or broken pipe counts as the peer's doing only if the connection did end. */
@@ -296,20 +286,9 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
    * after the handler). May be extended.
    */
   protected override async serverCleanup(): Promise<void> {
-    await this.#closeLingering();
-    await this.#release?.();
-  }
-
-  async #closeLingering(): Promise<void> {
     this.#tls?.abortHandshakes(); // nothing of theirs to flush
-    if (this.#sockets.size === 0) return;
-    const flushing = [...this.#sockets]
-      .filter((s) => !s.writableFinished)
-      .map((s) => new Promise((resolve) => s.once('finish', resolve).once('close', resolve)));
-    if (flushing.length > 0) await settledWithin(flushing, LINGER_MS);
-    const closed = [...this.#sockets].map((s) => new Promise((r) => s.once('close', r)));
-    for (const s of this.#sockets) s.destroy();
-    await Promise.all(closed);
+    await closeEvery(this.#sockets, LINGER_MS);
+    await this.#release?.();
   }
 }
 
