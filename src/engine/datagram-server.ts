@@ -1,6 +1,7 @@
 /**
  * Datagram servers: every datagram is a request, the reply goes to its sender,
- * from any number of senders (Python's `UDPServer`, unconnected).
+ * from any number of senders (Python's `UDPServer`, unconnected, and
+ * `UnixDatagramServer`).
  */
 import type { Buffer } from 'node:buffer';
 import type { SocketAddress, Transport } from '../net/address.js';
@@ -17,6 +18,8 @@ import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
 import type { Tap } from '../net/tap.js';
+import { checkBindablePath } from '../net/unix-path.js';
+import type { UnixSocketOptions } from './server-types.js';
 
 /** Datagrams in flight at most (waiting or being handled); beyond this they are dropped. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
@@ -207,5 +210,31 @@ export class UDPServer extends DatagramServer {
   protected bindOptions(): DatagramBindOptions {
     const { recvBufferSize } = this.options as UDPServerOptions;
     return { reuseAddress: this.allowReuseAddress, ipv6Only: this.ipv6Only, recvBufferSize };
+  }
+}
+
+/** Options for unix datagram servers. */
+export interface UnixDatagramServerOptions extends DatagramServerOptions, UnixSocketOptions {}
+
+/**
+ * A unix datagram server (Python's `UnixDatagramServer`): a real AF_UNIX SOCK_DGRAM
+ * socket through the unix-dgram addon (Node has none of its own). Replies go to the
+ * sender's bound path; a sender that did not bind a path cannot be answered.
+ */
+export class UnixDatagramServer extends DatagramServer {
+  /** Where workers import this class from. */
+  static readonly module: ModuleRef = moduleRef(import.meta.url, 'UnixDatagramServer');
+  readonly transport: Transport = 'unix-dgram';
+
+  constructor(
+    path: string,
+    Handler: DatagramHandlerClass,
+    options: UnixDatagramServerOptions = {},
+  ) {
+    super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
+  }
+
+  protected bindOptions(): DatagramBindOptions {
+    return { mode: (this.options as UnixDatagramServerOptions).socketMode };
   }
 }

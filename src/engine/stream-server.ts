@@ -1,27 +1,25 @@
 /**
- * Stream servers: TCPServer and UnixStreamServer over `net.Server`, with
- * half-close (`allowHalfOpen`), paused sockets while queued, a large backlog,
- * a connection cap that refuses loudly and an idle timeout.
+ * Stream servers: TCPServer, TLSServer and UnixStreamServer over `net.Server`,
+ * with half-close (`allowHalfOpen`), paused sockets while queued, a large
+ * backlog, a connection cap that refuses loudly, an idle timeout, and TLS as a
+ * property of the transport (the `tls` option; net/tls-accept.ts).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { X509Certificate } from 'node:crypto';
-import type { SocketAddress, Transport } from '../net/address.js';
-import { inetAddress, remoteAddress } from '../net/address.js';
-import { UnsupportedError } from '../net/errors.js';
+import { inetAddress, remoteAddress, type SocketAddress, type Transport } from '../net/address.js';
+import { UnsupportedError, isPeerError, systemError } from '../net/errors.js';
 import type { Tap } from '../net/tap.js';
 import { MODES } from './modes.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
 import { nearFileLimit, openFileLimit } from '../net/limits.js';
 import { closeEvery, endAndLinger } from '../net/stream-end.js';
-import { isPeerError, systemError } from '../net/errors.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
 import type { UnixSocketOptions } from './server-types.js';
-import type { ModuleRef } from './server-spec.js';
+import type { ModuleRef, ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
 import { checkBindablePath } from '../net/unix-path.js';
-import type { ServerSpec } from './server-spec.js';
 // type-only: the TLS modules load when a server speaks TLS (see #tlsReady)
 import type { ServerTls, ServerTlsOptions, TlsHandshakeError } from '../net/tls-accept.js';
 import type { RunningJob } from './worker-main.js';
@@ -325,6 +323,28 @@ export class TCPServer extends StreamServer {
 
   protected override listenOptions(): ListenOptions {
     return { ...super.listenOptions(), ipv6Only: this.ipv6Only };
+  }
+}
+
+/** Options for TLS servers: those of a TCP server; `tls` defaults to `{}` (a throwaway certificate). */
+export type TLSServerOptions = TCPServerOptions;
+
+/**
+ * A TCP server speaking TLS on every connection (Node's `tls.Server` under the
+ * socketserver model): the `tls` option of every stream server, with a throwaway
+ * certificate when it is given none. A handler reads `this.request.getPeerCertificate()`
+ * and friends.
+ */
+export class TLSServer extends TCPServer {
+  /** Where workers import this class from. */
+  static override readonly module: ModuleRef = moduleRef(import.meta.url, 'TLSServer');
+
+  constructor(
+    serverAddress: { host: string; port: number },
+    Handler: HandlerClass<StreamRequest>,
+    options: TLSServerOptions = {},
+  ) {
+    super(serverAddress, Handler, { ...options, tls: options.tls ?? {} });
   }
 }
 
