@@ -12,8 +12,7 @@ import { createInterface } from 'node:readline';
 import type { InetAddress } from '../../src/net/address.js';
 import type { HandlerClass } from '../../src/engine/request-handler.js';
 import { TCPServer, UnixStreamServer } from '../../src/engine/stream-server.js';
-import { UDPServer } from '../../src/engine/datagram-server.js';
-import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
+import { UDPServer, UnixDatagramServer } from '../../src/engine/datagram-server.js';
 import type { Teardown } from '../helpers/loopback.js';
 
 /** Is `cmd` on PATH? */

@@ -15,9 +15,9 @@ import {
   DatagramServer,
   MAX_QUEUED_DATAGRAMS,
   UDPServer,
+  UnixDatagramServer,
   type DatagramHandlerClass,
 } from '../../src/engine/datagram-server.js';
-import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
 import { UnixDgramSocket } from '../../src/net/unix-dgram.js';
 import { NO_UNIX_DGRAM, describeEachIf, describeIf, unixDgramMissing } from '../helpers/skip.js';
 import { createInterface } from 'node:readline';

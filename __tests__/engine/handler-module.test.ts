@@ -17,14 +17,11 @@ import {
   StreamRequestHandler,
 } from '../../src/engine/request-handler.js';
 import { UsageError } from '../../src/net/errors.js';
-import {
-  SOCKIT_INDEX_URL,
-  classifyHandlerExport,
-  loadHandlerClass,
-  sockitResolveHook,
-} from '../../src/engine/handler-module.js';
+import { loadHandlerClass } from '../../src/engine/handler-module.js';
+import { SOCKIT_INDEX_URL, sockitResolveHook } from '../../src/net/module-hook.js';
 import {
   checkHandlerTransport,
+  classifyHandlerExport,
   isHandlerPath,
   loadHandlerModule,
 } from '../../src/handlers/loader.js';
@@ -221,6 +218,7 @@ describe('the one resolve hook, registered once (built engine, in a child proces
       "import { StreamRequestHandler } from 'sockit';\nexport default class Outside extends StreamRequestHandler {}\nexport class Other extends StreamRequestHandler {}\n",
     );
     const loader = new URL('../../dist/engine/handler-module.js', import.meta.url).href;
+    const hook = new URL('../../dist/net/module-hook.js', import.meta.url).href;
     const index = new URL('../../dist/index.js', import.meta.url).href;
     const byPathLoader = new URL('../../dist/handlers/loader.js', import.meta.url).href;
     const script = `
@@ -235,7 +233,7 @@ describe('the one resolve hook, registered once (built engine, in a child proces
       const byPath = await loadHandlerModule('./outside.mjs', ${JSON.stringify(tmp.dir)});
       const byRef = await loader.loadHandlerClass({ url: ${JSON.stringify(pathToFileURL(outside).href)}, exportName: 'Other' });
       const builtin = await loader.loadHandlerClass({ url: ${JSON.stringify(new URL('../../dist/handlers/echo.js', import.meta.url).href)}, exportName: 'EchoHandler' });
-      const again = loader.registerSockitSpecifier();
+      const again = (await import(${JSON.stringify(hook)})).registerSockitSpecifier();
       console.log(JSON.stringify({
         registers, again, kind: byPath.kind,
         path: byPath.Handler.prototype instanceof sockit.StreamRequestHandler,

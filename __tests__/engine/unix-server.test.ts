@@ -19,7 +19,7 @@ import { Buffer } from 'node:buffer';
 import type { BaseServer } from '../../src/engine/base-server.js';
 import { NetworkError, UnsupportedError, UsageError } from '../../src/net/errors.js';
 import { UnixStreamServer } from '../../src/engine/stream-server.js';
-import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
+import { UnixDatagramServer } from '../../src/engine/datagram-server.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { Teardown, exchange, tempSocketPath } from '../helpers/loopback.js';
 import { unixDgramRequest } from '../helpers/matrix.js';

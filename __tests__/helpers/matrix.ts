@@ -13,8 +13,7 @@ import type { BaseServer, ConcurrencyMode } from '../../src/engine/base-server.j
 import type { SocketAddress, InetAddress } from '../../src/net/address.js';
 import type { HandlerClass } from '../../src/engine/request-handler.js';
 import { TCPServer, UnixStreamServer } from '../../src/engine/stream-server.js';
-import { UDPServer } from '../../src/engine/datagram-server.js';
-import { UnixDatagramServer } from '../../src/engine/unix-datagram-server.js';
+import { UDPServer, UnixDatagramServer } from '../../src/engine/datagram-server.js';
 import { UnixDgramSocket } from '../../src/net/unix-dgram.js';
 import { exchange, tempSocketPath } from './loopback.js';
 

@@ -11,7 +11,7 @@ import { eventLine, jsonPeer } from './events.js';
 import type { Output } from './output.js';
 import { Throttle } from './throttle.js';
 import { QUICK_DEATH_MS, type WorkerExit } from '../net/worker-pool.js';
-import type { TlsHandshakeError } from '../engine/server-tls.js';
+import type { TlsHandshakeError } from '../net/tls-accept.js';
 
 /** A worker as the pool's events describe it. */
 interface WorkerInfo {

@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { UsageError, errnoName, oneLine } from '../net/errors.js';
 import { parseDuration } from './options.js';
-import type { ServerTlsOptions } from '../engine/server-tls.js';
+import type { ServerTlsOptions } from '../net/tls-accept.js';
 import type { TlsClientOptions } from '../net/tls.js';
 
 /** The TLS options of a server command, as commander parses them. */

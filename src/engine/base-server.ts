@@ -10,17 +10,18 @@ import { settleMallocHeap } from '../net/heap.js';
 import { EventEmitter } from 'node:events';
 import type { SocketAddress, Transport } from '../net/address.js';
 import { formatEndpoint } from '../net/address.js';
-import { AlreadyListeningError, UsageError, oneLine } from '../net/errors.js';
+import { AlreadyListeningError, UsageError, isPeerError, oneLine } from '../net/errors.js';
 import { debug } from '../net/debug.js';
 import { enter, leave } from '../net/containment.js';
+import { toAccessList, type AccessList } from '../net/access.js';
 import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
 import { RequestPump } from './request-pump.js';
 import { runHandler, type HandlerClass } from './request-handler.js';
 import { RequestRunner, type RunHooks } from './request-run.js';
-import { isPeerError, type BaseServerOptions, type ServerState } from './server-types.js';
+import type { BaseServerOptions, ServerState } from './server-types.js';
 import type { ServerStats } from './server-types.js';
 import { isBuiltInHandler, specOf, type ModuleRef, type ServerSpec } from './server-spec.js';
-import { createStrategy } from './strategies.js';
+import { checkMode, createStrategy } from './strategies.js';
 import type { ConcurrencyStrategy, RequestOutcome, StrategyHost } from './strategy.js';
 
 export { CONCURRENCY_MODES, type ConcurrencyMode };
@@ -52,6 +53,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   readonly serverModule: ModuleRef | undefined;
   /** Seconds `handleRequest()` waits; null waits forever. */
   timeout: number | null;
+  /** Peer filter for the default `verifyRequest()`. */
+  accessList: AccessList | undefined;
   /** Counters for summaries. */
   readonly stats: ServerStats = { requests: 0, rejected: 0, errors: 0, bytesIn: 0, bytesOut: 0 };
   /** Where `handleError()` writes when nobody listens for `requestError`. */
@@ -79,16 +82,12 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     this.#address = serverAddress;
     this.RequestHandlerClass = RequestHandlerClass;
     this.options = options;
-    this.mode = options.mode ?? 'async';
-    if (!CONCURRENCY_MODES.includes(this.mode)) {
-      throw new UsageError(
-        `unknown mode '${String(this.mode)}' — expected one of ${CONCURRENCY_MODES.join(', ')}`,
-      );
-    }
+    this.mode = checkMode(options.mode ?? 'async');
     this.workers = options.workers ?? 0;
     this.handlerModule = options.handlerModule;
     this.serverModule = options.serverModule;
     this.timeout = options.timeout ?? null;
+    this.accessList = toAccessList(options.accessList);
     this.log = options.log ?? ((line) => debug('%s', line));
     this.#runner = new RequestRunner<Req>(this.#hooks());
     this.#pump = new RequestPump<Req>({
@@ -333,9 +332,13 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /** Release what binding left behind (a unix socket file). May be overridden. */
   protected serverCleanup(): void | Promise<void> {}
 
-  /** False refuses a request as it arrives, before any slot or handler. May be overridden. */
-  protected verifyRequest(_request: Req, _clientAddress: SocketAddress): boolean {
-    return true;
+  /**
+   * False refuses a request as it arrives, before any slot or handler. Checks the
+   * access list, when there is one (unix peers pass). May be overridden.
+   */
+  protected verifyRequest(_request: Req, clientAddress: SocketAddress): boolean {
+    if (!this.accessList || clientAddress.family === 'unix') return true;
+    return this.accessList.check(clientAddress.address);
   }
 
   /** Run one request the way the mode says (here, or on a worker). May be overridden. */
@@ -374,14 +377,11 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
 
   /** A handler failed: `requestError` if listened for, else one line to `log`. May be overridden. */
   protected handleError(err: unknown, clientAddress: SocketAddress): void {
-    if (this.listenerCount('requestError') > 0) {
-      this.emit('requestError', err, clientAddress);
-    } else {
-      const name = this.RequestHandlerClass.name || 'handler';
-      this.log(
-        `sockit: handler '${name}' failed for ${formatEndpoint(clientAddress)}: ${oneLine(err)}`,
-      );
-    }
+    if (this.emit('requestError', err, clientAddress)) return;
+    const name = this.RequestHandlerClass.name || 'handler';
+    this.log(
+      `sockit: handler '${name}' failed for ${formatEndpoint(clientAddress)}: ${oneLine(err)}`,
+    );
   }
 
   /** Did the peer end it (a reset), not the handler (no `handleError()`)? May be overridden. */

@@ -1,25 +1,25 @@
 /**
  * Datagram servers: every datagram is a request, the reply goes to its sender,
- * from any number of senders (Python's `UDPServer`, unconnected).
+ * from any number of senders (Python's `UDPServer`, unconnected, and
+ * `UnixDatagramServer`).
  */
 import type { Buffer } from 'node:buffer';
 import type { SocketAddress, Transport } from '../net/address.js';
-import { inetAddress, formatEndpoint } from '../net/address.js';
+import { inetAddress } from '../net/address.js';
 import {
   bindDatagramSocket,
   type DatagramBindOptions,
   type DatagramSocket,
 } from '../net/datagram-socket.js';
-import { debug } from '../net/debug.js';
-import { errnoName } from '../net/errors.js';
 import { BaseServer, type BaseServerOptions } from './base-server.js';
 import { runDatagramHandler, type Datagram, type HandlerClass } from './request-handler.js';
 import { DatagramConnection } from './datagram-connection.js';
-import { toAccessList, type AccessList, type AccessListLike } from '../net/access.js';
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
 import type { Tap } from '../net/tap.js';
+import { checkBindablePath } from '../net/unix-path.js';
+import type { UnixSocketOptions } from './server-types.js';
 
 /** Datagrams in flight at most (waiting or being handled); beyond this they are dropped. */
 export const MAX_QUEUED_DATAGRAMS = 8192;
@@ -37,8 +37,6 @@ export type DatagramHandlerClass = HandlerClass<Datagram>;
 
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
-  /** Peer filter applied by the default `verifyRequest()` (inet only). */
-  accessList?: AccessListLike;
   /** Datagrams in flight at most: waiting, being handled, replies on the way (default {@link MAX_QUEUED_DATAGRAMS}). */
   maxQueuedDatagrams?: number;
 }
@@ -51,8 +49,6 @@ export interface DatagramServerOptions extends BaseServerOptions {
 export abstract class DatagramServer extends BaseServer<Datagram> {
   /** The socket once bound. */
   socket: DatagramSocket | undefined;
-  /** Peer filter for `verifyRequest()`. */
-  accessList: AccessList | undefined;
   /** Datagrams dropped because too many were waiting (each emits `dropped`). */
   dropped = 0;
   /** Datagrams in flight at most (waiting, being handled, replies on the way); more are dropped. */
@@ -69,7 +65,6 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     options: DatagramServerOptions = {},
   ) {
     super(address, Handler, options);
-    this.accessList = toAccessList(options.accessList);
     this.maxQueuedDatagrams = Math.max(1, options.maxQueuedDatagrams ?? MAX_QUEUED_DATAGRAMS);
   }
 
@@ -100,12 +95,6 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
 
   #release(request: Datagram): void {
     if (this.#counted.delete(request)) this.#inFlightBytes -= request.data.length;
-  }
-
-  /** Checks the access list, when there is one. May be overridden. */
-  protected override verifyRequest(_request: Datagram, clientAddress: SocketAddress): boolean {
-    if (!this.accessList || clientAddress.family === 'unix') return true;
-    return this.accessList.check(clientAddress.address);
   }
 
   /**
@@ -179,26 +168,11 @@ class SocketDatagram extends DatagramConnection {
     super(data, clientAddress);
   }
 
-  reply(data: Uint8Array): Promise<void> {
-    const to = this.clientAddress;
-    if (to.family === 'unix' && !to.path) {
-      debug('unix datagram from an unbound sender: reply dropped');
-      return Promise.resolve();
-    }
-    this.bytesOut += data.length;
+  async reply(data: Uint8Array): Promise<void> {
     // Wait for the send: the server may close right after the reply (--once).
-    return this.socket.send(data, to, this.conn).catch((err: unknown) => {
-      // A unix sender that closed (or removed) its socket before the reply, like a UDP
-      // reply to a port nobody listens on any more, or that does not read (its queue is
-      // full): the reply is dropped, never held, and it is no handler failure.
-      const code = errnoName(err);
-      if (to.family !== 'unix' || !['ECONNREFUSED', 'ENOENT', 'EAGAIN'].includes(code ?? '')) {
-        throw err;
-      }
-      this.bytesOut -= data.length;
-      if (code === 'EAGAIN') this.dropped(to);
-      debug('reply to %s dropped: %s', formatEndpoint(to), code);
-    });
+    const sent = await this.socket.reply(data, this.clientAddress, this.conn);
+    if (sent === 'sent') this.bytesOut += data.length;
+    else if (sent === 'full') this.dropped(this.clientAddress);
   }
 }
 
@@ -236,5 +210,31 @@ export class UDPServer extends DatagramServer {
   protected bindOptions(): DatagramBindOptions {
     const { recvBufferSize } = this.options as UDPServerOptions;
     return { reuseAddress: this.allowReuseAddress, ipv6Only: this.ipv6Only, recvBufferSize };
+  }
+}
+
+/** Options for unix datagram servers. */
+export interface UnixDatagramServerOptions extends DatagramServerOptions, UnixSocketOptions {}
+
+/**
+ * A unix datagram server (Python's `UnixDatagramServer`): a real AF_UNIX SOCK_DGRAM
+ * socket through the unix-dgram addon (Node has none of its own). Replies go to the
+ * sender's bound path; a sender that did not bind a path cannot be answered.
+ */
+export class UnixDatagramServer extends DatagramServer {
+  /** Where workers import this class from. */
+  static readonly module: ModuleRef = moduleRef(import.meta.url, 'UnixDatagramServer');
+  readonly transport: Transport = 'unix-dgram';
+
+  constructor(
+    path: string,
+    Handler: DatagramHandlerClass,
+    options: UnixDatagramServerOptions = {},
+  ) {
+    super({ family: 'unix', path: checkBindablePath(path) }, Handler, options);
+  }
+
+  protected bindOptions(): DatagramBindOptions {
+    return { mode: (this.options as UnixDatagramServerOptions).socketMode };
   }
 }

@@ -4,30 +4,14 @@
  * it moved when it is done. Everything else is worker-main.ts.
  */
 import type { Socket } from 'node:net';
-import type { SocketAddress } from '../net/address.js';
-import type { ConnectionJob, EventMessage } from './worker-protocol.js';
-import type { TlsHandshakeError } from './server-tls.js';
+import type { ConnectionJob } from './worker-protocol.js';
 import { workerMain, type RunningJob } from './worker-main.js';
 import { StreamServer } from './stream-server.js';
 
-let forwarding = false;
+// The idle timer and the TLS handshake run here, where the socket is: the owner reports them.
+const HERE = ['idleTimeout', 'tlsError'] as const;
 
 await workerMain((server, msg, extra): RunningJob | undefined => {
-  if (!forwarding) {
-    forwarding = true;
-    // The idle timer and the TLS handshake run here, where the socket is: the owner reports them.
-    server.on('idleTimeout', (addr: SocketAddress) =>
-      process.send?.({ type: 'event', name: 'idleTimeout', args: [addr] } satisfies EventMessage),
-    );
-    server.on('tlsError', (err: TlsHandshakeError, addr: SocketAddress) => {
-      const error = { code: err.code, message: err.message };
-      process.send?.({
-        type: 'event',
-        name: 'tlsError',
-        args: [error, addr],
-      } satisfies EventMessage);
-    });
-  }
   if (msg.type !== 'conn') return undefined;
   const job = msg as ConnectionJob;
   const socket = extra as Socket;
@@ -36,4 +20,4 @@ await workerMain((server, msg, extra): RunningJob | undefined => {
   socket.on('error', () => undefined); // the handler sees failures through its reads and writes
   if (server instanceof StreamServer) return server.serveHandedOver(socket, job.clientAddress);
   return { done: server.runRequest(socket, job.clientAddress), abort: () => socket.destroy() };
-});
+}, HERE);

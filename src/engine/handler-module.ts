@@ -1,59 +1,42 @@
 /**
- * Loading handler modules: the one loader behind `--handler ./my-handler.js` (a
- * path, checked with the CLI's rules in handlers/loader.ts) and behind worker
- * threads and processes (a {@link HandlerModule} reference: URL and export name). Either way the module's
- * export must be a handler class built on the engine's base classes or a plain
- * `(data, info) => reply` function; every problem is a one-line UsageError.
+ * Loading a handler module: the one check of what a module exports (a handler
+ * class built on the engine's base classes, or a plain `(data, info) => reply`
+ * function, which comes wrapped by `functionHandler`), and the loader worker
+ * threads and processes use (a {@link HandlerModule} reference: URL and export
+ * name). Every problem is a one-line UsageError. The CLI's rules for a module
+ * given by path, and which kind of handler an export is, are handlers/loader.ts's.
  *
  * User modules usually import StreamRequestHandler from the bare specifier 'sockit'
- * while sitting outside this package; one tiny resolve hook maps that bare
- * specifier to this package's own index, so the classes they extend are the very
+ * while sitting outside this package; the one resolve hook (net/module-hook.ts)
+ * maps it to this package's own index, so the classes they extend are the very
  * classes the servers check against.
  */
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ERR, UsageError, oneLine } from '../net/errors.js';
+import { ERR, UsageError } from '../net/errors.js';
+import { describeLoadError, importModule } from '../net/module-hook.js';
 import {
   BaseRequestHandler,
-  DatagramRequestHandler,
-  StreamRequestHandler,
   functionHandler,
   isSubclassOf,
-  type DatagramConnection,
   type HandlerClass,
   type HandlerFunction,
-  type StreamRequest,
 } from './request-handler.js';
-import type { HandlerModule } from './base-server.js';
-import { needsSockitHook, registerSockitSpecifier } from '../net/module-hook.js';
+import type { HandlerModule } from './server-types.js';
 
-export {
-  registerSockitSpecifier,
-  sockitResolveHook,
-  SOCKIT_INDEX_URL,
-} from '../net/module-hook.js';
-
-/** What a handler module exports, as the servers use it. */
-export type HandlerKind = 'stream' | 'datagram' | 'base' | 'function';
-
-/** A handler class for either kind of server. */
-export type AnyHandlerClass = HandlerClass<StreamRequest> | HandlerClass<DatagramConnection>;
-
-/** A loaded and checked handler module. */
-export interface LoadedHandler {
-  /** The class servers instantiate (a plain function comes wrapped by `functionHandler`). */
-  readonly Handler: AnyHandlerClass;
-  /**
-   * `stream`: a StreamRequestHandler (every transport); `datagram`: a
-   * DatagramRequestHandler (udp and unix datagram only); `base`: a direct
-   * BaseRequestHandler subclass (gets the request as the server has it: the socket,
-   * or the datagram connection); `function`: a plain function.
-   */
-  readonly kind: HandlerKind;
-  /** Where worker threads and processes import it from. */
-  readonly module: HandlerModule;
-  /** The module as the user gave it, for messages. */
-  readonly display: string;
+/** Import the handler module at `url`; `display` names it in the one-line UsageError of a failure. */
+export async function importHandlerModule(
+  url: string,
+  display: string,
+): Promise<Record<string, unknown>> {
+  try {
+    return await importModule(url);
+  } catch (err) {
+    throw new UsageError(
+      `cannot load handler module '${display}' — ${describeLoadError(err, display)}`,
+      ERR.HANDLER_MODULE,
+    );
+  }
 }
 
 /**
@@ -64,37 +47,7 @@ export interface LoadedHandler {
  */
 export async function loadHandlerClass(mod: HandlerModule): Promise<HandlerClass<unknown>> {
   const url = /^[a-z][a-z0-9+.-]+:/i.test(mod.url) ? mod.url : pathToFileURL(mod.url).href;
-  const loaded = await importHandler({ url, exportName: mod.exportName ?? 'default' }, url);
-  return loaded.Handler as HandlerClass<unknown>; // the server it is given decides the request
-}
-
-/** Import and check the handler `module` names; `display` names it in messages. */
-export async function importHandler(
-  module: Required<HandlerModule>,
-  display: string,
-): Promise<LoadedHandler> {
-  if (needsSockitHook(module.url)) registerSockitSpecifier();
-  let ns: Record<string, unknown>;
-  try {
-    ns = (await import(module.url)) as Record<string, unknown>;
-  } catch (err) {
-    throw new UsageError(
-      `cannot load handler module '${display}' — ${describeLoadError(err, display)}`,
-      ERR.HANDLER_MODULE,
-    );
-  }
-  return classifyHandlerExport(ns, display, module);
-}
-
-/**
- * `SyntaxError: Unexpected token '}'`: the error's name and message. Node 20 keeps
- * the location of an ES module syntax error to itself, so point at `node --check`.
- */
-function describeLoadError(err: unknown, spec: string): string {
-  if (!(err instanceof Error)) return oneLine(err);
-  const head = err.name && err.name !== 'Error' ? `${err.name}: ` : '';
-  const hint = err.name === 'SyntaxError' ? ` (node --check ${spec} shows where)` : '';
-  return `${head}${oneLine(err)}${hint}`;
+  return handlerExport(await importHandlerModule(url, url), url, mod.exportName ?? 'default');
 }
 
 function isClass(fn: unknown): boolean {
@@ -109,17 +62,15 @@ function describeValue(value: unknown): string {
 }
 
 /**
- * Check the export `module.exportName` of a module namespace and turn it into a
- * handler class. `display` names the module in messages, `module` is where
- * workers import it.
+ * The handler class a module namespace exports as `name` (a plain function comes
+ * wrapped by `functionHandler`); `display` names the module in messages. The
+ * server it is given decides the request type.
  */
-export function classifyHandlerExport(
+export function handlerExport(
   ns: Record<string, unknown>,
   display: string,
-  module: Required<HandlerModule>,
-): LoadedHandler {
-  const name = module.exportName;
-  const what = name === 'default' ? 'the default export' : `the export '${name}'`;
+  name: string,
+): HandlerClass<unknown> {
   const value = ns[name];
   if (value === undefined) {
     const missing =
@@ -131,15 +82,7 @@ export function classifyHandlerExport(
       ERR.HANDLER_MODULE,
     );
   }
-  const as = (kind: HandlerKind, Handler: unknown): LoadedHandler => ({
-    Handler: Handler as AnyHandlerClass,
-    kind,
-    module,
-    display,
-  });
-  if (isSubclassOf(value, DatagramRequestHandler)) return as('datagram', value);
-  if (isSubclassOf(value, StreamRequestHandler)) return as('stream', value);
-  if (isSubclassOf(value, BaseRequestHandler)) return as('base', value);
+  if (isSubclassOf(value, BaseRequestHandler)) return value as HandlerClass<unknown>;
   if (isClass(value)) {
     const className = (value as { name?: string }).name || '(anonymous)';
     throw new UsageError(
@@ -149,9 +92,14 @@ export function classifyHandlerExport(
   }
   if (typeof value === 'function') {
     const fn = value as HandlerFunction;
-    const fallback = name === 'default' ? basename(display) : name;
-    return as('function', functionHandler(fn, fn.name || fallback));
+    // a StreamRequestHandler: it serves stream and datagram servers alike
+    const Handler: unknown = functionHandler(
+      fn,
+      fn.name || (name === 'default' ? basename(display) : name),
+    );
+    return Handler as HandlerClass<unknown>;
   }
+  const what = name === 'default' ? 'the default export' : `the export '${name}'`;
   throw new UsageError(
     `handler module '${display}' — ${what} is ${describeValue(value)}, not a handler class or a function`,
     ERR.HANDLER_MODULE,

@@ -2,11 +2,9 @@ export * from './request-handler.js';
 export * from './base-server.js';
 export * from './stream-server.js';
 export * from './datagram-server.js';
-export * from './unix-datagram-server.js';
-export * from './tls-server.js';
 export {
   DEFAULT_HANDSHAKE_TIMEOUT,
   withCertificate,
   type ServerTlsOptions,
   type TlsHandshakeError,
-} from './server-tls.js';
+} from '../net/tls-accept.js';

@@ -7,6 +7,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { SocketAddress } from '../net/address.js';
+import { keepOpenAfterIteration } from '../net/stream-end.js';
 import type { BaseServer } from './base-server.js';
 import { DatagramConnection } from './datagram-connection.js';
 
@@ -98,25 +99,6 @@ export class StreamRequestHandler extends BaseRequestHandler<StreamRequest | Dat
       request.write(data, (err) => (err ? reject(err) : resolve()));
     });
   }
-}
-
-const keptOpen = new WeakSet<Readable>();
-
-/**
- * Make `for await (… of stream)` stop without destroying the stream: Node's
- * default iterator destroys it at the end, which kills a socket's writable side
- * before the handler has replied.
- */
-function keepOpenAfterIteration(stream: Readable): Readable {
-  if (!keptOpen.has(stream) && typeof stream.iterator === 'function') {
-    keptOpen.add(stream);
-    Object.defineProperty(stream, Symbol.asyncIterator, {
-      configurable: true,
-      writable: true,
-      value: () => stream.iterator({ destroyOnReturn: false }),
-    });
-  }
-  return stream;
 }
 
 /**

@@ -1,8 +1,9 @@
 /**
  * The shapes a server shares with its callers: options, counters, the
- * `requestEnd` event, states, and which failures are the peer's doing.
+ * `requestEnd` event, states, and which failures are the peer's doing (net/errors.ts).
  */
 import type { SocketAddress } from '../net/address.js';
+import type { AccessListLike } from '../net/access.js';
 import type { ConcurrencyMode } from './modes.js';
 import type { ModuleRef } from './server-spec.js';
 
@@ -24,6 +25,8 @@ export interface BaseServerOptions {
   serverModule?: ModuleRef;
   /** Seconds `handleRequest()` waits before calling `handleTimeout()`; null waits forever. */
   timeout?: number | null;
+  /** Peer filter applied by the default `verifyRequest()` (inet peers only). */
+  accessList?: AccessListLike;
   /** Where the default `handleError()` writes its one line (default: NODE_DEBUG=sockit). */
   log?: (line: string) => void;
 }
@@ -51,24 +54,7 @@ export interface RequestEndInfo {
   readonly error?: unknown;
 }
 
-/** Connection-level errors that end a request without being a handler bug. */
-const PEER_ERRORS = new Set([
-  'ECONNRESET',
-  'EPIPE',
-  'ECONNABORTED',
-  'ETIMEDOUT',
-  'ERR_STREAM_PREMATURE_CLOSE',
-  'ERR_STREAM_DESTROYED',
-]);
-
-/** Is this error the peer going away rather than the handler failing? */
-export function isPeerError(err: unknown): boolean {
-  return (
-    typeof err === 'object' &&
-    err !== null &&
-    PEER_ERRORS.has(String((err as { code?: unknown }).code))
-  );
-}
+export { isPeerError } from '../net/errors.js';
 
 /** Options of the servers on a unix socket path. */
 export interface UnixSocketOptions {

@@ -38,19 +38,23 @@ class InThreadStrategy implements ConcurrencyStrategy {
   endGrace(): void {}
 }
 
-/** Build the strategy of a mode; the pooled ones are loaded only when asked for. */
-export async function createStrategy(mode: ConcurrencyMode): Promise<ConcurrencyStrategy> {
-  switch (mode) {
-    case 'async':
-      return new InThreadStrategy(mode, Infinity);
-    case 'sequential':
-      return new InThreadStrategy(mode, 1);
-    case 'threading':
-      return new (await import('./threading.js')).ThreadingStrategy();
-    case 'forking':
-      return new (await import('./forking.js')).ForkingStrategy();
-  }
+/** How each mode's strategy is made; the pooled ones are loaded only when asked for. */
+const FACTORIES: Readonly<Record<ConcurrencyMode, () => Promise<ConcurrencyStrategy>>> = {
+  async: async () => new InThreadStrategy('async', Infinity),
+  sequential: async () => new InThreadStrategy('sequential', 1),
+  threading: async () => new (await import('./threading.js')).ThreadingStrategy(),
+  forking: async () => new (await import('./forking.js')).ForkingStrategy(),
+};
+
+/** The mode, checked: anything else is a UsageError that names the modes there are. */
+export function checkMode(mode: unknown): ConcurrencyMode {
+  if (typeof mode === 'string' && Object.hasOwn(FACTORIES, mode)) return mode as ConcurrencyMode;
   throw new UsageError(
     `unknown mode '${String(mode)}' — expected one of ${CONCURRENCY_MODES.join(', ')}`,
   );
+}
+
+/** Build the strategy of a mode (one {@link checkMode} let through). */
+export function createStrategy(mode: ConcurrencyMode): Promise<ConcurrencyStrategy> {
+  return FACTORIES[mode]();
 }

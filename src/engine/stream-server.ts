@@ -1,31 +1,28 @@
 /**
- * Stream servers: TCPServer and UnixStreamServer over `net.Server`, with
- * half-close (`allowHalfOpen`), paused sockets while queued, a large backlog,
- * a connection cap that refuses loudly and an idle timeout.
+ * Stream servers: TCPServer, TLSServer and UnixStreamServer over `net.Server`,
+ * with half-close (`allowHalfOpen`), paused sockets while queued, a large
+ * backlog, a connection cap that refuses loudly, an idle timeout, and TLS as a
+ * property of the transport (the `tls` option; net/tls-accept.ts).
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import type { X509Certificate } from 'node:crypto';
-import type { SocketAddress, Transport } from '../net/address.js';
-import { inetAddress, remoteAddress } from '../net/address.js';
-import { UnsupportedError } from '../net/errors.js';
+import { inetAddress, remoteAddress, type SocketAddress, type Transport } from '../net/address.js';
+import { UnsupportedError, isPeerError, systemError } from '../net/errors.js';
 import type { Tap } from '../net/tap.js';
 import { MODES } from './modes.js';
 import { listenStream, type ListenOptions } from '../net/listen.js';
 import { nearFileLimit, openFileLimit } from '../net/limits.js';
-import { settledWithin } from '../net/timing.js';
-import { systemError } from '../net/errors.js';
-import { BaseServer, isPeerError, type BaseServerOptions } from './base-server.js';
+import { closeEvery, endAndLinger } from '../net/stream-end.js';
+import { BaseServer, type BaseServerOptions } from './base-server.js';
 import type { UnixSocketOptions } from './server-types.js';
-import { toAccessList, type AccessListLike } from '../net/access.js';
-import type { ModuleRef } from './server-spec.js';
+import type { ModuleRef, ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
 import type { HandlerClass, StreamRequest } from './request-handler.js';
-import type { AccessList } from '../net/access.js';
 import { checkBindablePath } from '../net/unix-path.js';
-import type { ServerSpec } from './server-spec.js';
-// type-only: the TLS modules load when a server speaks TLS (see #loadTls)
-import type { ServerTls, ServerTlsOptions } from './server-tls.js';
+// type-only: the TLS modules load when a server speaks TLS (see #tlsReady)
+import type { ServerTls, ServerTlsOptions, TlsHandshakeError } from '../net/tls-accept.js';
+import type { RunningJob } from './worker-main.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -41,8 +38,6 @@ export interface StreamServerOptions extends BaseServerOptions {
   maxConnections?: number;
   /** Seconds of silence after which a connection is closed. */
   idleTimeout?: number;
-  /** Peer filter applied by the default `verifyRequest()` (inet only). */
-  accessList?: AccessListLike;
   /** Speak TLS on every connection (without `cert`/`key`: a throwaway certificate). */
   tls?: ServerTlsOptions;
 }
@@ -60,8 +55,6 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   maxConnections: number | undefined;
   /** Idle timeout in seconds; undefined means none. */
   idleTimeout: number | undefined;
-  /** Peer filter for `verifyRequest()`. */
-  accessList: AccessList | undefined;
   /**
    * Records every connection's bytes (set before `listen()`; none by default). Not in
    * the modes whose connections live in worker processes: the tap would not see them.
@@ -78,10 +71,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   #release: (() => Promise<void>) | undefined;
   /** The TLS side, once it has its certificate. */
   #tls: ServerTls | undefined;
-  /** The TLS side being made in a worker process (forking), for the first connection. */
+  /** The TLS side being made (before the bind, or in a worker process for its first connection). */
   #ready: Promise<ServerTls> | undefined;
-  /** Accepted sockets whose TLS handshake is under way. */
-  readonly #handshaking = new Set<Socket>();
 
   constructor(
     address: SocketAddress,
@@ -92,7 +83,6 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     this.requestQueueSize = options.requestQueueSize ?? DEFAULT_BACKLOG;
     this.maxConnections = options.maxConnections;
     this.idleTimeout = options.idleTimeout;
-    this.accessList = toAccessList(options.accessList);
   }
 
   /** Whether connections speak TLS. */
@@ -106,23 +96,27 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   }
 
   /**
-   * The TLS side: the certificate given, or a throwaway one made for the bind host.
-   * Bad credentials fail here, before the bind (a UsageError).
+   * The TLS side, made once: the certificate given, or a throwaway one made for the
+   * bind host. Bad credentials fail here, before the bind (a UsageError).
    */
-  async #loadTls(tls: ServerTlsOptions): Promise<ServerTls> {
-    const { ServerTls, withCertificate } = await import('./server-tls.js');
+  #tlsReady(tls: ServerTlsOptions): Promise<ServerTls> {
     const at = this.serverAddress;
-    const options = await withCertificate(tls, 'address' in at ? at.address : undefined);
-    return new ServerTls(options, (err, addr) => {
+    const onFailure = (err: TlsHandshakeError, addr: SocketAddress): void => {
       // handshakes cut short by serverClose() are not the clients' failures
       if (this.state !== 'closing' && this.state !== 'closed') this.emit('tlsError', err, addr);
-    });
+    };
+    this.#ready ??= import('../net/tls-accept.js')
+      .then(({ ServerTls }) =>
+        ServerTls.create(tls, 'address' in at ? at.address : undefined, onFailure),
+      )
+      .then((made) => (this.#tls = made));
+    return this.#ready;
   }
 
   /** A TLS server gets its certificate before the workers start (they all get the same). */
   protected override async serverPrepare(): Promise<void> {
     const tls = (this.options as StreamServerOptions).tls;
-    if (tls && !this.#tls) this.#tls = await this.#loadTls(tls);
+    if (tls) await this.#tlsReady(tls);
   }
 
   /** What workers rebuild: the TLS options with the certificate in use. */
@@ -199,13 +193,10 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** The TLS handshake of an accepted socket; then the TLS socket is the request. */
   async #handshake(raw: Socket, addr: SocketAddress): Promise<void> {
-    this.#handshaking.add(raw);
     const secure = await this.#tls!.handshake(raw, addr);
-    this.#handshaking.delete(raw);
     if (!secure) return;
     this.#sockets.delete(raw);
     this.#sockets.add(secure);
-    secure.on('error', noop);
     secure.once('close', () => {
       this.#sockets.delete(secure);
       this.dequeueRequest(secure);
@@ -219,18 +210,16 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
    * TLS handshake, when the server speaks TLS, runs here, then its request. A failed
    * handshake is a `tlsError` and ends the request with no handler run. Do not override.
    */
-  serveHandedOver(socket: Socket, clientAddress: SocketAddress): HandedOver {
+  serveHandedOver(socket: Socket, clientAddress: SocketAddress): RunningJob {
     const tls = (this.options as StreamServerOptions).tls;
     if (!tls)
       return { done: this.runRequest(socket, clientAddress), abort: () => socket.destroy() };
     let current: Socket = socket;
-    this.#ready ??= this.#loadTls(tls).then((t) => (this.#tls = t));
-    const done = this.#ready
+    const done = this.#tlsReady(tls)
       .then((t) => t.handshake(socket, clientAddress))
       .then((secure) => {
         if (!secure) return { bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten };
         current = secure;
-        secure.on('error', noop);
         return this.runRequest(secure, clientAddress);
       });
     return { done, abort: () => current.destroy() };
@@ -252,29 +241,13 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     this.#away.add(socket);
   }
 
-  /** Checks the access list, when there is one. May be overridden. */
-  protected override verifyRequest(_request: StreamRequest, clientAddress: SocketAddress): boolean {
-    if (!this.accessList || clientAddress.family === 'unix') return true;
-    return this.accessList.check(clientAddress.address);
-  }
-
   /**
    * Half-close after the handler: flush, send FIN, then wait (briefly) for the
    * peer's FIN, discarding what it still sends, before closing. May be overridden.
    */
   protected shutdownRequest(socket: StreamRequest): void {
     this.#away.delete(socket);
-    if (socket.destroyed) return;
-    if (!socket.writableEnded) socket.end();
-    if (socket.readableEnded) return; // both sides done: the socket closes itself
-    socket.resume(); // discard what the peer still sends
-    const linger = (): void => {
-      const timer = setTimeout(() => socket.destroy(), LINGER_MS);
-      timer.unref();
-      socket.once('close', () => clearTimeout(timer));
-    };
-    if (socket.writableFinished) linger();
-    else socket.once('finish', linger);
+    endAndLinger(socket, LINGER_MS);
   }
 
   /** A reset or broken pipe counts as the peer's doing only if the connection did end. */
@@ -311,30 +284,13 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
    * after the handler). May be extended.
    */
   protected override async serverCleanup(): Promise<void> {
-    await this.#closeLingering();
+    this.#tls?.abortHandshakes(); // nothing of theirs to flush
+    await closeEvery(this.#sockets, LINGER_MS);
     await this.#release?.();
-  }
-
-  async #closeLingering(): Promise<void> {
-    for (const s of this.#handshaking) s.destroy(); // nothing of theirs to flush
-    if (this.#sockets.size === 0) return;
-    const flushing = [...this.#sockets]
-      .filter((s) => !s.writableFinished)
-      .map((s) => new Promise((resolve) => s.once('finish', resolve).once('close', resolve)));
-    if (flushing.length > 0) await settledWithin(flushing, LINGER_MS);
-    const closed = [...this.#sockets].map((s) => new Promise((r) => s.once('close', r)));
-    for (const s of this.#sockets) s.destroy();
-    await Promise.all(closed);
   }
 }
 
 function noop(): void {}
-
-/** A connection handed over to this process: its request's end, and how to cut it short. */
-export interface HandedOver {
-  readonly done: Promise<RequestOutcome>;
-  abort(): void;
-}
 
 /** Options for TCP servers. */
 export interface TCPServerOptions extends StreamServerOptions {
@@ -367,6 +323,28 @@ export class TCPServer extends StreamServer {
 
   protected override listenOptions(): ListenOptions {
     return { ...super.listenOptions(), ipv6Only: this.ipv6Only };
+  }
+}
+
+/** Options for TLS servers: those of a TCP server; `tls` defaults to `{}` (a throwaway certificate). */
+export type TLSServerOptions = TCPServerOptions;
+
+/**
+ * A TCP server speaking TLS on every connection (Node's `tls.Server` under the
+ * socketserver model): the `tls` option of every stream server, with a throwaway
+ * certificate when it is given none. A handler reads `this.request.getPeerCertificate()`
+ * and friends.
+ */
+export class TLSServer extends TCPServer {
+  /** Where workers import this class from. */
+  static override readonly module: ModuleRef = moduleRef(import.meta.url, 'TLSServer');
+
+  constructor(
+    serverAddress: { host: string; port: number },
+    Handler: HandlerClass<StreamRequest>,
+    options: TLSServerOptions = {},
+  ) {
+    super(serverAddress, Handler, { ...options, tls: options.tls ?? {} });
   }
 }
 

@@ -5,7 +5,7 @@
  * worker (stream-bridge.ts); a datagram travels whole (pooled.ts).
  */
 import { MessageChannel } from 'node:worker_threads';
-import type { SocketAddress } from '../net/address.js';
+import { localAddress, type SocketAddress } from '../net/address.js';
 import type { PoolWorker } from '../net/worker-pool.js';
 import type { Duplex } from 'node:stream';
 import { TLSSocket } from 'node:tls';
@@ -13,17 +13,6 @@ import { tlsFacts } from '../net/tls-info.js';
 import { PooledStrategy } from './pooled.js';
 import { StreamBridge } from '../net/stream-bridge.js';
 import type { DatagramJob, StreamJob } from './worker-protocol.js';
-
-/** Where a socket's own end is, for the worker's `localAddress`/`localPort`. */
-function localOf(socket: Duplex, fallback: SocketAddress): SocketAddress {
-  const s = socket as { localAddress?: string; localPort?: number; localFamily?: string };
-  if (s.localAddress === undefined || s.localPort === undefined) return fallback;
-  return {
-    family: s.localFamily === 'IPv6' ? 'IPv6' : 'IPv4',
-    address: s.localAddress,
-    port: s.localPort,
-  };
-}
 
 /** The `threading` strategy. */
 export class ThreadingStrategy extends PooledStrategy {
@@ -47,7 +36,7 @@ export class ThreadingStrategy extends PooledStrategy {
         id,
         port: port2,
         clientAddress,
-        localAddress: localOf(socket, this.host.serverAddress()),
+        localAddress: localAddress(socket, this.host.serverAddress()),
         ...(socket instanceof TLSSocket ? { tls: tlsFacts(socket) } : {}),
       };
       worker.send(job, [port2]);

@@ -14,6 +14,7 @@ import { settledWithin } from '../net/timing.js';
 import type { BaseServer } from './base-server.js';
 import { enter } from '../net/containment.js';
 import { loadHandlerClass } from './handler-module.js';
+import { importModule } from '../net/module-hook.js';
 import { DatagramConnection } from './datagram-connection.js';
 import type { ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
@@ -42,15 +43,10 @@ export type StreamJobRunner = (
   extra: unknown,
 ) => RunningJob | undefined;
 
-/** Import a class from a module reference. */
-async function importClass(ref: ServerSpec['server']): Promise<unknown> {
-  const ns = (await import(ref.url)) as Record<string, unknown>;
-  return ns[ref.exportName ?? 'default'];
-}
-
 /** Build the server a worker serves for: the same class, handler, address and options. */
 export async function buildServer(spec: ServerSpec): Promise<BaseServer<unknown>> {
-  const Class = (await importClass(spec.server)) as new (...args: unknown[]) => BaseServer<unknown>;
+  const ns = await importModule(spec.server.url);
+  const Class = ns[spec.server.exportName ?? 'default'] as new (...a: unknown[]) => BaseServer;
   if (typeof Class !== 'function') {
     throw new Error(`${spec.server.url} has no export '${spec.server.exportName ?? 'default'}'`);
   }
@@ -88,15 +84,11 @@ function datagramJob(server: BaseServer<unknown>, child: PoolChild, job: Datagra
 }
 
 function report(child: PoolChild, id: number, job: RunningJob): void {
+  if (job.reportsItself) return;
   job.done.then(
-    (outcome) => {
-      if (!job.reportsItself)
-        child.post({ type: 'done', id, ...(outcome ? { outcome } : {}) } satisfies DoneMessage);
-    },
-    (err: unknown) => {
-      if (!job.reportsItself)
-        child.post({ type: 'done', id, error: toWire(err) } satisfies DoneMessage);
-    },
+    (outcome) =>
+      child.post({ type: 'done', id, ...(outcome ? { outcome } : {}) } satisfies DoneMessage),
+    (err: unknown) => child.post({ type: 'done', id, error: toWire(err) } satisfies DoneMessage),
   );
 }
 
@@ -108,8 +100,15 @@ async function closeWorker(running: Map<number, RunningJob>, graceMs: number): P
   await Promise.allSettled(all());
 }
 
-/** Run this worker: see the module comment. */
-export async function workerMain(streamJob: StreamJobRunner): Promise<void> {
+/**
+ * Run this worker: see the module comment. `events` are the server's events the
+ * owner reports besides {@link FORWARDED_EVENTS} (what happens where this worker
+ * holds the socket).
+ */
+export async function workerMain(
+  streamJob: StreamJobRunner,
+  events: readonly EventMessage['name'][] = [],
+): Promise<void> {
   settleMallocHeap(); // a forked worker reads its sockets itself
   const child = await poolChild();
   let server: BaseServer<unknown>;
@@ -120,7 +119,7 @@ export async function workerMain(streamJob: StreamJobRunner): Promise<void> {
     return;
   }
   enter(); // a handler's escaped failure is its request's, never the worker's end
-  for (const name of FORWARDED_EVENTS) {
+  for (const name of [...FORWARDED_EVENTS, ...events]) {
     server.on(name, (...args: unknown[]) =>
       child.post({ type: 'event', name, args } satisfies EventMessage),
     );

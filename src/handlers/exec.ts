@@ -9,8 +9,7 @@
  * SIGKILL after `killGrace` seconds (net/child-run.ts). Everything it needs is a
  * plain server option, so the handler runs in forking workers too.
  */
-import type { Socket } from 'node:net';
-import { formatEndpoint, inetAddress, type SocketAddress } from '../net/address.js';
+import { formatEndpoint, localAddress, type SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';
 import { execEnv, type ExecCommand, type ExecProto } from '../net/exec-command.js';
 import {
@@ -83,15 +82,6 @@ function liveOf(server: BaseServer<unknown>): number {
   return children.get(server)?.size ?? 0;
 }
 
-/** Our end of a connection: the socket's own address (TCP), else where the server listens. */
-function localOf(conn: unknown, server: BaseServer<unknown>): SocketAddress {
-  const s = conn as Partial<Socket>;
-  if (typeof s.localAddress === 'string' && typeof s.localPort === 'number') {
-    return inetAddress(s.localAddress, s.localPort, s.localFamily);
-  }
-  return server.serverAddress;
-}
-
 function noteExit(
   server: BaseServer<unknown>,
   peer: SocketAddress,
@@ -115,7 +105,7 @@ export class ExecHandler extends StreamRequestHandler {
     const conn = this.connection;
     const env = execEnv({
       remote: this.clientAddress,
-      local: localOf(conn, server),
+      local: localAddress(conn, server.serverAddress),
       proto: server.transport as ExecProto,
     });
     if (conn instanceof DatagramConnection) {

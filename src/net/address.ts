@@ -132,3 +132,10 @@ export function remoteAddress(socket: RemoteEnd, path = ''): SocketAddress {
   if (socket.remoteAddress === undefined) return { family: 'unix', path };
   return inetAddress(socket.remoteAddress, socket.remotePort ?? 0, socket.remoteFamily);
 }
+
+/** Our end of a connected inet socket; `fallback` when it has none (a unix socket, another stream). */
+export function localAddress(socket: unknown, fallback: SocketAddress): SocketAddress {
+  const s = socket as { localAddress?: unknown; localPort?: unknown; localFamily?: string };
+  if (typeof s.localAddress !== 'string' || typeof s.localPort !== 'number') return fallback;
+  return inetAddress(s.localAddress, s.localPort, s.localFamily);
+}

@@ -21,7 +21,8 @@ import {
   type SocketAddress,
   type UnixAddress,
 } from './address.js';
-import { ERR, NetworkError, bindError, oneLine } from './errors.js';
+import { ERR, NetworkError, bindError, errnoName, oneLine } from './errors.js';
+import { debug } from './debug.js';
 import type { UnixDgramSocket } from './unix-dgram.js';
 import type { BoundPath } from './unix-path.js';
 import type { Tap } from './tap.js';
@@ -101,6 +102,32 @@ export abstract class DatagramSocket extends EventEmitter {
     // recorded as it is handed over: a reply could be read before the send completes
     this.tap?.datagram('>', data, to, conn);
     return this.sendTo(data, to);
+  }
+
+  /**
+   * Send a reply to `to` as {@link send} does, except that a reply a unix sender
+   * cannot take is dropped, never held, and is no failure (like a UDP reply to a
+   * port nobody listens on any more): the sender is not bound (`'gone'`), closed or
+   * removed its socket (`'gone'`), or does not read and its queue is full (`'full'`).
+   */
+  async reply(
+    data: Uint8Array,
+    to: SocketAddress,
+    conn?: number,
+  ): Promise<'sent' | 'gone' | 'full'> {
+    if (to.family === 'unix' && !to.path) {
+      debug('unix datagram from an unbound sender: reply dropped');
+      return 'gone';
+    }
+    try {
+      await this.send(data, to, conn);
+      return 'sent';
+    } catch (err) {
+      const code = errnoName(err) ?? '';
+      if (to.family !== 'unix' || !['ECONNREFUSED', 'ENOENT', 'EAGAIN'].includes(code)) throw err;
+      debug('reply to %s dropped: %s', formatEndpoint(to), code);
+      return code === 'EAGAIN' ? 'full' : 'gone';
+    }
   }
 
   /** Close the socket and remove what it made on disk; later calls await the same close. */

@@ -122,6 +122,21 @@ export function errnoName(err: unknown): string | undefined {
   return undefined;
 }
 
+/** Connection-level errors that end a request without being a handler bug. */
+const PEER_ERRORS = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'ERR_STREAM_PREMATURE_CLOSE',
+  'ERR_STREAM_DESTROYED',
+]);
+
+/** Is this error the peer going away (a reset, a broken pipe) rather than the code failing? */
+export function isPeerError(err: unknown): boolean {
+  return PEER_ERRORS.has(errnoName(err) ?? '');
+}
+
 /**
  * The errno name of a system error (`ECONNREFUSED`), also when a native addon
  * reports it as a negative number (`code: -2` → `ENOENT`).

@@ -5,6 +5,7 @@
  * classes the servers check against.
  */
 import { register } from 'node:module';
+import { oneLine } from './errors.js';
 
 /** The URL of this package's library entry (`dist/index.js`), what `'sockit'` resolves to. */
 export const SOCKIT_INDEX_URL = new URL('../index.js', import.meta.url).href;
@@ -50,4 +51,25 @@ export function registerSockitSpecifier(): boolean {
  */
 export function needsSockitHook(url: string): boolean {
   return url.startsWith('file:') && !url.startsWith(PACKAGE_URL) && !FROM_SOURCES;
+}
+
+/**
+ * Import a user's module (a handler, a server subclass) by URL, registering the
+ * hook first when it needs one. What the import throws is the caller's to report
+ * ({@link describeLoadError}).
+ */
+export async function importModule(url: string): Promise<Record<string, unknown>> {
+  if (needsSockitHook(url)) registerSockitSpecifier();
+  return (await import(url)) as Record<string, unknown>;
+}
+
+/**
+ * `SyntaxError: Unexpected token '}'`: the error's name and message. Node 20 keeps
+ * the location of an ES module syntax error to itself, so point at `node --check`.
+ */
+export function describeLoadError(err: unknown, spec: string): string {
+  if (!(err instanceof Error)) return oneLine(err);
+  const head = err.name && err.name !== 'Error' ? `${err.name}: ` : '';
+  const hint = err.name === 'SyntaxError' ? ` (node --check ${spec} shows where)` : '';
+  return `${head}${oneLine(err)}${hint}`;
 }

@@ -6,13 +6,15 @@
  * to inject a connection), whose handshake gives the `TLSSocket` the handler
  * reads and writes. In the forking mode the raw socket moves to a worker process
  * first and the handshake runs there, so the crypto scales with the workers.
+ * The server's own side (which socket is served, queued or closed) stays the
+ * stream server's (engine/stream-server.ts).
  */
 import { Server as TlsListener, type TLSSocket } from 'node:tls';
 import type { Socket } from 'node:net';
 import { X509Certificate } from 'node:crypto';
-import type { SocketAddress } from '../net/address.js';
-import { UsageError, errnoName, oneLine } from '../net/errors.js';
-import { throwawayCertificate, throwawayNames } from '../net/tls-cert.js';
+import type { SocketAddress } from './address.js';
+import { UsageError, errnoName, oneLine } from './errors.js';
+import { throwawayCertificate, throwawayNames } from './tls-cert.js';
 
 /** Default seconds a client has to complete its handshake. */
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10;
@@ -106,9 +108,21 @@ export class ServerTls {
   readonly certificate: X509Certificate;
   readonly #listener: TlsListener;
   /** Handshakes under way, by the accepted socket. */
-  readonly #pending = new WeakMap<Socket, (secure: TLSSocket | undefined) => void>();
+  readonly #pending = new Map<Socket, (secure: TLSSocket | undefined) => void>();
   readonly #onFailure: (error: TlsHandshakeError, clientAddress: SocketAddress) => void;
   readonly #peers = new WeakMap<Socket, SocketAddress>();
+
+  /**
+   * The TLS side of a server bound at `bindHost`: its options with a certificate
+   * ({@link withCertificate}); bad credentials are a UsageError. See the constructor for `onFailure`.
+   */
+  static async create(
+    options: ServerTlsOptions,
+    bindHost: string | undefined,
+    onFailure: (error: TlsHandshakeError, clientAddress: SocketAddress) => void,
+  ): Promise<ServerTls> {
+    return new ServerTls(await withCertificate(options, bindHost), onFailure);
+  }
 
   /** `onFailure` hears of every handshake that fails (the `tlsError` event of the server). */
   constructor(
@@ -139,6 +153,7 @@ export class ServerTls {
     this.#onFailure = onFailure;
     this.#listener.on('secureConnection', (secure: TLSSocket) => {
       secure.allowHalfOpen = true; // half-close per direction, as on plain streams (see handshake())
+      secure.on('error', noop); // as on the accepted socket: a late reset must crash nothing
       this.#settle(secure, secure);
     });
     this.#listener.on('tlsClientError', (err: Error, secure: TLSSocket) => {
@@ -151,8 +166,9 @@ export class ServerTls {
 
   /**
    * Run the server side of the handshake on an accepted connection (nothing else
-   * may read it). Resolves with the TLS socket to serve, or undefined when the
-   * handshake failed: the connection is closed then, and `onFailure` was told why.
+   * may read it). Resolves with the TLS socket to serve (errors it emits are the
+   * reader's and writer's to see), or undefined when the handshake failed or was
+   * cut short: the connection is closed then, and `onFailure` was told why.
    */
   handshake(raw: Socket, clientAddress: SocketAddress): Promise<TLSSocket | undefined> {
     return new Promise((resolve) => {
@@ -167,6 +183,15 @@ export class ServerTls {
     });
   }
 
+  /** Close every connection whose handshake is still under way (the server is closing). */
+  abortHandshakes(): void {
+    for (const [raw, resolve] of this.#pending) {
+      raw.destroy();
+      resolve(undefined);
+    }
+    this.#pending.clear();
+  }
+
   #settle(secure: TLSSocket, result: TLSSocket | undefined): void {
     const raw = rawOf(secure);
     const resolve = this.#pending.get(raw);
@@ -174,6 +199,8 @@ export class ServerTls {
     resolve?.(result);
   }
 }
+
+function noop(): void {}
 
 /**
  * The accepted socket a server-side TLSSocket wraps. Node keeps it as `_parent`
