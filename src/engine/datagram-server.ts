@@ -168,11 +168,12 @@ class SocketDatagram extends DatagramConnection {
     super(data, clientAddress);
   }
 
-  async reply(data: Uint8Array): Promise<void> {
+  reply(data: Uint8Array): Promise<void> {
     // Wait for the send: the server may close right after the reply (--once).
-    const sent = await this.socket.reply(data, this.clientAddress, this.conn);
-    if (sent === 'sent') this.bytesOut += data.length;
-    else if (sent === 'full') this.dropped(this.clientAddress);
+    return this.socket.reply(data, this.clientAddress, this.conn).then((sent) => {
+      if (sent === 'sent') this.bytesOut += data.length;
+      else if (sent === 'full') this.dropped(this.clientAddress);
+    });
   }
 }
 

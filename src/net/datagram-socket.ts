@@ -68,6 +68,19 @@ async function unixModules(): Promise<UnixModules> {
   return { ...dgram, ...path };
 }
 
+/** What became of a reply: sent, or dropped because the unix sender is gone or full. */
+export type ReplyResult = 'sent' | 'gone' | 'full';
+
+const replySent = (): ReplyResult => 'sent';
+
+/** A reply a unix sender cannot take is dropped, not held: it closed, or does not read. */
+function unixReplyFailed(err: unknown, to: SocketAddress): ReplyResult {
+  const code = errnoName(err) ?? '';
+  if (!['ECONNREFUSED', 'ENOENT', 'EAGAIN'].includes(code)) throw err;
+  debug('reply to %s dropped: %s', formatEndpoint(to), code);
+  return code === 'EAGAIN' ? 'full' : 'gone';
+}
+
 /**
  * A UDP or unix datagram socket. Events: `message` (data: Buffer, from:
  * SocketAddress — a unix sender that is not bound has an empty path —, and the
@@ -110,24 +123,16 @@ export abstract class DatagramSocket extends EventEmitter {
    * port nobody listens on any more): the sender is not bound (`'gone'`), closed or
    * removed its socket (`'gone'`), or does not read and its queue is full (`'full'`).
    */
-  async reply(
-    data: Uint8Array,
-    to: SocketAddress,
-    conn?: number,
-  ): Promise<'sent' | 'gone' | 'full'> {
+  reply(data: Uint8Array, to: SocketAddress, conn?: number): Promise<ReplyResult> {
     if (to.family === 'unix' && !to.path) {
       debug('unix datagram from an unbound sender: reply dropped');
-      return 'gone';
+      return Promise.resolve('gone');
     }
-    try {
-      await this.send(data, to, conn);
-      return 'sent';
-    } catch (err) {
-      const code = errnoName(err) ?? '';
-      if (to.family !== 'unix' || !['ECONNREFUSED', 'ENOENT', 'EAGAIN'].includes(code)) throw err;
-      debug('reply to %s dropped: %s', formatEndpoint(to), code);
-      return code === 'EAGAIN' ? 'full' : 'gone';
-    }
+    // one promise per reply on the UDP path (a hot one): no async wrapper
+    const sent = this.send(data, to, conn);
+    return to.family === 'unix'
+      ? sent.then(replySent, (err) => unixReplyFailed(err, to))
+      : sent.then(replySent);
   }
 
   /** Close the socket and remove what it made on disk; later calls await the same close. */
