@@ -3,14 +3,17 @@
  * line on stderr and an exit code. Never calls process.exit().
  */
 import { Command, CommanderError } from 'commander';
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { ERR, EXIT, SockitError, errnoName, oneLine } from '../net/errors.js';
 import { Output, type CliIO } from './output.js';
 import { escapeControls } from '../net/terminal.js';
 import type { CliContext, SignalSource } from './context.js';
 import { netcatListen } from './nc-habit.js';
 
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+// read, not required: node:module would bring Node's ESM loader into every start
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 /** The package version. */
 export const VERSION = pkg.version;

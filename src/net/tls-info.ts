@@ -4,7 +4,7 @@
  * the summary of a peer certificate that probes and `-v` lines report.
  */
 import type { PeerCertificate, TLSSocket } from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 
 /** A TLS connection's facts, as `tls.TLSSocket` tells them (structured-cloneable). */
 export interface TlsFacts {
@@ -46,7 +46,10 @@ export function tlsFacts(socket: TLSSocket): TlsFacts {
  */
 export function peerX509(socket: TLSSocket): X509Certificate | undefined {
   const raw = (socket.getPeerCertificate() as Partial<PeerCertificate>).raw;
-  return raw && raw.length > 0 ? new X509Certificate(raw) : undefined;
+  if (!raw || raw.length === 0) return undefined;
+  // node:crypto loaded on first use: `connect` imports this module, and a plain
+  // `connect -z` should not pay for crypto at start-up
+  return new (process.getBuiltinModule('node:crypto').X509Certificate)(raw);
 }
 
 /** A peer certificate as probes and `-v` report it. */
