@@ -45,7 +45,7 @@ export function addForwardOptions(cmd: Command, stream: boolean): Command {
     )
     .option(
       '--connect-timeout <s>',
-      'with --forward: give up on the upstream after s (default 10s)',
+      'with --forward: give up on the upstream after s (default 10s; its addresses race 250 ms apart, Happy Eyeballs)',
       parseDuration,
     )
     .option(

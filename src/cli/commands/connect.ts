@@ -122,7 +122,7 @@ function addPipeOptions(cmd: Command): void {
     .option('--recv-only', 'only print what the peer sends; never read stdin')
     .option(
       '-w, --timeout <duration>',
-      'connect timeout (default 10s; with -z: per port, default 3s, 1s for UDP)',
+      'connect timeout (default 10s) for all the addresses of a name (they race 250 ms apart, Happy Eyeballs); with -z: per port, default 3s, 1s for UDP',
       parseDuration,
     )
     .option(
