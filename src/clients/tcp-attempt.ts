@@ -61,9 +61,11 @@ let binding: TcpBinding | null | undefined;
 function tcpBinding(): TcpBinding | null {
   if (binding !== undefined) return binding;
   binding = null;
-  // with --pending-deprecation, process.binding() warns (DEP0111): use net.connect quietly
+  // with pending deprecations on, process.binding() warns (DEP0111): use net.connect quietly
   const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  if (flags.includes('--pending-deprecation')) return binding;
+  const pending =
+    flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';
+  if (pending) return binding;
   try {
     const get = (process as unknown as { binding?: (name: string) => unknown }).binding;
     const b =
