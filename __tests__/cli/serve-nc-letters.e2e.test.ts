@@ -42,7 +42,7 @@ describe("serve's -w, -q and -e against netcat's", () => {
       ['nc -q 1 host 1234', 'sockit connect -q 1 host 1234'],
       ['ncat -e prog host 1234', 'sockit connect --exec prog host 1234'],
       ['socat TCP-L:1234,fork EXEC:prog', 'sockit serve tcp 1234 --exec prog'],
-    ]) {
+    ] as const) {
       expect(manText).toMatch(new RegExp(`^${escape(nc)}\\t${escape(sockit)}`, 'm'));
     }
   });

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { TLSSocket } from 'node:tls';
+import { plural } from '../output.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError } from '../../net/errors.js';
 import { countArg, parseDuration } from '../options.js';
@@ -246,7 +247,7 @@ async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJo
     prompt?.close();
     drops.flush();
   });
-  out.detail(`${result.sent} datagrams sent, ${result.received} received`);
+  out.detail(`${plural(result.sent, 'datagram')} sent, ${result.received} received`);
   return EXIT.OK;
 }
 
