@@ -144,7 +144,7 @@ describe('recvfrom', () => {
       expect(srv.url).toBe(`unix://${tmp.path}`);
       const done = outcome(srv.child);
       const s = await run(['sendto', '--unix', tmp.path, '--wait', '10', 'hello unix']);
-      expect(s.stdout.toString()).toBe('hello unix\n');
+      expect(s.stdout.toString()).toBe('hello unix');
       const r = await done;
       expect(r.stdout.toString()).toBe('hello unix');
       expect(r.code).toBe(0);

@@ -165,7 +165,8 @@ const jsonData = (stdout: Buffer): string[] =>
       { ready: /receiving on/ },
     );
     const r = await run(['sendto', '127.0.0.1', String(port), 'hello', 'world', '--wait', '10']);
-    expect(r.stdout.toString().split('\n').filter(Boolean).sort()).toEqual(['HELLO', 'WORLD']);
+    // byte for byte, in whichever order socat's children answered
+    expect(['HELLOWORLD', 'WORLDHELLO']).toContain(r.stdout.toString());
     expect(r.code).toBe(0);
   });
 
@@ -175,7 +176,7 @@ const jsonData = (stdout: Buffer): string[] =>
       ready: /receiving on/,
     });
     const r = await run(['sendto', '--unix', path, 'unix dgram', '--wait', '10']);
-    expect(r.stdout.toString()).toBe('UNIX DGRAM\n');
+    expect(r.stdout.toString()).toBe('UNIX DGRAM');
     const c = await run(['connect', '--unix', path, '--datagram', '-q', '1'], { input: 'pipe\n' });
     expect(c.stdout.toString()).toBe('PIPE\n');
     expect(c.code).toBe(0);
@@ -272,7 +273,7 @@ s.serve_forever()
       { ready: /ready/ },
     );
     const r = await run(['sendto', '--unix', path, 'py dgram', '--wait', '10']);
-    expect(r.stdout.toString()).toMatch(/^PY DGRAM from \/\S+\n$/);
+    expect(r.stdout.toString()).toMatch(/^PY DGRAM from \/\S+$/);
     expect(r.code).toBe(0);
   });
 });

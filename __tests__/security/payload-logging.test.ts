@@ -132,7 +132,7 @@ describe('clients never log a payload on stderr (stdout carries it)', () => {
       input: PAYLOAD,
     });
     expect(r.code).toBe(0);
-    // a reply without a final newline gets one on stdout; this one has it already
+    // the reply byte for byte
     expect(r.stdout).toEqual(PAYLOAD);
     expectClean(r.stderr);
     expect(await rx.exited).toBe(0);

@@ -12,6 +12,7 @@ import type { CliContext } from './context.js';
 import { datagramEvent } from './events.js';
 import { rowsSize, writeRows } from '../net/hex-rows.js';
 import { Throttle } from './throttle.js';
+import { plural } from './output.js';
 import { OUTPUT_BACKLOG } from '../net/limits.js';
 
 /**
@@ -40,7 +41,7 @@ export function printDatagram(
 export function outputDrops(ctx: CliContext): Throttle {
   return new Throttle((count, first) =>
     ctx.out.warn(
-      `dropped ${count} datagram${count === 1 ? '' : 's'}${first ? '' : ' more'} — stdout is not keeping up (${OUTPUT_BACKLOG / 1048576} MiB waiting)`,
+      `dropped ${plural(count, 'datagram')}${first ? '' : ' more'} — stdout is not keeping up (${OUTPUT_BACKLOG / 1048576} MiB waiting)`,
     ),
   );
 }

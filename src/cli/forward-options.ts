@@ -11,7 +11,7 @@ import { checkForwardTransport, parseDialTarget } from '../net/dial.js';
 import { UsageError } from '../net/errors.js';
 import type { ForwardOptions, ForwardRecord } from '../handlers/forward.js';
 import { parseDuration } from './options.js';
-import type { Output } from './output.js';
+import { plural, type Output } from './output.js';
 import { jsonPeer } from './events.js';
 import { writeEvent } from './serve-log.js';
 import { Throttle } from './throttle.js';
@@ -45,7 +45,7 @@ export function addForwardOptions(cmd: Command, stream: boolean): Command {
     )
     .option(
       '--connect-timeout <s>',
-      'with --forward: give up on the upstream after s (default 10s)',
+      'with --forward: give up on the upstream after s (default 10s; its addresses race 250 ms apart, Happy Eyeballs)',
       parseDuration,
     )
     .option(
@@ -151,7 +151,7 @@ export function attachForwardLog(
     const via = r.upstreamAddress ? ` (${formatEndpoint(r.upstreamAddress)})` : '';
     const code = r.code ? ` ${r.code}` : '';
     out.detail(
-      `forward ${peer} → ${r.upstream}${via}: ${r.bytesUp} bytes up, ${r.bytesDown} bytes down, ${ms(r.durationMs)} ms, ${r.reason}${code}`,
+      `forward ${peer} → ${r.upstream}${via}: ${plural(r.bytesUp, 'byte')} up, ${plural(r.bytesDown, 'byte')} down, ${ms(r.durationMs)} ms, ${r.reason}${code}`,
     );
   });
 }

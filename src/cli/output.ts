@@ -7,6 +7,11 @@ import type { Readable, Writable } from 'node:stream';
 import { MAX_LINE, clip, safeLine } from '../net/terminal.js';
 import { eventLine } from './events.js';
 
+/** `1 datagram`, `2 datagrams`, `1 reply`, `3 replies`: a count with its noun, singular or plural. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 /** A spinner on stderr, or a silent stand-in. */
 export interface Spinner {
   text(text: string): void;

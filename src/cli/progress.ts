@@ -5,7 +5,7 @@
  * a file or a pipe, never with `--quiet` or `--json`. It reads the socket's own
  * counters on a timer, so it costs nothing per chunk. Also the `-v` summary line.
  */
-import type { CliIO } from './output.js';
+import { plural, type CliIO } from './output.js';
 
 /** Bytes moved (either way) before the line appears: a short exchange shows nothing. */
 export const PROGRESS_AFTER = 4 * 1024 * 1024;
@@ -31,7 +31,7 @@ function clock(ms: number): string {
 export function transferSummary(sent: number, received: number, ms: number): string {
   const seconds = ms / 1000;
   const rate = seconds > 0 ? (sent + received) / 1e6 / seconds : 0;
-  return `sent ${sent} bytes, received ${received} bytes in ${seconds.toFixed(2)} s (${rate.toFixed(2)} MB/s)`;
+  return `sent ${plural(sent, 'byte')}, received ${plural(received, 'byte')} in ${seconds.toFixed(2)} s (${rate.toFixed(2)} MB/s)`;
 }
 
 /** A live progress line; see the module comment. */

@@ -8,7 +8,7 @@ import { formatEndpoint, type SocketAddress } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
 import { MAX_LINE, clip, escapeControls, safeValue } from '../net/terminal.js';
 import { eventLine, jsonPeer } from './events.js';
-import type { Output } from './output.js';
+import { plural, type Output } from './output.js';
 import { Throttle } from './throttle.js';
 import { QUICK_DEATH_MS, type WorkerExit } from '../net/worker-pool.js';
 import type { TlsHandshakeError } from '../net/tls-accept.js';
@@ -54,10 +54,6 @@ function peerText(addr: SocketAddress): string {
 
 function ms(durationMs: number): number {
   return Math.round(durationMs * 10) / 10;
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
 }
 
 /**
@@ -108,8 +104,8 @@ export class ServeLog {
       `stopped: ${plural(stats.requests, what)}`,
       `${stats.rejected} refused`,
       plural(stats.errors, 'error'),
-      `${stats.bytesIn} bytes in`,
-      `${stats.bytesOut} bytes out`,
+      `${plural(stats.bytesIn, 'byte')} in`,
+      `${plural(stats.bytesOut, 'byte')} out`,
     ].join(', ');
     this.info(line, 'summary', { signal, ...stats });
   }
@@ -252,7 +248,7 @@ export class ServeLog {
     const what = this.#opts.datagram ? 'datagram from' : 'connection from';
     server.on('requestEnd', (info: RequestEndInfo) => {
       out.detail(
-        `${what} ${peerText(info.clientAddress)}: ${info.bytesIn} bytes in, ${info.bytesOut} bytes out, ${ms(info.durationMs)} ms${info.error === undefined ? '' : ', failed'}`,
+        `${what} ${peerText(info.clientAddress)}: ${plural(info.bytesIn, 'byte')} in, ${plural(info.bytesOut, 'byte')} out, ${ms(info.durationMs)} ms${info.error === undefined ? '' : ', failed'}`,
       );
     });
     server.on('idleTimeout', (addr: SocketAddress) =>

@@ -35,7 +35,8 @@ export interface SendtoOptions extends DatagramOptions {
   /**
    * Seconds to wait for replies after the last datagram (default: none, return
    * right after sending). Waiting stops early once every datagram got a reply
-   * (not with `broadcast`).
+   * (not with `broadcast`). Without it no reply is read, not even one that comes
+   * while the datagrams are still being sent: `onReply` is never called.
    */
   wait?: number;
   /** Called for each reply. */
@@ -69,7 +70,8 @@ class DatagramSender {
     this.#socket = socket;
     this.#opts = opts;
     socket.on('error', this.#onError);
-    socket.on('message', this.#onMessage);
+    // without a wait, replies are not read: how many came during the sending would vary
+    if (opts.wait !== undefined && opts.wait > 0) socket.on('message', this.#onMessage);
   }
 
   readonly #onError = (err: Error): void => {

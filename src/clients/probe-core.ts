@@ -4,7 +4,13 @@
  */
 import { type IpFamily, type ResolvedAddress, type Resolver } from '../net/resolve.js';
 import { errnoNumber } from '../net/errors.js';
-import { tcpAttempt, type AttemptResult } from './tcp-attempt.js';
+import {
+  startTcpAttempt,
+  tcpAttempt,
+  type AttemptOptions,
+  type AttemptResult,
+} from './tcp-attempt.js';
+import { interleaveFamilies, raceAttempts } from '../net/happy-eyeballs.js';
 import type { TlsFailure } from '../net/tls.js';
 import type { CertificateSummary } from '../net/tls-info.js';
 
@@ -22,7 +28,7 @@ export interface ConnectExResult {
 
 /** Options of {@link connectEx}. */
 export interface ConnectExOptions {
-  /** Seconds to wait for an answer per address (default 3). */
+  /** Seconds to wait for an answer, across every address of the name (default 3). */
   timeout?: number;
   /** Only IPv4 or only IPv6 addresses. */
   family?: IpFamily;
@@ -40,45 +46,66 @@ function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
-/** Try each address in turn until one accepts (a self-connect does not count). */
+/**
+ * Try the addresses until one accepts (a self-connect does not count): one
+ * address is attempted alone, several race Happy Eyeballs style (the next
+ * starts 250 ms later or when the one before fails), all within `timeoutMs`.
+ */
 export async function attemptAll(
   addresses: readonly ResolvedAddress[],
   port: number,
   timeoutMs: number,
   opts: ConnectExOptions,
 ): Promise<ConnectExResult> {
-  let last: ConnectExResult = {
-    errno: errnoNumber('EADDRNOTAVAIL'),
-    code: 'EADDRNOTAVAIL',
-    address: '',
-  };
-  for (const a of addresses) {
-    const r: AttemptResult = await tcpAttempt({
-      address: a.address,
-      family: a.family,
-      port,
-      timeoutMs,
-      localAddress: opts.localAddress,
-      localPort: opts.localPort,
-      useNet: opts.useNet,
-    });
-    if (r.code === '0') {
-      // a probe on loopback can connect to itself when the kernel picks the target port as
-      // the source port (TCP simultaneous open): nothing listens there, so it is closed
-      if (r.localPort === port && isLoopback(a.address) && r.localAddress === a.address) {
-        last = {
-          errno: errnoNumber('ECONNREFUSED'),
-          code: 'ECONNREFUSED',
-          address: a.address,
-          selfConnect: true,
-        };
-        continue;
-      }
-      return { errno: 0, code: '0', address: a.address };
-    }
-    last = { errno: errnoNumber(r.code), code: r.code, address: a.address };
+  if (addresses.length === 0) {
+    return { errno: errnoNumber('EADDRNOTAVAIL'), code: 'EADDRNOTAVAIL', address: '' };
   }
-  return last;
+  if (addresses.length === 1) {
+    const a = addresses[0]!;
+    return answer(a.address, port, await tcpAttempt(attemptOptions(a, port, timeoutMs, opts)));
+  }
+  const order = interleaveFamilies(addresses);
+  const deadline = Date.now() + timeoutMs;
+  const outcome = await raceAttempts(
+    order.length,
+    (i) => {
+      const a = order[i]!;
+      const left = Math.max(1, deadline - Date.now());
+      const attempt = startTcpAttempt(attemptOptions(a, port, left, opts));
+      const result = attempt.result.then((r) => answer(a.address, port, r));
+      return { result, cancel: () => attempt.cancel() };
+    },
+    { won: (r) => r.errno === 0 },
+  );
+  if (outcome.won) return outcome.value;
+  // every address failed: the answer of the last one tried, as connect_ex would give
+  return outcome.failures[outcome.failures.length - 1] as ConnectExResult;
+}
+
+function attemptOptions(
+  a: ResolvedAddress,
+  port: number,
+  timeoutMs: number,
+  opts: ConnectExOptions,
+): AttemptOptions {
+  const { localAddress, localPort, useNet } = opts;
+  return { address: a.address, family: a.family, port, timeoutMs, localAddress, localPort, useNet };
+}
+
+/** The connect_ex answer of one attempt to `address`. */
+function answer(address: string, port: number, r: AttemptResult): ConnectExResult {
+  if (r.code !== '0') return { errno: errnoNumber(r.code), code: r.code, address };
+  // a probe on loopback can connect to itself when the kernel picks the target port as
+  // the source port (TCP simultaneous open): nothing listens there, so it is closed
+  if (r.localPort === port && isLoopback(address) && r.localAddress === address) {
+    return {
+      errno: errnoNumber('ECONNREFUSED'),
+      code: 'ECONNREFUSED',
+      address,
+      selfConnect: true,
+    };
+  }
+  return { errno: 0, code: '0', address };
 }
 
 /**

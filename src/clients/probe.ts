@@ -44,10 +44,10 @@ export const DEFAULT_CONCURRENCY = 512;
 
 /**
  * Python's `socket.connect_ex((host, port))`: try to connect, close at once,
- * and return 0 or the errno instead of throwing. Every address the host
- * resolves to is tried in turn until one accepts. Never waits longer than
- * `timeout` seconds per address (ETIMEDOUT). Rejects only when the host name
- * does not resolve.
+ * and return 0 or the errno instead of throwing. The addresses the host resolves
+ * to race Happy Eyeballs style (the next starts 250 ms later or when the one
+ * before fails) until one accepts, all within `timeout` seconds (ETIMEDOUT).
+ * Rejects only when the host name does not resolve.
  */
 export async function connectEx(
   host: string,

@@ -4,7 +4,7 @@
  * to an output stream with netcat's half-close semantics, and `send` one
  * request and collect its reply.
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Buffer } from 'node:buffer';
 import type { Readable, Writable } from 'node:stream';
 import {
@@ -15,9 +15,11 @@ import {
   type Target,
 } from '../net/address.js';
 import type { Tap } from '../net/tap.js';
-import { ERR, NetworkError, errnoName, oneLine, systemError } from '../net/errors.js';
+import { ERR, NetworkError, errnoName, oneLine } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
 import { Deferred } from './deferred.js';
+import { interleaveFamilies, raceAttempts } from '../net/happy-eyeballs.js';
+import { ConnectAttempt } from './connect-attempt.js';
 import { tlsClientOf } from './tls-client.js';
 import type { TlsClient, TlsClientOptions } from '../net/tls.js';
 import {
@@ -40,7 +42,10 @@ export const DEFAULT_CONNECT_TIMEOUT = 10;
 
 /** Options of {@link openConnection}. */
 export interface OpenOptions {
-  /** Seconds to wait for each address to accept (default 10; 0 = the system's own limit). */
+  /**
+   * Seconds to wait for a connection, across every address of the name (default 10;
+   * 0 = the system's own limit). The addresses race, Happy Eyeballs style.
+   */
   timeout?: number;
   /** Only IPv4 or only IPv6 addresses. */
   family?: IpFamily;
@@ -58,62 +63,12 @@ export interface OpenOptions {
   tap?: Tap;
 }
 
-type ConnectTo = { host: string; port: number; family: number } | { path: string };
-
 function noop(): void {}
 
-/** One connection attempt to one address: connected, refused, timed out or aborted. */
-class ConnectAttempt {
-  readonly #socket: Socket;
-  readonly #label: string;
-  readonly #signal: AbortSignal | undefined;
-  readonly #done = new Deferred<Socket>();
-  #finished = false;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(to: ConnectTo, opts: OpenOptions, label: string) {
-    const local =
-      'host' in to ? { localAddress: opts.localAddress, localPort: opts.localPort } : {};
-    this.#socket = netConnect({ ...to, allowHalfOpen: true, noDelay: true, ...local });
-    this.#label = label;
-    this.#signal = opts.signal;
-    const timeoutMs = (opts.timeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000;
-    if (timeoutMs > 0) this.#timer = setTimeout(this.#onTimeout, timeoutMs, timeoutMs);
-    this.#socket.once('connect', this.#onConnect);
-    this.#socket.once('error', this.#onError);
-    if (this.#signal?.aborted) this.#onAbort();
-    else this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
-  }
-
-  get socket(): Promise<Socket> {
-    return this.#done.promise;
-  }
-
-  #finish(error?: Error): void {
-    if (this.#finished) return;
-    this.#finished = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#socket.off('connect', this.#onConnect);
-    this.#socket.off('error', this.#onError);
-    this.#signal?.removeEventListener('abort', this.#onAbort);
-    if (error === undefined) return this.#done.resolve(this.#socket);
-    this.#socket.destroy();
-    this.#done.reject(error);
-  }
-
-  readonly #onConnect = (): void => this.#finish();
-  readonly #onError = (err: Error): void => this.#finish(err);
-  readonly #onAbort = (): void => this.#finish(systemError('ABORT_ERR', 'connect aborted'));
-  readonly #onTimeout = (ms: number): void => {
-    const seconds = `${Number((ms / 1000).toFixed(3))}s`;
-    const message = `connect ETIMEDOUT ${this.#label} (no answer within ${seconds})`;
-    this.#finish(systemError('ETIMEDOUT', message));
-  };
-}
-
 /**
- * Connect to a TCP host (trying every address it resolves to, in order, until
- * one accepts) or a unix stream socket. The socket is half-open capable
+ * Connect to a TCP host (every address it resolves to, raced Happy Eyeballs
+ * style: the next starts 250 ms later or when the one before fails, the first
+ * to connect wins, within one timeout) or a unix stream socket. The socket is half-open capable
  * (`allowHalfOpen: true`). Rejects with a NetworkError carrying the OS wording
  * (`connect ECONNREFUSED 127.0.0.1:9`).
  */
@@ -142,7 +97,7 @@ async function openPlain(target: Target, opts: OpenOptions): Promise<Socket> {
   if (isPathTarget(target)) {
     const path = checkUnixPath(target.path);
     try {
-      return await new ConnectAttempt({ path }, opts, path).socket;
+      return await new ConnectAttempt({ path }, opts, path, timeoutMsOf(opts)).result;
     } catch (err) {
       throw new NetworkError(oneLine(err), err, ERR.CONNECT);
     }
@@ -153,23 +108,33 @@ async function openPlain(target: Target, opts: OpenOptions): Promise<Socket> {
     const same = addresses.filter((a) => a.family === want);
     if (same.length > 0) addresses = same;
   }
-  const errors: unknown[] = [];
-  for (const a of addresses) {
-    const to = { host: a.address, port: target.port, family: a.family };
-    const label = formatEndpoint({ host: a.address, port: target.port });
-    try {
-      return await new ConnectAttempt(to, opts, label).socket;
-    } catch (err) {
-      errors.push(err);
-      if (opts.signal?.aborted) break;
-    }
-  }
+  const candidates = interleaveFamilies(addresses);
+  const ms = timeoutMsOf(opts);
+  const deadline = Date.now() + ms;
+  const outcome = await raceAttempts(
+    candidates.length,
+    (i) => {
+      const a = candidates[i]!;
+      const to = { host: a.address, port: target.port, family: a.family };
+      const label = formatEndpoint({ host: a.address, port: target.port });
+      const left = ms > 0 ? Math.max(1, deadline - Date.now()) : 0;
+      return new ConnectAttempt(to, { ...opts, totalMs: ms }, label, left);
+    },
+    { signal: opts.signal },
+  );
+  if (outcome.won) return outcome.value;
+  const errors = outcome.failures;
   const last = errors[errors.length - 1];
   const message =
     errors.length <= 1
       ? oneLine(last)
       : `cannot connect to ${formatEndpoint(target)} — ${errors.map((e) => oneLine(e)).join('; ')}`;
   throw new NetworkError(message, last, ERR.CONNECT);
+}
+
+/** The connect timeout of `opts` in milliseconds (0: none of our own). */
+function timeoutMsOf(opts: OpenOptions): number {
+  return Math.max(0, (opts.timeout ?? DEFAULT_CONNECT_TIMEOUT) * 1000);
 }
 
 /** Options of {@link connectPipe}. */

@@ -61,9 +61,11 @@ let binding: TcpBinding | null | undefined;
 function tcpBinding(): TcpBinding | null {
   if (binding !== undefined) return binding;
   binding = null;
-  // with --pending-deprecation, process.binding() warns (DEP0111): use net.connect quietly
+  // with pending deprecations on, process.binding() warns (DEP0111): use net.connect quietly
   const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  if (flags.includes('--pending-deprecation')) return binding;
+  const pending =
+    flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';
+  if (pending) return binding;
   try {
     const get = (process as unknown as { binding?: (name: string) => unknown }).binding;
     const b =
@@ -110,6 +112,11 @@ abstract class Attempt {
   /** Whether the attempt has its outcome. */
   get finished(): boolean {
     return this.#finished;
+  }
+
+  /** Call the attempt off (its result is then ECANCELED); after the outcome, nothing. */
+  cancel(): void {
+    this.finish({ code: 'ECANCELED' });
   }
 
   /** Settle with `r` and close the socket; later calls do nothing. */
@@ -190,12 +197,27 @@ class SocketAttempt extends Attempt {
   }
 }
 
+/** An attempt in flight: its outcome (never rejects), and a way to call it off. */
+export interface TcpAttempt {
+  readonly result: Promise<AttemptResult>;
+  /** Call it off: the result is then ECANCELED (nothing once it has its outcome). */
+  cancel(): void;
+}
+
+/**
+ * Start one TCP connection attempt to an IP address, closed at once when it
+ * connects; {@link tcpAttempt} without the wait, for a race of addresses.
+ */
+export function startTcpAttempt(o: AttemptOptions): TcpAttempt {
+  const b = o.useNet || o.localAddress || o.localPort ? null : tcpBinding();
+  return b ? new HandleAttempt(b, o) : new SocketAttempt(o);
+}
+
 /**
  * Attempt one TCP connection to an IP address and close it at once. Never
  * rejects: the result carries `'0'` or the errno name, like Python's
  * `connect_ex`. A timeout gives `ETIMEDOUT`.
  */
 export function tcpAttempt(o: AttemptOptions): Promise<AttemptResult> {
-  const b = o.useNet || o.localAddress || o.localPort ? null : tcpBinding();
-  return (b ? new HandleAttempt(b, o) : new SocketAttempt(o)).result;
+  return startTcpAttempt(o).result;
 }

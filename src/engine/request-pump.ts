@@ -110,14 +110,13 @@ export class RequestPump<Req> {
   run(item: Pending<Req>): Promise<void> {
     const result = this.#hooks.dispatch(item);
     if (!isThenable(result)) return Promise.resolve();
-    const tracked: Promise<void> = result
-      .catch(() => undefined)
-      .finally(() => {
-        this.#active.delete(tracked);
-        this.pumpAll();
-      });
-    this.#active.add(tracked);
-    return tracked;
+    // one closure and one promise per request: this runs for every datagram
+    const ended = (): void => {
+      this.#active.delete(result);
+      this.pumpAll();
+    };
+    this.#active.add(result);
+    return result.then(ended, ended);
   }
 
   /** Start as many queued requests as may start. */

@@ -78,8 +78,11 @@ export function isHandlerPath(spec: string): boolean {
 export async function loadHandlerModule(spec: string, cwd: string): Promise<LoadedHandler> {
   const ext = extname(spec).toLowerCase();
   if (ext !== '.js' && ext !== '.mjs') {
+    // no extension: most likely a program, given as ncat's -e takes one
+    const exec =
+      ext === '' ? ` (to run a program per connection as ncat -e does: --exec '${spec}')` : '';
     throw new UsageError(
-      `handler module '${spec}' — must be an ES module file ending in .js or .mjs`,
+      `handler module '${spec}' — must be an ES module file ending in .js or .mjs${exec}`,
       ERR.HANDLER_MODULE,
     );
   }

@@ -2,8 +2,8 @@
  * Dialing an upstream: where a relay goes (a {@link DialTarget}, parsed from a
  * `tcp://`, `tls://`, `unix://`, `udp://` or `unix-dgram://` URL) and the one
  * function that opens a stream connection to it ({@link dialStream}). A name is
- * resolved on every dial and every address it resolves to is tried in turn, within
- * one deadline; a `tls://` upstream is then verified (net/tls.ts, loaded only then)
+ * resolved on every dial and the addresses it resolves to race, Happy Eyeballs
+ * style, within one deadline; a `tls://` upstream is then verified (net/tls.ts, loaded only then)
  * within what is left of that deadline.
  */
 import { connect, type Socket } from 'node:net';
@@ -18,6 +18,7 @@ import {
   type SocketAddress,
 } from './address.js';
 import { resolveHost, type Resolver } from './resolve.js';
+import { interleaveFamilies, raceAttempts, type RaceAttempt } from './happy-eyeballs.js';
 
 /** A stream upstream: TCP or TLS over TCP by host and port, or a unix stream socket by path. */
 export type StreamDialTarget =
@@ -110,8 +111,8 @@ const VERIFY: TlsClientOptions = {};
 
 /**
  * Open a stream connection to `target`: a unix path, or every address a host name
- * resolves to (resolved now, so that DNS changes are followed), in order, until
- * one connects. Rejects with a one-line NetworkError carrying the errno name of
+ * resolves to (resolved now, so that DNS changes are followed), raced Happy
+ * Eyeballs style (net/happy-eyeballs.ts) within the one deadline. Rejects with a one-line NetworkError carrying the errno name of
  * the last failure (ECONNREFUSED, ETIMEDOUT, ENOENT, ENOTFOUND…). A `tls://`
  * upstream is then verified as `opts.tls` says, within the same deadline; a
  * refusal rejects with net/tls.ts's one-line TlsError (the reason, the fix).
@@ -136,7 +137,7 @@ async function dialPlain(
   const where = formatTarget(target);
   if (target.kind === 'unix') {
     const address: SocketAddress = { family: 'unix', path: target.path };
-    return { socket: await attempt(address, opts.timeoutMs, where), address };
+    return { socket: await attempt(address, opts.timeoutMs, where).result, address };
   }
   let candidates;
   try {
@@ -145,21 +146,17 @@ async function dialPlain(
     const cause = err instanceof NetworkError ? err.cause : err;
     throw new NetworkError(`cannot reach ${where} — ${reason(cause)}`, cause, ERR.RESOLVE);
   }
-  let last: unknown;
-  for (const { address, family } of candidates) {
-    const left = deadline - Date.now();
-    if (left <= 0) break;
-    const to: SocketAddress = {
-      family: family === 6 ? 'IPv6' : 'IPv4',
-      address,
-      port: target.port,
-    };
-    try {
-      return { socket: await attempt(to, left, where), address: to };
-    } catch (err) {
-      last = err;
-    }
-  }
+  const order = interleaveFamilies(candidates);
+  const addresses = order.map(({ address, family }): SocketAddress => ({
+    family: family === 6 ? 'IPv6' : 'IPv4',
+    address,
+    port: target.port,
+  }));
+  const outcome = await raceAttempts(addresses.length, (i) =>
+    attempt(addresses[i]!, Math.max(1, deadline - Date.now()), where, opts.timeoutMs),
+  );
+  if (outcome.won) return { socket: outcome.value, address: addresses[outcome.index]! };
+  const last = outcome.failures[outcome.failures.length - 1];
   if (last instanceof NetworkError) throw last;
   throw timedOut(where, opts.timeoutMs);
 }
@@ -174,16 +171,19 @@ function timedOut(where: string, ms: number): NetworkError {
   return new NetworkError(`cannot reach ${where} — ETIMEDOUT`, err, ERR.CONNECT);
 }
 
-/** One connection attempt to one address, within `ms`. */
-function attempt(to: SocketAddress, ms: number, where: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket =
-      to.family === 'unix'
-        ? connect({ path: to.path, allowHalfOpen: true })
-        : connect({ host: to.address, port: to.port, allowHalfOpen: true, noDelay: true });
+/**
+ * One connection attempt to one address, within `ms` (`totalMs`: the whole
+ * timeout, for the message).
+ */
+function attempt(to: SocketAddress, ms: number, where: string, totalMs = ms): RaceAttempt<Socket> {
+  const socket =
+    to.family === 'unix'
+      ? connect({ path: to.path, allowHalfOpen: true })
+      : connect({ host: to.address, port: to.port, allowHalfOpen: true, noDelay: true });
+  const result = new Promise<Socket>((resolve, reject) => {
     const timer = setTimeout(() => {
       socket.destroy();
-      reject(timedOut(where, ms));
+      reject(timedOut(where, totalMs));
     }, ms);
     const onError = (err: Error): void => {
       clearTimeout(timer);
@@ -196,5 +196,11 @@ function attempt(to: SocketAddress, ms: number, where: string): Promise<Socket> 
       socket.off('error', onError);
       resolve(socket);
     });
+    // called off (another address won): destroy() is quiet, so settle here
+    socket.once('close', () => {
+      clearTimeout(timer);
+      reject(timedOut(where, totalMs));
+    });
   });
+  return { result, cancel: () => socket.destroy() };
 }

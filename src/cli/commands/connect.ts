@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { TLSSocket } from 'node:tls';
+import { plural } from '../output.js';
 import type { CliContext } from '../context.js';
 import { EXIT, UsageError } from '../../net/errors.js';
 import { countArg, parseDuration } from '../options.js';
@@ -122,7 +123,7 @@ function addPipeOptions(cmd: Command): void {
     .option('--recv-only', 'only print what the peer sends; never read stdin')
     .option(
       '-w, --timeout <duration>',
-      'connect timeout (default 10s; with -z: per port, default 3s, 1s for UDP)',
+      'connect timeout (default 10s) for all the addresses of a name (they race 250 ms apart, Happy Eyeballs); with -z: per port, default 3s, 1s for UDP',
       parseDuration,
     )
     .option(
@@ -246,7 +247,7 @@ async function datagramPipeTo({ ctx, target, opts, family, signal, tap }: PipeJo
     prompt?.close();
     drops.flush();
   });
-  out.detail(`${result.sent} datagrams sent, ${result.received} received`);
+  out.detail(`${plural(result.sent, 'datagram')} sent, ${result.received} received`);
   return EXIT.OK;
 }
 

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
+import { plural } from '../output.js';
 import type { CliContext } from '../context.js';
 import { checkSocketDirectory } from '../../net/unix-path.js';
 import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
@@ -92,7 +93,7 @@ async function runRecvfrom(
       signal: scope.signal,
       onListening: (a) => out.always(`listening on ${escapeControls(formatUrl('udp', a))}`),
       onDatagram: (d) => {
-        out.detail(`${d.data.length} bytes from ${safeValue(formatEndpoint(d.from))}`);
+        out.detail(`${plural(d.data.length, 'byte')} from ${safeValue(formatEndpoint(d.from))}`);
         if (!scope.outputClosed() && !printDatagram(ctx, d, opts)) drops.hit();
       },
     }).finally(() => drops.flush());

@@ -46,7 +46,7 @@ function appendNewline(): Transform {
 }
 
 const TIMEOUT_HELP =
-  'give up connecting, and stop reading the reply, after this long (default 10s)';
+  'give up connecting, and stop reading the reply, after this long (default 10s; the addresses of a name race 250 ms apart, Happy Eyeballs)';
 
 const SEND_HELP = `
 Examples:

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { Buffer } from 'node:buffer';
+import { plural } from '../output.js';
 import type { CliContext } from '../context.js';
 import { ERR, EXIT, NetworkError, UsageError, systemError } from '../../net/errors.js';
 import { formatEndpoint } from '../../net/address.js';
@@ -87,7 +88,7 @@ export function makeSendtoCommand(ctx: CliContext): Command {
     .option('--broadcast', 'allow a broadcast destination')
     .option(
       '--wait <duration>',
-      'print replies that come within this long (stops early once each datagram got one)',
+      'print replies that come within this long, byte for byte (stops early once each datagram got one); without it no reply is read',
       parseDuration,
     )
     .option('--hex', 'print replies as one hex line each')
@@ -125,6 +126,9 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
     throw new UsageError('--lines reads stdin: give no message arguments');
   const payloads = await payloadsOf(ctx, rest, opts);
   const { sendto } = await import('../../clients/datagram-client.js');
+  const waiting = opts.wait !== undefined && opts.wait > 0;
+  // replies byte for byte; on a terminal only, a reply without a final newline gets one
+  const lineEnd = (ctx.io.stdout as { isTTY?: boolean }).isTTY === true;
   const body = async (scope: InterruptScope, tap: Tap | undefined): Promise<number> => {
     const drops = outputDrops(ctx);
     const r = await sendto(target, payloads, {
@@ -138,11 +142,14 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
       wait: opts.wait,
       signal: scope.signal,
       onReply: (d) => {
-        out.detail(`reply from ${safeValue(formatEndpoint(d.from))}: ${d.data.length} bytes`);
-        if (!scope.outputClosed() && !printDatagram(ctx, d, opts, true)) drops.hit();
+        out.detail(
+          `reply from ${safeValue(formatEndpoint(d.from))}: ${plural(d.data.length, 'byte')}`,
+        );
+        if (!scope.outputClosed() && !printDatagram(ctx, d, opts, lineEnd)) drops.hit();
       },
     }).finally(() => drops.flush());
-    out.detail(`${r.sent} datagrams sent (${r.bytes} bytes), ${r.replies} replies`);
+    const replies = waiting ? `, ${plural(r.replies, 'reply', 'replies')}` : '';
+    out.detail(`${plural(r.sent, 'datagram')} sent (${plural(r.bytes, 'byte')})${replies}`);
     if (opts.wait !== undefined && r.replies === 0 && !scope.outputClosed()) {
       const cause = systemError('ETIMEDOUT', 'no reply');
       throw new NetworkError(`no reply within ${opts.wait}s`, cause, ERR.NO_REPLY);

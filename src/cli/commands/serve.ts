@@ -74,6 +74,16 @@ sockit binds 127.0.0.1 unless told otherwise (-H 0.0.0.0 or -H ::), where nc bin
 Ctrl-C (SIGINT) or SIGTERM stops accepting, lets open requests finish (--drain-timeout),
 prints a summary and exits 0; a second Ctrl-C stops at once (exit 130).`;
 
+/** serve's -w, -q and -e are not netcat's: said in every `serve … --help`. */
+export const NC_LETTERS = `
+netcat's letters mean other things in serve:
+  -w, --workers <n>  the threading/forking pool size; nc -w is a timeout (here --idle-timeout,
+                     --timeout; on connect, send and recvfrom -w is the timeout, as in nc)
+  -q, --quiet        less logging; nc -q quits after EOF (that is connect -q)
+  -e, --handler      a built-in handler or a module file; nc/ncat -e runs a program per
+                     connection (here --exec, or --sh-exec for a shell command)
+The man page lists netcat, ncat and socat commands with their sockit equivalents.`;
+
 const EXAMPLES: Record<ServeTransport, string> = {
   tcp: `
 Examples:
@@ -200,7 +210,8 @@ function addServeOptions(cmd: Command, transport: ServeTransport): Command {
   addHandlerExtras(addForwardOptions(cmd, stream));
   if (stream) addServerTlsOptions(cmd);
   addTapOptions(cmd);
-  return addReportOptions(cmd).addHelpText('after', `\n${handlerList()}\n${EXAMPLES[transport]}`);
+  const after = `\n${handlerList()}\n${EXAMPLES[transport]}\n${NC_LETTERS}`;
+  return addReportOptions(cmd).addHelpText('after', after);
 }
 
 async function run(
