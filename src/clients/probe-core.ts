@@ -10,7 +10,7 @@ import {
   type AttemptOptions,
   type AttemptResult,
 } from './tcp-attempt.js';
-import { interleaveFamilies, raceAttempts } from '../net/happy-eyeballs.js';
+import { raceAddresses } from '../net/happy-eyeballs.js';
 import type { TlsFailure } from '../net/tls.js';
 import type { CertificateSummary } from '../net/tls-info.js';
 
@@ -64,14 +64,11 @@ export async function attemptAll(
     const a = addresses[0]!;
     return answer(a.address, port, await tcpAttempt(attemptOptions(a, port, timeoutMs, opts)));
   }
-  const order = interleaveFamilies(addresses);
-  const deadline = Date.now() + timeoutMs;
-  const outcome = await raceAttempts(
-    order.length,
-    (i) => {
-      const a = order[i]!;
-      const left = Math.max(1, deadline - Date.now());
-      const attempt = startTcpAttempt(attemptOptions(a, port, left, opts));
+  const outcome = await raceAddresses(
+    addresses,
+    timeoutMs,
+    (a, leftMs) => {
+      const attempt = startTcpAttempt(attemptOptions(a, port, leftMs, opts));
       const result = attempt.result.then((r) => answer(a.address, port, r));
       return { result, cancel: () => attempt.cancel() };
     },

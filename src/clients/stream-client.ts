@@ -18,7 +18,7 @@ import type { Tap } from '../net/tap.js';
 import { ERR, NetworkError, errnoName, oneLine } from '../net/errors.js';
 import { resolveHost, type IpFamily, type Resolver } from '../net/resolve.js';
 import { Deferred } from './deferred.js';
-import { interleaveFamilies, raceAttempts } from '../net/happy-eyeballs.js';
+import { raceAddresses } from '../net/happy-eyeballs.js';
 import { ConnectAttempt } from './connect-attempt.js';
 import { tlsClientOf } from './tls-client.js';
 import type { TlsClient, TlsClientOptions } from '../net/tls.js';
@@ -108,17 +108,14 @@ async function openPlain(target: Target, opts: OpenOptions): Promise<Socket> {
     const same = addresses.filter((a) => a.family === want);
     if (same.length > 0) addresses = same;
   }
-  const candidates = interleaveFamilies(addresses);
   const ms = timeoutMsOf(opts);
-  const deadline = Date.now() + ms;
-  const outcome = await raceAttempts(
-    candidates.length,
-    (i) => {
-      const a = candidates[i]!;
+  const outcome = await raceAddresses(
+    addresses,
+    ms,
+    (a, leftMs) => {
       const to = { host: a.address, port: target.port, family: a.family };
       const label = formatEndpoint({ host: a.address, port: target.port });
-      const left = ms > 0 ? Math.max(1, deadline - Date.now()) : 0;
-      return new ConnectAttempt(to, { ...opts, totalMs: ms }, label, left);
+      return new ConnectAttempt(to, { ...opts, totalMs: ms }, label, leftMs);
     },
     { signal: opts.signal },
   );

@@ -17,8 +17,8 @@ import {
   unbracket,
   type SocketAddress,
 } from './address.js';
-import { resolveHost, type Resolver } from './resolve.js';
-import { interleaveFamilies, raceAttempts, type RaceAttempt } from './happy-eyeballs.js';
+import { resolveHost, type ResolvedAddress, type Resolver } from './resolve.js';
+import { raceAddresses, type RaceAttempt } from './happy-eyeballs.js';
 
 /** A stream upstream: TCP or TLS over TCP by host and port, or a unix stream socket by path. */
 export type StreamDialTarget =
@@ -146,19 +146,20 @@ async function dialPlain(
     const cause = err instanceof NetworkError ? err.cause : err;
     throw new NetworkError(`cannot reach ${where} — ${reason(cause)}`, cause, ERR.RESOLVE);
   }
-  const order = interleaveFamilies(candidates);
-  const addresses = order.map(({ address, family }): SocketAddress => ({
-    family: family === 6 ? 'IPv6' : 'IPv4',
-    address,
-    port: target.port,
-  }));
-  const outcome = await raceAttempts(addresses.length, (i) =>
-    attempt(addresses[i]!, Math.max(1, deadline - Date.now()), where, opts.timeoutMs),
+  const outcome = await raceAddresses(candidates, Math.max(1, deadline - Date.now()), (a, leftMs) =>
+    attempt(socketAddress(a, target.port), leftMs, where, opts.timeoutMs),
   );
-  if (outcome.won) return { socket: outcome.value, address: addresses[outcome.index]! };
+  if (outcome.won) {
+    return { socket: outcome.value, address: socketAddress(outcome.address, target.port) };
+  }
   const last = outcome.failures[outcome.failures.length - 1];
   if (last instanceof NetworkError) throw last;
   throw timedOut(where, opts.timeoutMs);
+}
+
+/** A resolved address with the target's port. */
+function socketAddress({ address, family }: ResolvedAddress, port: number): SocketAddress {
+  return { family: family === 6 ? 'IPv6' : 'IPv4', address, port };
 }
 
 /** The errno name of a failure, or its message when it has none. */

@@ -61,6 +61,31 @@ export function raceAttempts<T>(
   return new Promise((resolve) => new Race(count, start, opts, resolve).launch());
 }
 
+/** The outcome of {@link raceAddresses}: the winner and its address, or every failure. */
+export type AddressRaceOutcome<A, T> =
+  | { readonly won: true; readonly value: T; readonly address: A }
+  | { readonly won: false; readonly failures: readonly unknown[] };
+
+/**
+ * Race connections to a name's `addresses` in Happy Eyeballs order
+ * ({@link interleaveFamilies}), all within `timeoutMs` (0: no bound): `start(address,
+ * leftMs)` makes one attempt with the time that is left then (0 when unbounded).
+ */
+export async function raceAddresses<A extends { readonly family: number }, T>(
+  addresses: readonly A[],
+  timeoutMs: number,
+  start: (address: A, leftMs: number) => RaceAttempt<T>,
+  opts: RaceOptions<T> = {},
+): Promise<AddressRaceOutcome<A, T>> {
+  const order = interleaveFamilies(addresses);
+  const deadline = Date.now() + timeoutMs;
+  const left = (): number => (timeoutMs > 0 ? Math.max(1, deadline - Date.now()) : 0);
+  const outcome = await raceAttempts(order.length, (i) => start(order[i]!, left()), opts);
+  return outcome.won
+    ? { won: true, value: outcome.value, address: order[outcome.index]! }
+    : outcome;
+}
+
 /** One race: what runs, what failed, and the timer of the next start. */
 class Race<T> {
   readonly #count: number;
