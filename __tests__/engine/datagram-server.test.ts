@@ -480,6 +480,30 @@ describe('stream handlers over datagrams', () => {
     expect((await udpRequest(addr, 'sentinel', c)).toString()).toBe('sentinel');
   });
 
+  test('a reply too long for UDP fails its request (EMSGSIZE), reported with the sender', async () => {
+    class TooLong extends StreamRequestHandler {
+      override async handle(): Promise<void> {
+        await this.write(Buffer.alloc(70_000));
+      }
+    }
+    const errors: [unknown, unknown][] = [];
+    const server = await serve(new UDPServer(LOCAL, TooLong));
+    server.on('requestError', (e, from) => errors.push([e, from]));
+    const ended = once(server, 'requestEnd');
+    const c = udpClient();
+    await new Promise<void>((resolve) => c.bind(0, '127.0.0.1', resolve));
+    const addr = server.serverAddress as InetAddress;
+    c.send('x', addr.port, addr.address);
+    await ended;
+    expect(errors).toEqual([
+      [
+        expect.objectContaining({ code: 'EMSGSIZE' }),
+        { family: 'IPv4', address: '127.0.0.1', port: c.address().port },
+      ],
+    ]);
+    expect(server.stats.errors).toBe(1);
+  });
+
   test('DatagramRequestHandler gets packet, rfile and the datagram as request', async () => {
     const seen = deferred<{ packet: string; read: string; request: Datagram }>();
     class Inspect extends DatagramRequestHandler {

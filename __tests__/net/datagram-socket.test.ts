@@ -97,6 +97,16 @@ describe('UDP', () => {
     expect(client.closed).toBe(true);
     await expect(client.send(Buffer.from('late'))).rejects.toThrow('socket is closed');
   });
+
+  test('sendNow: a reply handed over just before close() still leaves', async () => {
+    const peer = track(await bindDatagramSocket(loopback(0)));
+    const server = await bindDatagramSocket(loopback(0));
+    const arrived = nextMessage(peer);
+    server.sendNow(Buffer.from('last words'), peer.address as InetAddress, undefined);
+    const closed = server.close();
+    expect((await arrived)[0].toString()).toBe('last words');
+    await closed;
+  });
 });
 
 describeIf(NO_UNIX_DGRAM, import.meta.url)('unix datagram', () => {

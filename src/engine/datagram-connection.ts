@@ -110,7 +110,12 @@ export abstract class DatagramConnection {
   flushReply(evenEmpty = false): void | Promise<void> {
     const reply = this.#reply;
     this.#reply = undefined;
-    if (reply === undefined) return evenEmpty ? this.reply(EMPTY) : undefined;
-    return this.reply(Array.isArray(reply) ? Buffer.concat(reply) : reply);
+    if (reply === undefined) return evenEmpty ? this.sendReply(EMPTY) : undefined;
+    return this.sendReply(Array.isArray(reply) ? Buffer.concat(reply) : reply);
+  }
+
+  /** How {@link flushReply} sends: {@link reply}, or a send that needs no promise. May be overridden. */
+  protected sendReply(data: Uint8Array): void | Promise<void> {
+    return this.reply(data);
   }
 }

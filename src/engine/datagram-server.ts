@@ -53,9 +53,8 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   dropped = 0;
   /** Datagrams in flight at most (waiting, being handled, replies on the way); more are dropped. */
   readonly maxQueuedDatagrams: number;
-  /** Bytes in datagrams in flight, and which datagrams those are. */
+  /** Bytes in datagrams in flight. */
   #inFlightBytes = 0;
-  readonly #counted = new WeakSet<Datagram>();
   /** Records every datagram in and out (set before `listen()`); none by default. */
   tap: Tap | undefined;
 
@@ -75,16 +74,17 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
    * buffer would, and `dropped` (clientAddress, 'queue-full') is emitted. Do not override.
    */
   protected receive(datagram: Datagram): void {
-    if (!this.admit(datagram, datagram.clientAddress)) return;
     const inFlight = this.pendingRequests + this.activeRequests;
     const size = datagram.data.length;
     if (inFlight >= this.maxQueuedDatagrams || this.#inFlightBytes + size > MAX_QUEUED_BYTES) {
       this.drop(datagram.clientAddress, 'queue-full');
       return;
     }
+    // counted before the access check: a refused datagram is released as it is ended
     this.#inFlightBytes += size;
-    this.#counted.add(datagram);
-    this.enqueueRequest(datagram, datagram.clientAddress);
+    if (this.admit(datagram, datagram.clientAddress)) {
+      this.enqueueRequest(datagram, datagram.clientAddress);
+    }
   }
 
   /** Count and report a datagram (or a reply) dropped for `reason`. Do not override. */
@@ -94,7 +94,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   }
 
   #release(request: Datagram): void {
-    if (this.#counted.delete(request)) this.#inFlightBytes -= request.data.length;
+    this.#inFlightBytes = Math.max(0, this.#inFlightBytes - request.data.length);
   }
 
   /**
@@ -172,7 +172,6 @@ class SocketDatagram extends DatagramConnection {
     // Wait for the send: the server may close right after the reply (--once).
     const to = this.clientAddress;
     if (to.family !== 'unix') {
-      // UDP, the hot path: one promise per reply (a failed send fails the request)
       this.bytesOut += data.length;
       return this.socket.send(data, to, this.conn);
     }
@@ -180,6 +179,16 @@ class SocketDatagram extends DatagramConnection {
       if (sent === 'sent') this.bytesOut += data.length;
       else if (sent === 'full') this.dropped(this.clientAddress);
     });
+  }
+
+  // UDP, the hot path: the reply after the handler costs no promise and no callback
+  // (the socket's close lets it leave first); one too long fails its request (EMSGSIZE)
+  protected override sendReply(data: Uint8Array): void | Promise<void> {
+    if (this.clientAddress.family === 'unix' || data.length > this.socket.maxPayload) {
+      return this.reply(data);
+    }
+    this.bytesOut += data.length;
+    this.socket.sendNow(data, this.clientAddress, this.conn);
   }
 }
 

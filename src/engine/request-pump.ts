@@ -107,9 +107,9 @@ export class RequestPump<Req> {
   }
 
   /** Run one request, tracked until it ends; the queue moves on when it does. */
-  run(item: Pending<Req>): Promise<void> {
+  run(item: Pending<Req>): void | Promise<void> {
     const result = this.#hooks.dispatch(item);
-    if (!isThenable(result)) return Promise.resolve();
+    if (!isThenable(result)) return;
     // one closure and one promise per request: this runs for every datagram
     const ended = (): void => {
       this.#active.delete(result);

@@ -6,7 +6,14 @@
  * sender. Datagram boundaries are kept: one send is one datagram. The unix side
  * loads the native addon only when it is used.
  */
-import { createSocket, type RemoteInfo, type Socket as UdpSocket } from 'node:dgram';
+import {
+  createSocket,
+  type RemoteInfo,
+  type Socket as UdpSocket,
+  type SocketOptions,
+} from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
+import { isIP } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -118,6 +125,16 @@ export abstract class DatagramSocket extends EventEmitter {
   }
 
   /**
+   * Send as {@link send} does, without a promise and without waiting (a server's reply
+   * to each datagram). UDP: what the kernel refuses is lost as a datagram on the way
+   * can be, unreported (dgram without a callback); check the size first. Unix: a
+   * failure is an `error` event.
+   */
+  sendNow(data: Uint8Array, to: SocketAddress, conn: number | undefined): void {
+    this.send(data, to, conn).catch((err: Error) => this.fail(err));
+  }
+
+  /**
    * Send a reply to `to` as {@link send} does, except that a reply a unix sender
    * cannot take is dropped, never held, and is no failure (like a UDP reply to a
    * port nobody listens on any more): the sender is not bound (`'gone'`), closed or
@@ -196,6 +213,17 @@ export function bindDatagramSocket(
   return local.family === 'unix' ? bindUnix(local, opts) : bindUdp(local, opts);
 }
 
+/**
+ * dgram resolves every destination before it sends, even an address (dns.lookup then
+ * answers a tick later). Every address a socket here sends to is one already: answer
+ * at once, and let dns.lookup handle anything else.
+ */
+const lookup: NonNullable<SocketOptions['lookup']> = (host, options, callback) => {
+  const family = isIP(host);
+  if (family === 0) dnsLookup(host, options, callback);
+  else callback(null, host, family);
+};
+
 class UdpDatagramSocket extends DatagramSocket {
   readonly #socket: UdpSocket;
   readonly #connected: boolean;
@@ -236,7 +264,19 @@ class UdpDatagramSocket extends DatagramSocket {
     });
   }
 
-  protected closeSocket(): Promise<void> {
+  override sendNow(data: Uint8Array, to: SocketAddress, conn: number | undefined): void {
+    if (this.closed || to.family === 'unix') {
+      super.sendNow(data, to, conn); // rejected there, with the reason
+      return;
+    }
+    this.tap?.datagram('>', data, to, conn);
+    // no callback, as a plain dgram echo sends: a callback costs a tick per send
+    this.#socket.send(data, to.port, to.address);
+  }
+
+  protected async closeSocket(): Promise<void> {
+    // sends handed over by sendNow() leave first (one to a host name waits for its lookup)
+    await new Promise((resolve) => setImmediate(resolve));
     return new Promise((resolve) => {
       try {
         this.#socket.close(() => resolve());
@@ -259,7 +299,7 @@ function udpStep(socket: UdpSocket, call: (done: () => void) => void): Promise<v
 }
 
 async function openUdp(peer: InetAddress, opts: DatagramOpenOptions): Promise<DatagramSocket> {
-  const socket = createSocket(peer.family === 'IPv6' ? 'udp6' : 'udp4');
+  const socket = createSocket({ type: peer.family === 'IPv6' ? 'udp6' : 'udp4', lookup });
   try {
     if (opts.localAddress !== undefined || opts.localPort !== undefined || opts.broadcast) {
       const where = { address: opts.localAddress, port: opts.localPort ?? 0 };
@@ -281,7 +321,12 @@ async function openUdp(peer: InetAddress, opts: DatagramOpenOptions): Promise<Da
 
 async function bindUdp(local: InetAddress, opts: DatagramBindOptions): Promise<DatagramSocket> {
   const type = local.family === 'IPv6' ? 'udp6' : 'udp4';
-  const socket = createSocket({ type, ipv6Only: opts.ipv6Only, reuseAddr: opts.reuseAddress });
+  const socket = createSocket({
+    type,
+    ipv6Only: opts.ipv6Only,
+    reuseAddr: opts.reuseAddress,
+    lookup,
+  });
   try {
     const where = { address: local.address, port: local.port, exclusive: true };
     await udpStep(socket, (done) => socket.bind(where, done));
