@@ -10,7 +10,9 @@
 // the 'sockit' resolve hook, package.json, the unix-dgram addon) gets the URL of its
 // tsc twin in dist/, so every module a worker or a child loads by URL is the one it
 // always was.
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { Readable, Writable } from 'node:stream';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -79,3 +81,17 @@ await build({
   plugins: [distUrls, lazyChildProcess],
   logLevel: 'warning',
 });
+
+// V8's code cache for the bundle (bin/sockit.js loads it with the bundle): compiled by
+// running the start of each bundled command (parsing, up to a usage error), so that
+// what every start runs is in it, not only the top level.
+const require = createRequire(import.meta.url);
+const { loadBundle, BUNDLE_CACHE } = require('../bin/sockit.js');
+const { exports: bundle, script } = loadBundle(undefined);
+const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+const io = { stdin: Readable.from([]), stdout: sink, stderr: sink, env: {} };
+const signals = { on: () => undefined, off: () => undefined };
+for (const args of [['connect'], ['send'], ['sendto'], ['recvfrom', 'no-port']]) {
+  await bundle.main(['node', 'sockit', ...args], io, signals);
+}
+await writeFile(BUNDLE_CACHE, script.createCachedData());

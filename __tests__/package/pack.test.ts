@@ -122,3 +122,23 @@ describe('npm pack', () => {
     180_000,
   );
 });
+
+describe('the start-up build', () => {
+  test('the bundle ships with a V8 code cache that this Node accepts', () => {
+    expect(files).toEqual(
+      expect.arrayContaining(['dist/bundle/main.cjs', 'dist/bundle/main.cjs.cache']),
+    );
+    const probe = [
+      "const { loadBundle, BUNDLE_CACHE } = require('./bin/sockit.js');",
+      "const { script, exports } = loadBundle(require('node:fs').readFileSync(BUNDLE_CACHE));",
+      'console.log(script.cachedDataRejected, typeof exports.main);',
+    ].join('\n');
+    const out = execFileSync('node', ['-e', probe], { cwd: ROOT }).toString();
+    expect(out).toBe('false function\n');
+  });
+
+  test('--version answers without the bundle, as commander would', () => {
+    const out = execFileSync('node', [join(ROOT, 'bin/sockit.js'), '--version']).toString();
+    expect(out).toBe(`${PKG.version}\n`);
+  });
+});
