@@ -4,7 +4,7 @@
  * temporary path so that it can be answered) or bound at an address, it sends
  * datagrams and reports each one that arrives as a `message` event with its
  * sender. Datagram boundaries are kept: one send is one datagram. The unix side
- * loads the native addon only when it is used.
+ * (unix-datagram-socket.ts, with the native addon) loads only when it is used.
  */
 import {
   createSocket,
@@ -15,23 +15,16 @@ import {
 import { lookup as dnsLookup } from 'node:dns';
 import { isIP } from 'node:net';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
 import {
-  checkUnixPath,
   formatEndpoint,
   formatUrl,
   inetAddress,
   type InetAddress,
   type SocketAddress,
-  type UnixAddress,
 } from './address.js';
 import { ERR, NetworkError, bindError, errnoName, oneLine } from './errors.js';
 import { debug } from './debug.js';
-import type { UnixDgramSocket } from './unix-dgram.js';
-import type { BoundPath } from './unix-path.js';
 import type { Tap } from './tap.js';
 
 /** Largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes). */
@@ -67,12 +60,12 @@ export interface DatagramBindOptions {
   mode?: number;
 }
 
-type UnixModules = typeof import('./unix-dgram.js') & typeof import('./unix-path.js');
+type UnixSide = ReturnType<(typeof import('./unix-datagram-socket.js'))['unixSide']>;
+let unix: Promise<UnixSide> | undefined;
 
-// the unix datagram modules (a native addon, socket-file helpers) load only for unix sockets
-async function unixModules(): Promise<UnixModules> {
-  const [dgram, path] = await Promise.all([import('./unix-dgram.js'), import('./unix-path.js')]);
-  return { ...dgram, ...path };
+// the unix side (a native addon, socket-file helpers) loads only for unix sockets
+function unixSide(): Promise<UnixSide> {
+  return (unix ??= import('./unix-datagram-socket.js').then((m) => m.unixSide(DatagramSocket)));
 }
 
 /** What became of a reply: sent, or dropped because the unix sender is gone or full. */
@@ -198,7 +191,7 @@ export function openDatagramSocket(
   peer: SocketAddress,
   opts: DatagramOpenOptions = {},
 ): Promise<DatagramSocket> {
-  return peer.family === 'unix' ? openUnix(peer) : openUdp(peer, opts);
+  return peer.family === 'unix' ? unixSide().then((u) => u.open(peer)) : openUdp(peer, opts);
 }
 
 /**
@@ -210,7 +203,9 @@ export function bindDatagramSocket(
   local: SocketAddress,
   opts: DatagramBindOptions = {},
 ): Promise<DatagramSocket> {
-  return local.family === 'unix' ? bindUnix(local, opts) : bindUdp(local, opts);
+  return local.family === 'unix'
+    ? unixSide().then((u) => u.bind(local, opts))
+    : bindUdp(local, opts);
 }
 
 /**
@@ -342,87 +337,4 @@ async function bindUdp(local: InetAddress, opts: DatagramBindOptions): Promise<D
     }
   }
   return new UdpDatagramSocket(socket, local.family, undefined, false);
-}
-
-/** What a unix datagram socket leaves behind and must clean up. */
-interface UnixRemains {
-  /** A private directory holding the sender's own socket file. */
-  readonly dir?: string;
-  /** A socket file bound at the user's path, and how to let it go. */
-  readonly bound?: BoundPath;
-  readonly release?: (bound: BoundPath) => Promise<void>;
-}
-
-class UnixDatagramSocket extends DatagramSocket {
-  readonly #socket: UnixDgramSocket;
-  readonly #own: string;
-  readonly #remains: UnixRemains;
-
-  constructor(
-    socket: UnixDgramSocket,
-    peer: UnixAddress | undefined,
-    own: string,
-    maxPayload: number,
-    remains: UnixRemains,
-  ) {
-    super(peer, maxPayload);
-    this.#socket = socket;
-    this.#own = own;
-    this.#remains = remains;
-    socket.on('message', this.#onMessage);
-    socket.on('error', this.#onError);
-  }
-
-  readonly #onMessage = (data: Buffer, from: string): void =>
-    this.deliver(data, { family: 'unix', path: from });
-
-  readonly #onError = (err: Error): void => this.fail(err);
-
-  get address(): SocketAddress {
-    return { family: 'unix', path: this.#own };
-  }
-
-  protected sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
-    if (to.family !== 'unix') {
-      return Promise.reject(new TypeError('a unix datagram socket sends to paths only'));
-    }
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    // a bound socket answers; it never holds datagrams for a peer that does not read
-    return this.#socket.send(buf, to.path, { wait: this.peer !== undefined });
-  }
-
-  protected async closeSocket(): Promise<void> {
-    this.#socket.close();
-    const { dir, bound, release } = this.#remains;
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    if (bound && release) await release(bound);
-  }
-}
-
-async function openUnix(peer: UnixAddress): Promise<DatagramSocket> {
-  checkUnixPath(peer.path);
-  const { UnixDgramSocket, UNIX_DGRAM_MAX, withSocketUmask } = await unixModules();
-  const socket = new UnixDgramSocket();
-  // bind a private path so that the peer can answer; close() removes it
-  const dir = mkdtempSync(join(tmpdir(), 'sockit-'));
-  const own = join(dir, 'c.sock');
-  try {
-    withSocketUmask(() => socket.bind(own));
-  } catch (err) {
-    socket.close();
-    rmSync(dir, { recursive: true, force: true });
-    throw new NetworkError(`cannot bind ${own} — ${oneLine(err)}`, err, ERR.DATAGRAM);
-  }
-  return new UnixDatagramSocket(socket, peer, own, UNIX_DGRAM_MAX, { dir });
-}
-
-async function bindUnix(local: UnixAddress, opts: DatagramBindOptions): Promise<DatagramSocket> {
-  const { bindUnixDgram, checkBindablePath, releaseSocketFile, UNIX_DGRAM_MAX } =
-    await unixModules();
-  checkBindablePath(local.path);
-  const { socket, bound } = await bindUnixDgram(local.path, opts.mode);
-  return new UnixDatagramSocket(socket, undefined, local.path, UNIX_DGRAM_MAX, {
-    bound,
-    release: releaseSocketFile,
-  });
 }
