@@ -1,5 +1,4 @@
 import { Buffer } from 'node:buffer';
-import { once } from 'node:events';
 import {
   DatagramConnection,
   StreamRequestHandler,
@@ -45,11 +44,24 @@ export class ChargenHandler extends StreamRequestHandler {
 /** Write the pattern while the peer reads; return when it goes. */
 async function generate(conn: StreamRequest): Promise<void> {
   conn.resume(); // input is discarded; its end does not stop the generator
-  const closed = once(conn, 'close').then(() => false);
   while (!conn.destroyed && conn.writable) {
-    if (!conn.write(CYCLE)) {
-      const more = await Promise.race([once(conn, 'drain').then(() => true), closed]);
-      if (!more) return;
-    }
+    if (!conn.write(CYCLE)) await drainedOrClosed(conn);
   }
+}
+
+/**
+ * Settles on the next `drain` or `close`, and leaves nothing behind: racing a fresh
+ * `drain` against one `close` promise would add a reaction to that promise at every
+ * wait, which a long stream piles up by the hundred thousand.
+ */
+function drainedOrClosed(conn: StreamRequest): Promise<void> {
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      conn.off('drain', settle);
+      conn.off('close', settle);
+      resolve();
+    };
+    conn.on('drain', settle);
+    conn.on('close', settle);
+  });
 }

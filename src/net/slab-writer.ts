@@ -7,7 +7,7 @@
  */
 
 /** The slab size of a connection that has sent little, and of a busy one. */
-export const SMALL_SLAB = 16 * 1024;
+export const SMALL_SLAB = 8 * 1024;
 export const LARGE_SLAB = 64 * 1024;
 
 /** Packs writes into slabs and posts each one when it is full or the writer pauses. */
