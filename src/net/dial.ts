@@ -117,10 +117,19 @@ const VERIFY: TlsClientOptions = {};
  * upstream is then verified as `opts.tls` says, within the same deadline; a
  * refusal rejects with net/tls.ts's one-line TlsError (the reason, the fix).
  */
-export async function dialStream(target: StreamDialTarget, opts: DialOptions): Promise<Dialed> {
+export function dialStream(target: StreamDialTarget, opts: DialOptions): Promise<Dialed> {
   const deadline = Date.now() + opts.timeoutMs;
-  const dialed = await dialPlain(target, opts, deadline);
-  if (target.kind !== 'tls') return dialed;
+  const dialed = dialPlain(target, opts, deadline);
+  return target.kind === 'tls' ? dialed.then((d) => verified(d, target, opts, deadline)) : dialed;
+}
+
+/** A `tls://` upstream's connection, verified within what is left of the deadline. */
+async function verified(
+  dialed: Dialed,
+  target: StreamDialTarget & { readonly host: string },
+  opts: DialOptions,
+  deadline: number,
+): Promise<Dialed> {
   const { tlsConnect } = await import('./tls.js');
   const label = formatEndpoint(dialed.address);
   const timeoutMs = Math.max(1, deadline - Date.now());
