@@ -107,6 +107,22 @@ describe('UDP', () => {
     expect((await arrived)[0].toString()).toBe('last words');
     await closed;
   });
+
+  test('sendNow on a connected socket: to its peer, in order, as sent', async () => {
+    const peer = track(await bindDatagramSocket(loopback(0)));
+    const client = track(await openDatagramSocket(peer.address!, { connect: true }));
+    const got: Buffer[] = [];
+    const all = new Promise<void>((resolve) => {
+      peer.on('message', (data: Buffer) => {
+        got.push(data);
+        if (got.length === 3) resolve();
+      });
+    });
+    for (const word of ['one', 'two', 'three'])
+      client.sendNow(Buffer.from(word), client.peer!, undefined);
+    await all;
+    expect(got.map(String)).toEqual(['one', 'two', 'three']);
+  });
 });
 
 describeIf(NO_UNIX_DGRAM, import.meta.url)('unix datagram', () => {

@@ -6,7 +6,7 @@
  */
 import type { Buffer } from 'node:buffer';
 import { performance } from 'node:perf_hooks';
-import { formatEndpoint, type SocketAddress } from '../net/address.js';
+import type { SocketAddress } from '../net/address.js';
 import { openDatagramSocket, type DatagramSocket } from '../net/datagram-socket.js';
 import type { DatagramDialTarget } from '../net/dial.js';
 import { errorCode, oneLine } from '../net/errors.js';
@@ -37,6 +37,14 @@ export interface SessionOptions {
   readonly report: (report: SessionReport) => void;
   /** A datagram from a new sender was dropped: no room for its session. */
   readonly refused: (client: SocketAddress) => void;
+}
+
+/** A failed reply is a datagram lost on the way (the sender is gone). */
+const ignore = (): void => undefined;
+
+/** The session of a sender: its path, or its address and port (no formatting per datagram). */
+function sessionKey(from: SocketAddress): string {
+  return from.family === 'unix' ? from.path : `${from.address}|${from.port}`;
 }
 
 class Session {
@@ -77,7 +85,7 @@ export class DatagramSessions {
   /** Send `conn`'s datagram upstream on its sender's session (opened on first use). */
   send(conn: DatagramConnection): void | Promise<void> {
     if (this.#closed) return;
-    const key = formatEndpoint(conn.clientAddress);
+    const key = sessionKey(conn.clientAddress);
     let session = this.#sessions.get(key);
     if (session === undefined) {
       if (this.#opts.max !== undefined && this.#sessions.size >= this.#opts.max) {
@@ -90,15 +98,29 @@ export class DatagramSessions {
     session.latest = conn;
     const s = session;
     // the session's socket is open after its first datagram: no extra await per datagram
-    if (s.ready) return this.#forward(key, s, s.ready, conn.data);
+    if (s.ready !== undefined) return this.#forward(key, s, s.ready, conn.data);
     return s.socket.then(
       (socket) => this.#forward(key, s, socket, conn.data),
       () => undefined, // reported once by #open
     );
   }
 
-  #forward(key: string, session: Session, socket: DatagramSocket, data: Buffer): Promise<void> {
+  #forward(
+    key: string,
+    session: Session,
+    socket: DatagramSocket,
+    data: Buffer,
+  ): void | Promise<void> {
     session.timer?.refresh();
+    const peer = socket.peer!;
+    // UDP: handed over with no promise and no callback (a callback costs a tick per
+    // datagram); an ICMP refusal still ends the session (an `error` on the connected
+    // socket). Unix waits for room at the peer; a datagram too long fails here.
+    if (peer.family !== 'unix' && data.length <= socket.maxPayload) {
+      socket.sendNow(data, peer, undefined);
+      session.bytesUp += data.length;
+      return;
+    }
     return socket.send(data).then(
       () => void (session.bytesUp += data.length),
       (err: unknown) => this.#end(key, session, 'upstream-failed', err),
@@ -119,7 +141,11 @@ export class DatagramSessions {
       socket.on('message', (data: Buffer) => {
         session.bytesDown += data.length;
         session.timer?.refresh();
-        session.latest.reply(data).catch(() => undefined); // a sender gone: the reply is lost
+        // the reply as the server sends its own (UDP: no promise, no callback)
+        const latest = session.latest;
+        latest.appendReply(data);
+        const sent = latest.flushReply();
+        if (sent !== undefined) sent.catch(ignore); // a sender gone: the reply is lost
       });
       socket.on('error', (err: Error) => this.#end(key, session, 'upstream-failed', err));
       session.timer = setTimeout(

@@ -119,6 +119,12 @@ function targetOf(url: string): DialTarget {
  */
 export class ForwardHandler extends StreamRequestHandler {
   override handle(): void | Promise<void> {
+    const request = this.request;
+    if (request instanceof DatagramConnection) {
+      // every datagram after a server's first: straight to its sessions
+      const all = sessions.get(this.server);
+      if (all !== undefined) return all.send(request);
+    }
     const opts = optionsOf(this.server as BaseServer<unknown>);
     const target = targetOf(opts.target);
     const conn = this.connection;

@@ -119,9 +119,9 @@ export abstract class DatagramSocket extends EventEmitter {
 
   /**
    * Send as {@link send} does, without a promise and without waiting (a server's reply
-   * to each datagram). UDP: what the kernel refuses is lost as a datagram on the way
-   * can be, unreported (dgram without a callback); check the size first. Unix: a
-   * failure is an `error` event.
+   * to each datagram, a relay's datagram to its peer). UDP: what the kernel refuses is
+   * lost as a datagram on the way can be, unreported (dgram without a callback); check
+   * the size first. Unix: a failure is an `error` event.
    */
   sendNow(data: Uint8Array, to: SocketAddress, conn: number | undefined): void {
     this.send(data, to, conn).catch((err: Error) => this.fail(err));
@@ -266,7 +266,8 @@ class UdpDatagramSocket extends DatagramSocket {
     }
     this.tap?.datagram('>', data, to, conn);
     // no callback, as a plain dgram echo sends: a callback costs a tick per send
-    this.#socket.send(data, to.port, to.address);
+    if (this.#connected && to === this.peer) this.#socket.send(data);
+    else this.#socket.send(data, to.port, to.address);
   }
 
   protected async closeSocket(): Promise<void> {

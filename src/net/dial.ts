@@ -6,7 +6,7 @@
  * style, within one deadline; a `tls://` upstream is then verified (net/tls.ts, loaded only then)
  * within what is left of that deadline.
  */
-import { connect, type Socket } from 'node:net';
+import { connect, isIP, type Socket } from 'node:net';
 import type { TlsClient, TlsClientOptions } from './tls.js';
 import { ERR, NetworkError, UsageError, errorCode, oneLine, systemError } from './errors.js';
 import {
@@ -117,10 +117,19 @@ const VERIFY: TlsClientOptions = {};
  * upstream is then verified as `opts.tls` says, within the same deadline; a
  * refusal rejects with net/tls.ts's one-line TlsError (the reason, the fix).
  */
-export async function dialStream(target: StreamDialTarget, opts: DialOptions): Promise<Dialed> {
+export function dialStream(target: StreamDialTarget, opts: DialOptions): Promise<Dialed> {
   const deadline = Date.now() + opts.timeoutMs;
-  const dialed = await dialPlain(target, opts, deadline);
-  if (target.kind !== 'tls') return dialed;
+  const dialed = dialPlain(target, opts, deadline);
+  return target.kind === 'tls' ? dialed.then((d) => verified(d, target, opts, deadline)) : dialed;
+}
+
+/** A `tls://` upstream's connection, verified within what is left of the deadline. */
+async function verified(
+  dialed: Dialed,
+  target: StreamDialTarget & { readonly host: string },
+  opts: DialOptions,
+  deadline: number,
+): Promise<Dialed> {
   const { tlsConnect } = await import('./tls.js');
   const label = formatEndpoint(dialed.address);
   const timeoutMs = Math.max(1, deadline - Date.now());
@@ -134,27 +143,37 @@ async function dialPlain(
   opts: DialOptions,
   deadline: number,
 ): Promise<Dialed> {
-  const where = formatTarget(target);
-  if (target.kind === 'unix') {
-    const address: SocketAddress = { family: 'unix', path: target.path };
-    return { socket: await attempt(address, opts.timeoutMs, where).result, address };
+  const single = singleAddress(target);
+  // one address (a path, an IP literal): one attempt, no resolving and no race
+  if (single !== undefined) {
+    return { socket: await attempt(single, opts.timeoutMs, target).result, address: single };
   }
+  const { host, port } = target as { host: string; port: number };
   let candidates;
   try {
-    candidates = await resolveHost(target.host, undefined, opts.resolver);
+    candidates = await resolveHost(host, undefined, opts.resolver);
   } catch (err) {
     const cause = err instanceof NetworkError ? err.cause : err;
+    const where = formatTarget(target);
     throw new NetworkError(`cannot reach ${where} — ${reason(cause)}`, cause, ERR.RESOLVE);
   }
   const outcome = await raceAddresses(candidates, Math.max(1, deadline - Date.now()), (a, leftMs) =>
-    attempt(socketAddress(a, target.port), leftMs, where, opts.timeoutMs),
+    attempt(socketAddress(a, port), leftMs, target, opts.timeoutMs),
   );
   if (outcome.won) {
-    return { socket: outcome.value, address: socketAddress(outcome.address, target.port) };
+    return { socket: outcome.value, address: socketAddress(outcome.address, port) };
   }
   const last = outcome.failures[outcome.failures.length - 1];
   if (last instanceof NetworkError) throw last;
-  throw timedOut(where, opts.timeoutMs);
+  throw timedOut(target, opts.timeoutMs);
+}
+
+/** The one address of a unix target or of an IP literal; undefined for a name. */
+function singleAddress(target: StreamDialTarget): SocketAddress | undefined {
+  if (target.kind === 'unix') return { family: 'unix', path: target.path };
+  const v = isIP(target.host);
+  if (v === 0) return undefined;
+  return { family: v === 6 ? 'IPv6' : 'IPv4', address: target.host, port: target.port };
 }
 
 /** A resolved address with the target's port. */
@@ -167,41 +186,43 @@ function reason(err: unknown): string {
   return errorCode(err) ?? oneLine(err);
 }
 
-function timedOut(where: string, ms: number): NetworkError {
+function timedOut(target: StreamDialTarget, ms: number): NetworkError {
   const err = systemError('ETIMEDOUT', `no connection within ${ms} ms`);
-  return new NetworkError(`cannot reach ${where} — ETIMEDOUT`, err, ERR.CONNECT);
+  return new NetworkError(`cannot reach ${formatTarget(target)} — ETIMEDOUT`, err, ERR.CONNECT);
 }
 
 /**
  * One connection attempt to one address, within `ms` (`totalMs`: the whole
- * timeout, for the message).
+ * timeout, for the message). Once it connects, nothing of it is left on the
+ * socket: no listener, no timer.
  */
-function attempt(to: SocketAddress, ms: number, where: string, totalMs = ms): RaceAttempt<Socket> {
+function attempt(
+  to: SocketAddress,
+  ms: number,
+  target: StreamDialTarget,
+  totalMs = ms,
+): RaceAttempt<Socket> {
   const socket =
     to.family === 'unix'
       ? connect({ path: to.path, allowHalfOpen: true })
       : connect({ host: to.address, port: to.port, allowHalfOpen: true, noDelay: true });
   const result = new Promise<Socket>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.destroy();
-      reject(timedOut(where, totalMs));
-    }, ms);
-    const onError = (err: Error): void => {
+    const settle = (err?: NetworkError): void => {
       clearTimeout(timer);
+      socket.off('error', onError).off('connect', onConnect).off('close', onClose);
+      if (err === undefined) return resolve(socket);
       socket.destroy();
-      reject(new NetworkError(`cannot reach ${where} — ${reason(err)}`, err, ERR.CONNECT));
+      reject(err);
     };
-    socket.once('error', onError);
-    socket.once('connect', () => {
-      clearTimeout(timer);
-      socket.off('error', onError);
-      resolve(socket);
-    });
+    const onError = (err: Error): void =>
+      settle(
+        new NetworkError(`cannot reach ${formatTarget(target)} — ${reason(err)}`, err, ERR.CONNECT),
+      );
+    const onConnect = (): void => settle();
     // called off (another address won): destroy() is quiet, so settle here
-    socket.once('close', () => {
-      clearTimeout(timer);
-      reject(timedOut(where, totalMs));
-    });
+    const onClose = (): void => settle(timedOut(target, totalMs));
+    const timer = setTimeout(onClose, ms);
+    socket.on('error', onError).on('connect', onConnect).on('close', onClose);
   });
   return { result, cancel: () => socket.destroy() };
 }
