@@ -17,12 +17,12 @@ import { toAccessList, type AccessList } from '../net/access.js';
 import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
 import { RequestPump } from './request-pump.js';
 import { runHandler, type HandlerClass } from './request-handler.js';
-import { RequestRunner, type RunHooks } from './request-run.js';
+import { RequestRunner } from './request-run.js';
 import type { BaseServerOptions, ServerState } from './server-types.js';
 import type { ServerStats } from './server-types.js';
 import { isBuiltInHandler, specOf, type ModuleRef, type ServerSpec } from './server-spec.js';
 import { checkMode, createStrategy } from './strategies.js';
-import type { ConcurrencyStrategy, RequestOutcome, StrategyHost } from './strategy.js';
+import type { ConcurrencyStrategy, RequestOutcome, ServerHooks } from './strategy.js';
 
 export { CONCURRENCY_MODES, type ConcurrencyMode };
 export * from './server-types.js';
@@ -288,7 +288,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   /** What a request run and the strategy call (the hooks stay protected). */
-  #hooks(): RunHooks<Req> & StrategyHost {
+  #hooks(): ServerHooks<Req> {
     return {
       stats: this.stats,
       builtIn: isBuiltInHandler(this.handlerModule),
@@ -297,10 +297,10 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
       serverAddress: () => this.#address,
       spec: () => this.spec(),
       processRequest: (r, a) => this.processRequest(r, a),
-      finishRequest: (r, a) => this.finishRequest(r as Req, a),
+      finishRequest: (r, a) => this.finishRequest(r, a),
       verifyRequest: (r, a) => this.verifyRequest(r, a),
       beginRequest: (r) => this.beginRequest(r),
-      handedOff: (r) => this.handOff(r as Req),
+      handedOff: (r) => this.handOff(r),
       shutdownRequest: (r) => this.shutdownRequest(r),
       abortRequest: (r) => this.abortRequest(r),
       requestBytes: (r) => this.requestBytes(r),

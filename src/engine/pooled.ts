@@ -18,14 +18,9 @@ import {
 } from '../net/worker-pool.js';
 import type { ConcurrencyMode } from './modes.js';
 import type { Datagram } from './request-handler.js';
-import type { ConcurrencyStrategy, RequestOutcome, StrategyHost } from './strategy.js';
-import {
-  workerEntry,
-  type AddressMessage,
-  type DatagramJob,
-  type FromWorker,
-  type WorkerInit,
-} from './worker-protocol.js';
+import type { ConcurrencyStrategy, RequestOutcome, ServerHooks } from './strategy.js';
+import { builtSibling } from '../net/built-module.js';
+import type { AddressMessage, DatagramJob, FromWorker } from './worker-protocol.js';
 
 /** A request running on a worker. */
 interface Job {
@@ -40,23 +35,22 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
   abstract readonly mode: ConcurrencyMode;
   /** Worker threads or child processes. */
   protected abstract readonly backend: BackendKind;
-  /** The worker entry module. */
+  /** The worker entry module (a sibling of this one). */
   protected abstract readonly entry: 'thread-worker' | 'fork-worker';
-  protected host!: StrategyHost;
+  protected host!: ServerHooks;
   protected pool!: WorkerPool;
   readonly #jobs = new Map<number, Job>();
   /** Workers told the bound address already (they start before the bind). */
   readonly #informed = new WeakSet<PoolWorker>();
   #nextId = 0;
 
-  async start(host: StrategyHost): Promise<void> {
+  async start(host: ServerHooks): Promise<void> {
     this.host = host;
-    const init: WorkerInit = { spec: host.spec() };
     this.pool = new WorkerPool({
       backend: this.backend,
-      entry: workerEntry(this.entry),
+      entry: builtSibling(this.entry, import.meta.url),
       size: host.workers,
-      init,
+      init: host.spec(),
     });
     const describe = (w: PoolWorker) => ({ id: w.id, pid: w.pid, threadId: w.threadId });
     this.pool.on('spawn', (w: PoolWorker) => host.emit('workerStart', describe(w)));

@@ -6,11 +6,11 @@
 import type { SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';
 import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
-import type { ConcurrencyStrategy, StrategyHost } from './strategy.js';
+import type { ConcurrencyStrategy, ServerHooks } from './strategy.js';
 
 /** The in-thread strategies: handlers run on this event loop. */
 class InThreadStrategy implements ConcurrencyStrategy {
-  #host: StrategyHost | undefined;
+  #host: ServerHooks | undefined;
   /** How many requests may run at once (sequential: 1). */
   readonly #limit: number;
 
@@ -21,7 +21,7 @@ class InThreadStrategy implements ConcurrencyStrategy {
     this.#limit = limit;
   }
 
-  async start(host: StrategyHost): Promise<void> {
+  async start(host: ServerHooks): Promise<void> {
     this.#host = host;
   }
 

@@ -23,7 +23,6 @@ import {
   type DatagramJob,
   type DoneMessage,
   type EventMessage,
-  type WorkerInit,
 } from './worker-protocol.js';
 
 /** A job running in this worker. */
@@ -113,7 +112,7 @@ export async function workerMain(
   const child = await poolChild();
   let server: BaseServer<unknown>;
   try {
-    server = await buildServer((child.init as WorkerInit).spec);
+    server = await buildServer(child.init as ServerSpec);
   } catch (err) {
     child.fatal(err);
     return;

@@ -8,16 +8,9 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from '../net/address.js';
-import { builtSibling } from '../net/built-module.js';
 import type { WireError } from '../net/wire.js';
 import type { TlsFacts } from '../net/tls-info.js';
-import type { ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
-
-/** What every pooled worker starts with. */
-export interface WorkerInit {
-  readonly spec: ServerSpec;
-}
 
 /** Owner → worker: run the handler on one datagram. */
 export interface DatagramJob {
@@ -83,8 +76,3 @@ export interface EventMessage {
 
 /** Messages every pooled worker may send. */
 export type FromWorker = ReplyMessage | DoneMessage | EventMessage;
-
-/** The worker entry `name` of a pooled mode, as workers load it. */
-export function workerEntry(name: 'thread-worker' | 'fork-worker'): URL {
-  return builtSibling(name, import.meta.url);
-}
