@@ -1,13 +1,8 @@
 /**
- * The datagram connection: what a datagram server hands to every handler class
- * as `request`, one per datagram. It carries the datagram (`data`,
- * `clientAddress`, `reply()`) and offers it as a connection of its own, as
- * Python's `DatagramRequestHandler` does: `rfile` yields the datagram once and
- * ends, what is written to `wfile` is collected and goes back to the sender as
- * one datagram after the handler.
- *
- * Both streams are made on first use only: a handler that answers with `reply()`
- * or `appendReply()` costs no stream at all.
+ * The datagram connection: what a datagram server hands to every handler class as
+ * `request`, one per datagram, as Python's `DatagramRequestHandler` sees it. Both
+ * streams are made on first use only: a handler that answers with `reply()` or
+ * `appendReply()` costs no stream at all.
  */
 import { Readable, Writable } from 'node:stream';
 import { Buffer } from 'node:buffer';
@@ -16,8 +11,9 @@ import type { SocketAddress } from '../net/address.js';
 const EMPTY = Buffer.alloc(0);
 
 /**
- * One datagram as a request, with the reply it collects. Each datagram server
- * transport subclasses it with the one thing that differs: how `reply()` sends.
+ * One datagram as a connection of its own: `rfile` yields the datagram once and
+ * ends; what is written to `wfile` is collected and goes back to the sender as one
+ * datagram after the handler. Each transport subclasses it with how `reply()` sends.
  */
 export abstract class DatagramConnection {
   /** Bytes sent back so far. */

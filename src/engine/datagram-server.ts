@@ -27,12 +27,7 @@ export const MAX_QUEUED_DATAGRAMS = 8192;
 /** Bytes in datagrams in flight at most (8192 datagrams of 64 KiB would be 512 MiB). */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
-/**
- * What datagram servers take: any handler class that accepts a
- * {@link DatagramConnection} as its request — a {@link DatagramRequestHandler}, a
- * {@link StreamRequestHandler} (each datagram is a connection of its own) or a
- * {@link BaseRequestHandler}.
- */
+/** What datagram servers take: a Datagram-, Stream- or BaseRequestHandler class (each datagram is a {@link DatagramConnection}). */
 export type DatagramHandlerClass = HandlerClass<Datagram>;
 
 /** Options for datagram servers. */
@@ -41,11 +36,7 @@ export interface DatagramServerOptions extends BaseServerOptions {
   maxQueuedDatagrams?: number;
 }
 
-/**
- * Base class of datagram servers. Every handler gets the datagram as a
- * {@link DatagramConnection}: `rfile` reads it, what is written to `wfile` goes
- * back to the sender as one datagram after the handler.
- */
+/** Base class of datagram servers: every handler gets its datagram as a {@link DatagramConnection}. */
 export abstract class DatagramServer extends BaseServer<Datagram> {
   /** The socket once bound. */
   socket: DatagramSocket | undefined;

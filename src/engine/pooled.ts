@@ -1,11 +1,8 @@
 /**
- * What the two pooled modes share (the supervision itself is the WorkerPool's):
- * starting the pool with the server's spec, picking the least-loaded worker,
- * tracking each request on its worker so that a worker's death fails exactly its
- * requests, datagram jobs (the datagram goes to the worker, its replies come back
- * and leave from here), the worker events on the server, and giving up.
+ * What the two pooled modes share over one WorkerPool (which supervises): each
+ * request tracked on its worker, so that a worker's death fails exactly its
+ * requests; datagram jobs, whose replies leave from here; the worker events.
  */
-import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
 import { fromWire } from '../net/wire.js';
@@ -58,9 +55,7 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
     this.pool.on('output', (w: PoolWorker, line: string) => {
       if (!host.emit('workerOutput', describe(w), line)) printWorkerOutput(w, line);
     });
-    this.pool.on('message', (w: PoolWorker, msg: FromWorker, extra: unknown) =>
-      this.onMessage(w, msg, extra),
-    );
+    this.pool.on('message', (_w: PoolWorker, msg: FromWorker) => this.#onMessage(msg));
     this.pool.on('exit', (info: WorkerExit, w: PoolWorker) => this.#onExit(info, w));
     this.pool.on('giveUp', () => host.giveUp());
     await this.pool.start();
@@ -133,8 +128,8 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
     );
   }
 
-  /** A message from a worker: replies and ends of jobs. May be extended. */
-  protected onMessage(_worker: PoolWorker, msg: FromWorker, _extra: unknown): void {
+  /** A message from a worker: events, replies and ends of jobs. */
+  #onMessage(msg: FromWorker): void {
     if (msg.type === 'event') {
       this.host.emit(msg.name, ...msg.args);
       return;
@@ -142,9 +137,7 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
     const job = this.#jobs.get(msg.id);
     if (!job) return;
     if (msg.type === 'reply') {
-      const sent = job.datagram?.reply(
-        Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength),
-      );
+      const sent = job.datagram?.reply(msg.data);
       if (sent) {
         sent.catch(() => undefined); // reported through Promise.all below
         job.replies.push(sent);

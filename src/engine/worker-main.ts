@@ -65,8 +65,7 @@ class ForwardedDatagram extends DatagramConnection {
   }
 
   reply(reply: Uint8Array): Promise<void> {
-    const copy = new Uint8Array(reply.byteLength);
-    copy.set(reply);
+    const copy = new Uint8Array(reply); // a copy of its own: its buffer is transferred
     this.child.post({ type: 'reply', id: this.id, data: copy }, [copy.buffer]);
     this.bytesOut += reply.byteLength;
     return Promise.resolve();
