@@ -1,10 +1,7 @@
 /**
- * BaseServer: Python's socketserver.BaseServer lifecycle on Node's event loop.
- * Methods for the caller: `listen()` (bind + activate), `serveForever()`,
- * `handleRequest()`, `shutdown()`, `serverClose()`, `serverAddress`. The hooks that
- * may be overridden are at the end. How requests run is the strategy of the mode
- * (strategy.ts); pooled workers rebuild the server from its {@link ServerSpec} and
- * run requests through {@link BaseServer.runRequest}.
+ * BaseServer: Python's socketserver.BaseServer lifecycle on Node's event loop: the
+ * methods for the caller first, the hooks that may be overridden at the end. How
+ * requests run is the strategy of the mode (strategy.ts).
  */
 import { settleMallocHeap } from '../net/heap.js';
 import { EventEmitter } from 'node:events';
@@ -230,10 +227,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   /**
-   * Run one request handed over by a worker pool in this worker: `finishRequest()`,
-   * then `shutdownRequest()` (or `abortRequest()` after a failure, which is then
-   * thrown). What escapes the handler later counts as its failure. Resolves with the
-   * bytes it moved. Do not override.
+   * Run one request handed over by a worker pool in this worker, contained; resolves
+   * with the bytes it moved, rejects with its failure. Do not override.
    */
   runRequest(request: Req, clientAddress: SocketAddress): Promise<RequestOutcome> {
     return this.#runner.runInWorker(request, clientAddress);
