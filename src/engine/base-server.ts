@@ -86,12 +86,9 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     this.timeout = options.timeout ?? null;
     this.accessList = toAccessList(options.accessList);
     this.log = options.log ?? ((line) => debug('%s', line));
-    this.#runner = new RequestRunner<Req>(this.#hooks());
-    this.#pump = new RequestPump<Req>({
-      canStart: (active) => this.#strategy?.canStart(active) ?? true,
-      dispatch: (item) => this.#runner.dispatch(item),
-      abort: (request) => this.abortRequest(request),
-    });
+    const hooks = this.#hooks();
+    this.#runner = new RequestRunner<Req>(hooks);
+    this.#pump = new RequestPump<Req>(hooks, this.#runner);
   }
 
   /** The address the server is bound to (the real one once bound: port 0 resolved). */
@@ -287,6 +284,7 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     return {
       stats: this.stats,
       builtIn: isBuiltInHandler(this.handlerModule),
+      canStart: (active) => this.#strategy?.canStart(active) ?? true,
       transport: this.transport,
       workers: this.workers,
       serverAddress: () => this.#address,

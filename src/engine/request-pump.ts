@@ -8,6 +8,8 @@ import type { SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';
 import { settledWithin } from '../net/timing.js';
 import { isThenable } from './request-handler.js';
+import type { RequestRunner } from './request-run.js';
+import type { ServerHooks } from './strategy.js';
 
 /** After the grace period, how long destroyed requests get to end before they are abandoned. */
 const ABANDON_MS = 200;
@@ -16,16 +18,6 @@ const ABANDON_MS = 200;
 export interface Pending<Req> {
   readonly request: Req;
   readonly clientAddress: SocketAddress;
-}
-
-/** What the pump needs of its server. */
-export interface PumpHooks<Req> {
-  /** May one more request start while `active` run? (the strategy decides) */
-  canStart(active: number): boolean;
-  /** Run one request; a promise while it runs. */
-  dispatch(item: Pending<Req>): void | Promise<void>;
-  /** End a request nobody will take. */
-  abort(request: Req): void;
 }
 
 /** A `serveForever()` in progress. */
@@ -46,7 +38,8 @@ function later(): { promise: Promise<void>; resolve: () => void } {
 
 /** The request queue of one server; see the module comment. */
 export class RequestPump<Req> {
-  readonly #hooks: PumpHooks<Req>;
+  readonly #hooks: ServerHooks<Req>;
+  readonly #runner: RequestRunner<Req>;
   readonly #pending: Pending<Req>[] = [];
   readonly #active = new Set<Promise<void>>();
   #waiter: ((item: Pending<Req> | undefined) => void) | undefined;
@@ -54,8 +47,9 @@ export class RequestPump<Req> {
   #graceOver = later();
   #graceEnded = false;
 
-  constructor(hooks: PumpHooks<Req>) {
+  constructor(hooks: ServerHooks<Req>, runner: RequestRunner<Req>) {
     this.#hooks = hooks;
+    this.#runner = runner;
   }
 
   /** Requests running. */
@@ -108,7 +102,7 @@ export class RequestPump<Req> {
 
   /** Run one request, tracked until it ends; the queue moves on when it does. */
   run(item: Pending<Req>): void | Promise<void> {
-    const result = this.#hooks.dispatch(item);
+    const result = this.#runner.dispatch(item);
     if (!isThenable(result)) return;
     // one closure and one promise per request: this runs for every datagram
     const ended = (): void => {
@@ -155,7 +149,7 @@ export class RequestPump<Req> {
   /** End every queued request, and a `handleRequest()` waiting for one. */
   dropPending(): void {
     this.#waiter?.(undefined);
-    for (const { request } of this.#pending.splice(0)) this.#hooks.abort(request);
+    for (const { request } of this.#pending.splice(0)) this.#hooks.abortRequest(request);
   }
 
   /** Wait for running requests, at most `graceMs`; true when all of them ended. */

@@ -16,8 +16,8 @@ export interface RequestOutcome {
 }
 
 /**
- * What a request run (request-run.ts) and a strategy may ask of their server: its
- * hooks (they stay protected on the server), counters and events.
+ * What the request queue and run (request-pump.ts, request-run.ts) and a strategy
+ * may ask of their server: its hooks (they stay protected on it), counters and events.
  */
 export interface ServerHooks<Req = unknown> {
   readonly transport: Transport;
@@ -30,6 +30,8 @@ export interface ServerHooks<Req = unknown> {
    * is sockit's own failure: one line, exit 1.
    */
   readonly builtIn: boolean;
+  /** May one more request start while `active` run? (the strategy decides) */
+  canStart(active: number): boolean;
   /** Where the server is bound (once bound: port 0 resolved). */
   serverAddress(): SocketAddress;
   /** What workers need to build the same server in their thread or process. */
