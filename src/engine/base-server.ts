@@ -224,8 +224,9 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   /**
-   * Run one request handed over by a worker pool in this worker, contained; resolves
-   * with the bytes it moved, rejects with its failure. Do not override.
+   * Run one request handed over by a worker pool in this worker, contained:
+   * `finishRequest()`, then `shutdownRequest()`, or `abortRequest()` after a failure
+   * (then thrown). Resolves with the bytes it moved. Do not override.
    */
   runRequest(request: Req, clientAddress: SocketAddress): Promise<RequestOutcome> {
     return this.#runner.runInWorker(request, clientAddress);
@@ -285,7 +286,6 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
       stats: this.stats,
       builtIn: isBuiltInHandler(this.handlerModule),
       canStart: (active) => this.#strategy?.canStart(active) ?? true,
-      transport: this.transport,
       workers: this.workers,
       serverAddress: () => this.#address,
       spec: () => this.spec(),

@@ -35,9 +35,8 @@ export abstract class DatagramConnection {
   abstract reply(data: Uint8Array): Promise<void>;
 
   /**
-   * Call `fn` when the server gives up on this datagram's request before its
-   * handler is done (a worker closing after its grace): a handler that waits on
-   * something of its own (a child process) ends it there. Do not override.
+   * Call `fn` when the server gives up on the request before its handler is done
+   * (a worker closing after its grace), to end what it waits on. Do not override.
    */
   onAbort(fn: () => void): void {
     this.#onAbort = fn;
@@ -99,9 +98,8 @@ export abstract class DatagramConnection {
   }
 
   /**
-   * Send what was written as one datagram and start a new reply. When nothing was
-   * written, nothing is sent, unless `evenEmpty` (Python's `DatagramRequestHandler`
-   * always replies). Returns nothing when there was nothing to send.
+   * Send what was written as one datagram and start a new reply; nothing written,
+   * nothing sent, unless `evenEmpty` (Python's `DatagramRequestHandler` always replies).
    */
   flushReply(evenEmpty = false): void | Promise<void> {
     const reply = this.#reply;

@@ -88,10 +88,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     this.#inFlightBytes = Math.max(0, this.#inFlightBytes - request.data.length);
   }
 
-  /**
-   * Runs the handler on the datagram connection, then sends what it wrote (under
-   * `threading`, a worker does that). May be overridden.
-   */
+  /** Run the handler on the datagram connection, then send what it wrote. May be overridden. */
   protected override finishRequest(
     request: Datagram,
     clientAddress: SocketAddress,

@@ -14,7 +14,7 @@ import {
   type WorkerExit,
 } from '../net/worker-pool.js';
 import type { ConcurrencyMode } from './modes.js';
-import type { Datagram } from './request-handler.js';
+import { DatagramConnection } from './datagram-connection.js';
 import type { ConcurrencyStrategy, RequestOutcome, ServerHooks } from './strategy.js';
 import { builtSibling } from '../net/built-module.js';
 import type { AddressMessage, DatagramJob, FromWorker } from './worker-protocol.js';
@@ -23,7 +23,7 @@ import type { AddressMessage, DatagramJob, FromWorker } from './worker-protocol.
 interface Job {
   readonly worker: PoolWorker;
   readonly replies: Promise<void>[];
-  readonly datagram?: Datagram;
+  readonly datagram?: DatagramConnection;
   settle(err: Error | undefined, outcome?: RequestOutcome): void;
 }
 
@@ -68,10 +68,15 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
   processRequest(request: unknown, clientAddress: SocketAddress): Promise<RequestOutcome | void> {
     const worker = this.pool.pick();
     if (!worker) return Promise.reject(new Error('no worker is left to run the handler'));
-    const datagram = this.host.transport === 'udp' || this.host.transport === 'unix-dgram';
-    return datagram
-      ? this.#runDatagram(worker, request as Datagram, clientAddress)
-      : this.runStream(worker, request, clientAddress);
+    if (!(request instanceof DatagramConnection)) {
+      return this.runStream(worker, request, clientAddress);
+    }
+    const { data } = request;
+    return this.track(
+      worker,
+      (id) => this.post(worker, { type: 'datagram', id, data, clientAddress }),
+      request,
+    );
   }
 
   /** Run a stream connection's handler on `worker`. */
@@ -91,7 +96,7 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
   protected track(
     worker: PoolWorker,
     start: (id: number, settle: Job['settle']) => void,
-    datagram?: Datagram,
+    datagram?: DatagramConnection,
   ): Promise<RequestOutcome | void> {
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
@@ -118,14 +123,6 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
       }
       start(id, job.settle);
     });
-  }
-
-  #runDatagram(worker: PoolWorker, datagram: Datagram, clientAddress: SocketAddress) {
-    return this.track(
-      worker,
-      (id) => this.post(worker, { type: 'datagram', id, data: datagram.data, clientAddress }),
-      datagram,
-    );
   }
 
   /** A message from a worker: events, replies and ends of jobs. */

@@ -163,12 +163,9 @@ export function functionHandler(
         return;
       }
       let index = 0;
+      const clientAddress = this.clientAddress;
       for await (const chunk of this.rfile) {
-        const reply = await fn(chunk as Buffer, {
-          clientAddress: this.clientAddress,
-          kind: 'stream',
-          index: index++,
-        });
+        const reply = await fn(chunk as Buffer, { clientAddress, kind: 'stream', index: index++ });
         if (reply !== null && reply !== undefined) await this.write(reply);
       }
     }

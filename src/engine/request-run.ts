@@ -48,10 +48,7 @@ export class RequestRunner<Req> {
     );
   }
 
-  /**
-   * A request handed over by a pool, in the worker: `finishRequest()`, then
-   * `shutdownRequest()` (or `abortRequest()` after a failure, which is thrown).
-   */
+  /** A request handed over by a pool, in the worker: see `BaseServer.runRequest()`. */
   async runInWorker(request: Req, clientAddress: SocketAddress): Promise<RequestOutcome> {
     const hooks = this.#hooks;
     hooks.beginRequest(request);

@@ -4,7 +4,7 @@
  * strategies: strategies.ts (`async`, `sequential`), threading.ts and forking.ts
  * (over pooled.ts). No other module tests a mode by its name.
  */
-import type { SocketAddress, Transport } from '../net/address.js';
+import type { SocketAddress } from '../net/address.js';
 import type { ConcurrencyMode } from './modes.js';
 import type { ServerSpec } from './server-spec.js';
 import type { ServerStats } from './server-types.js';
@@ -20,7 +20,6 @@ export interface RequestOutcome {
  * may ask of their server: its hooks (they stay protected on it), counters and events.
  */
 export interface ServerHooks<Req = unknown> {
-  readonly transport: Transport;
   /** Pool size asked for (0: the CPU count). */
   readonly workers: number;
   readonly stats: ServerStats;

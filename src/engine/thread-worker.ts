@@ -4,7 +4,6 @@
  * channel, after its last bytes. Everything else is worker-main.ts.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { SocketAddress } from '../net/address.js';
 import { toWire } from '../net/wire.js';
 import { BridgeConnection } from '../net/bridge-connection.js';
 import type { ChannelMessage } from '../net/stream-bridge.js';
@@ -22,8 +21,7 @@ function done(port: MessagePort, msg: ChannelMessage): void {
 await workerMain((server, msg): RunningJob | undefined => {
   if (msg.type !== 'stream') return undefined;
   const job = msg as StreamJob;
-  const local = job.localAddress as SocketAddress;
-  const conn = new BridgeConnection(job.port, job.clientAddress, local, job.tls);
+  const conn = new BridgeConnection(job.port, job.clientAddress, job.localAddress, job.tls);
   conn.on('error', () => undefined); // the handler sees failures through its reads and writes
   const ran = server.runRequest(conn, job.clientAddress);
   ran.then(

@@ -98,11 +98,7 @@ async function closeWorker(running: Map<number, RunningJob>, graceMs: number): P
   await Promise.allSettled(all());
 }
 
-/**
- * Run this worker: see the module comment. `events` are the server's events the
- * owner reports besides {@link FORWARDED_EVENTS} (what happens where this worker
- * holds the socket).
- */
+/** Run this worker; `events`: what the owner reports besides {@link FORWARDED_EVENTS}. */
 export async function workerMain(
   streamJob: StreamJobRunner,
   events: readonly EventMessage['name'][] = [],
