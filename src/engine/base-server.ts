@@ -150,18 +150,18 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     enter();
     try {
       await this.#ensureListening();
-      if (serving.stopped()) return;
+      if (serving.stopped) return;
       const act = (): void => this.#runner.contained(() => this.serviceActions(), this.#address);
       timer = setInterval(act, Math.max(1, pollInterval * 1000));
       timer.unref();
       this.#pump.pumpAll();
-      await serving.done;
+      await serving.stop.promise;
     } catch (err) {
-      if (!serving.stopped()) throw err; // closed before it started serving: a plain return
+      if (!serving.stopped) throw err; // closed before it started serving: a plain return
     } finally {
       clearInterval(timer);
       leave();
-      serving.returned();
+      this.#pump.servingReturned(serving);
     }
   }
 

@@ -19,7 +19,7 @@ export abstract class DatagramConnection {
   /** Bytes sent back so far. */
   bytesOut = 0;
   /** What was written for the reply: one chunk, or several in order. */
-  #reply: Buffer | Buffer[] | undefined;
+  #reply: Uint8Array | Uint8Array[] | undefined;
   #rfile: Readable | undefined;
   #wfile: Writable | undefined;
   #onAbort: (() => void) | undefined;
@@ -76,16 +76,10 @@ export abstract class DatagramConnection {
    * built-in handlers' direct path). Even an empty write makes a reply.
    */
   appendReply(data: Uint8Array | string): void {
-    this.#append(
-      typeof data === 'string'
-        ? Buffer.from(data)
-        : Buffer.isBuffer(data)
-          ? data
-          : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-    );
+    this.#append(typeof data === 'string' ? Buffer.from(data) : data);
   }
 
-  #append(chunk: Buffer): void {
+  #append(chunk: Uint8Array): void {
     const reply = this.#reply;
     if (reply === undefined) this.#reply = chunk;
     else if (Array.isArray(reply)) reply.push(chunk);

@@ -23,14 +23,16 @@ export interface Pending<Req> {
 /** A `serveForever()` in progress. */
 export interface Serving {
   /** Has `shutdown()` been asked for? */
-  stopped(): boolean;
-  /** Resolves when `shutdown()` is asked for. */
-  readonly done: Promise<void>;
-  /** `serveForever()` has returned: `shutdown()` may resolve. */
-  returned(): void;
+  stopped: boolean;
+  /** Resolved when `shutdown()` is asked for. */
+  readonly stop: Later;
+  /** Resolved once `serveForever()` has returned. */
+  readonly returned: Later;
 }
 
-function later(): { promise: Promise<void>; resolve: () => void } {
+type Later = { readonly promise: Promise<void>; readonly resolve: () => void };
+
+function later(): Later {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
@@ -43,7 +45,7 @@ export class RequestPump<Req> {
   readonly #pending: Pending<Req>[] = [];
   readonly #active = new Set<Promise<void>>();
   #waiter: ((item: Pending<Req> | undefined) => void) | undefined;
-  #serving: { stop: () => void; stopped: boolean; returned: Promise<void> } | undefined;
+  #serving: Serving | undefined;
   #graceOver = later();
   #graceEnded = false;
 
@@ -123,18 +125,13 @@ export class RequestPump<Req> {
   /** `serveForever()` begins; throws if one already runs. */
   startServing(): Serving {
     if (this.#serving) throw new UsageError('serveForever() is already running');
-    const stop = later();
-    const returned = later();
-    const serving = { stop: stop.resolve, stopped: false, returned: returned.promise };
-    this.#serving = serving;
-    return {
-      stopped: () => serving.stopped,
-      done: stop.promise,
-      returned: () => {
-        if (this.#serving === serving) this.#serving = undefined;
-        returned.resolve();
-      },
-    };
+    return (this.#serving = { stopped: false, stop: later(), returned: later() });
+  }
+
+  /** `serveForever()` has returned: `shutdown()` may resolve. */
+  servingReturned(serving: Serving): void {
+    if (this.#serving === serving) this.#serving = undefined;
+    serving.returned.resolve();
   }
 
   /** Ask `serveForever()` to return; resolves once it has. */
@@ -142,8 +139,8 @@ export class RequestPump<Req> {
     const serving = this.#serving;
     if (!serving) return Promise.resolve();
     serving.stopped = true;
-    serving.stop();
-    return serving.returned;
+    serving.stop.resolve();
+    return serving.returned.promise;
   }
 
   /** End every queued request, and a `handleRequest()` waiting for one. */
