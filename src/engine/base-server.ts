@@ -195,9 +195,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /**
    * Stop listening, drop requests nobody took, let running requests finish (at most
    * `graceMs`, then destroy them; a handler that still does not return is abandoned)
-   * and release the address. Idempotent: later calls get the same promise; a later
-   * call with `graceMs: 0` ends the grace period at once. May be extended through
-   * `serverCleanup()`.
+   * and release the address. Idempotent; a later call with `graceMs: 0` ends the
+   * grace period at once. May be extended through `serverCleanup()`.
    */
   serverClose(options: { graceMs?: number } = {}): Promise<void> {
     if (this.#closing && options.graceMs === 0) {
@@ -243,9 +242,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   /**
-   * Access before capacity: run `verifyRequest()` on a request just accepted or
-   * received, before it takes a slot anywhere. A refused request is counted,
-   * reported (`rejected`) and ended; it never counts as a request. Do not override.
+   * Access before capacity: `verifyRequest()` on a request as it arrives; a refused
+   * one is counted, reported (`rejected`) and ended, never a request. Do not override.
    */
   protected admit(request: Req, clientAddress: SocketAddress): boolean {
     return this.#runner.admit(request, clientAddress);

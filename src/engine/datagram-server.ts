@@ -1,7 +1,6 @@
 /**
- * Datagram servers: every datagram is a request, the reply goes to its sender,
- * from any number of senders (Python's `UDPServer`, unconnected, and
- * `UnixDatagramServer`).
+ * Datagram servers (Python's `UDPServer`, unconnected, and `UnixDatagramServer`):
+ * every datagram is a request, its reply goes to its sender, from any number of them.
  */
 import type { Buffer } from 'node:buffer';
 import type { SocketAddress, Transport } from '../net/address.js';

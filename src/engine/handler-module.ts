@@ -50,10 +50,7 @@ function describeValue(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/**
- * The handler class a module namespace exports as `name` (a plain function comes
- * wrapped by `functionHandler`); `display` names the module in messages.
- */
+/** The handler class `ns` exports as `name` (a function wrapped); `display` names the module. */
 export function handlerExport(
   ns: Record<string, unknown>,
   display: string,

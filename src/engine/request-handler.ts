@@ -1,7 +1,6 @@
 /**
- * Request handlers, after Python's socketserver: a new handler instance per
- * request (per connection on stream servers, per datagram on datagram
- * servers) runs `setup()` → `handle()` → `finish()`.
+ * Request handlers, after Python's socketserver: a new handler instance per request
+ * (a connection, or a datagram) runs `setup()` → `handle()` → `finish()`.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Buffer } from 'node:buffer';

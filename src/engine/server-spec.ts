@@ -1,8 +1,7 @@
 /**
- * A server as workers rebuild it: the module of its class, the module of its
- * handler, its address and the options it was given. Python's ForkingMixIn keeps
- * the subclass because fork() copies the process; a Node worker imports the class
- * itself, so a subclass's own `verifyRequest()` or fields are there too.
+ * A server as workers rebuild it: its class's and handler's modules, its address and
+ * its options as given. Python's fork() keeps the subclass; a Node worker imports
+ * the class itself, so a subclass's own `verifyRequest()` or fields are there too.
  */
 import type { SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';

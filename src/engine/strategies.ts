@@ -1,7 +1,6 @@
 /**
- * The strategies of every mode: `async` and `sequential` run handlers in this
- * thread and are here; `threading` and `forking` run them on a worker pool and
- * are loaded only when a server asks for them.
+ * The strategies of every mode: `async` and `sequential` (handlers in this thread)
+ * are here; `threading` and `forking` are loaded only when a server asks for them.
  */
 import type { SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';

@@ -1,8 +1,7 @@
 /**
- * The concurrency contract: what a mode does, as one complete strategy object
- * per mode (the socketserver mix-ins, each overriding `process_request`). The
- * strategies: strategies.ts (`async`, `sequential`), threading.ts and forking.ts
- * (over pooled.ts). No other module tests a mode by its name.
+ * The concurrency contract: one complete strategy object per mode (the socketserver
+ * mix-ins, each overriding `process_request`), in strategies.ts, threading.ts and
+ * forking.ts. No other module tests a mode by its name.
  */
 import type { SocketAddress } from '../net/address.js';
 import type { ConcurrencyMode } from './modes.js';
@@ -24,9 +23,8 @@ export interface ServerHooks<Req = unknown> {
   readonly workers: number;
   readonly stats: ServerStats;
   /**
-   * The handler is one of sockit's own: no containment scope (AsyncLocalStorage turns
-   * on promise hooks, a cost on every promise of the process). What escapes a built-in
-   * is sockit's own failure: one line, exit 1.
+   * The handler is one of sockit's own: no containment scope (its promise hooks cost
+   * on every promise); what escapes a built-in is sockit's own failure (exit 1).
    */
   readonly builtIn: boolean;
   /** May one more request start while `active` run? (the strategy decides) */

@@ -1,7 +1,6 @@
 /**
- * Entry of a `threading` worker thread: a connection arrives as a MessagePort and
- * is served through a {@link BridgeConnection}; its end is reported on that same
- * channel, after its last bytes. Everything else is worker-main.ts.
+ * Entry of a `threading` worker thread (with worker-main.ts): a connection arrives as
+ * a MessagePort; its end is reported on that channel, after its last bytes.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { toWire } from '../net/wire.js';

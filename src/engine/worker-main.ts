@@ -1,9 +1,8 @@
 /**
- * The worker side both pooled modes share: build the server from its spec (the
- * class and handler imported here, as Python's fork keeps the subclass), take
- * jobs, run each through `server.runRequest()` (contained: what a handler lets
- * escape fails its request, not the worker), report their end, and close
- * gracefully when the pool asks. The mode's entry adds how a stream job arrives.
+ * The worker side both pooled modes share: build the server from its spec, take
+ * jobs, run each through `server.runRequest()` (contained: what a handler lets escape
+ * fails its request, not the worker), report their end, and close gracefully when
+ * the pool asks. The mode's entry adds how a stream job arrives.
  */
 import { settleMallocHeap } from '../net/heap.js';
 import { Buffer } from 'node:buffer';
