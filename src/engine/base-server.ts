@@ -1,10 +1,7 @@
 /**
- * BaseServer: Python's socketserver.BaseServer lifecycle on Node's event loop.
- * Methods for the caller: `listen()` (bind + activate), `serveForever()`,
- * `handleRequest()`, `shutdown()`, `serverClose()`, `serverAddress`. The hooks that
- * may be overridden are at the end. How requests run is the strategy of the mode
- * (strategy.ts); pooled workers rebuild the server from its {@link ServerSpec} and
- * run requests through {@link BaseServer.runRequest}.
+ * BaseServer: Python's socketserver.BaseServer lifecycle on Node's event loop: the
+ * methods for the caller first, the hooks that may be overridden at the end. How
+ * requests run is the strategy of the mode (strategy.ts).
  */
 import { settleMallocHeap } from '../net/heap.js';
 import { EventEmitter } from 'node:events';
@@ -17,12 +14,12 @@ import { toAccessList, type AccessList } from '../net/access.js';
 import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
 import { RequestPump } from './request-pump.js';
 import { runHandler, type HandlerClass } from './request-handler.js';
-import { RequestRunner, type RunHooks } from './request-run.js';
+import { RequestRunner } from './request-run.js';
 import type { BaseServerOptions, ServerState } from './server-types.js';
 import type { ServerStats } from './server-types.js';
 import { isBuiltInHandler, specOf, type ModuleRef, type ServerSpec } from './server-spec.js';
 import { checkMode, createStrategy } from './strategies.js';
-import type { ConcurrencyStrategy, RequestOutcome, StrategyHost } from './strategy.js';
+import type { ConcurrencyStrategy, RequestOutcome, ServerHooks } from './strategy.js';
 
 export { CONCURRENCY_MODES, type ConcurrencyMode };
 export * from './server-types.js';
@@ -89,12 +86,9 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     this.timeout = options.timeout ?? null;
     this.accessList = toAccessList(options.accessList);
     this.log = options.log ?? ((line) => debug('%s', line));
-    this.#runner = new RequestRunner<Req>(this.#hooks());
-    this.#pump = new RequestPump<Req>({
-      canStart: (active) => this.#strategy?.canStart(active) ?? true,
-      dispatch: (item) => this.#runner.dispatch(item),
-      abort: (request) => this.abortRequest(request),
-    });
+    const hooks = this.#hooks();
+    this.#runner = new RequestRunner<Req>(hooks);
+    this.#pump = new RequestPump<Req>(hooks, this.#runner);
   }
 
   /** The address the server is bound to (the real one once bound: port 0 resolved). */
@@ -156,18 +150,18 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     enter();
     try {
       await this.#ensureListening();
-      if (serving.stopped()) return;
+      if (serving.stopped) return;
       const act = (): void => this.#runner.contained(() => this.serviceActions(), this.#address);
       timer = setInterval(act, Math.max(1, pollInterval * 1000));
       timer.unref();
       this.#pump.pumpAll();
-      await serving.done;
+      await serving.stop.promise;
     } catch (err) {
-      if (!serving.stopped()) throw err; // closed before it started serving: a plain return
+      if (!serving.stopped) throw err; // closed before it started serving: a plain return
     } finally {
       clearInterval(timer);
       leave();
-      serving.returned();
+      this.#pump.servingReturned(serving);
     }
   }
 
@@ -201,9 +195,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   /**
    * Stop listening, drop requests nobody took, let running requests finish (at most
    * `graceMs`, then destroy them; a handler that still does not return is abandoned)
-   * and release the address. Idempotent: later calls get the same promise; a later
-   * call with `graceMs: 0` ends the grace period at once. May be extended through
-   * `serverCleanup()`.
+   * and release the address. Idempotent; a later call with `graceMs: 0` ends the
+   * grace period at once. May be extended through `serverCleanup()`.
    */
   serverClose(options: { graceMs?: number } = {}): Promise<void> {
     if (this.#closing && options.graceMs === 0) {
@@ -230,10 +223,9 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   /**
-   * Run one request handed over by a worker pool in this worker: `finishRequest()`,
-   * then `shutdownRequest()` (or `abortRequest()` after a failure, which is then
-   * thrown). What escapes the handler later counts as its failure. Resolves with the
-   * bytes it moved. Do not override.
+   * Run one request handed over by a worker pool in this worker, contained:
+   * `finishRequest()`, then `shutdownRequest()`, or `abortRequest()` after a failure
+   * (then thrown). Resolves with the bytes it moved. Do not override.
    */
   runRequest(request: Req, clientAddress: SocketAddress): Promise<RequestOutcome> {
     return this.#runner.runInWorker(request, clientAddress);
@@ -250,9 +242,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   /**
-   * Access before capacity: run `verifyRequest()` on a request just accepted or
-   * received, before it takes a slot anywhere. A refused request is counted,
-   * reported (`rejected`) and ended; it never counts as a request. Do not override.
+   * Access before capacity: `verifyRequest()` on a request as it arrives; a refused
+   * one is counted, reported (`rejected`) and ended, never a request. Do not override.
    */
   protected admit(request: Req, clientAddress: SocketAddress): boolean {
     return this.#runner.admit(request, clientAddress);
@@ -288,19 +279,19 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   /** What a request run and the strategy call (the hooks stay protected). */
-  #hooks(): RunHooks<Req> & StrategyHost {
+  #hooks(): ServerHooks<Req> {
     return {
       stats: this.stats,
       builtIn: isBuiltInHandler(this.handlerModule),
-      transport: this.transport,
+      canStart: (active) => this.#strategy?.canStart(active) ?? true,
       workers: this.workers,
       serverAddress: () => this.#address,
       spec: () => this.spec(),
       processRequest: (r, a) => this.processRequest(r, a),
-      finishRequest: (r, a) => this.finishRequest(r as Req, a),
+      finishRequest: (r, a) => this.finishRequest(r, a),
       verifyRequest: (r, a) => this.verifyRequest(r, a),
       beginRequest: (r) => this.beginRequest(r),
-      handedOff: (r) => this.handOff(r as Req),
+      handedOff: (r) => this.handOff(r),
       shutdownRequest: (r) => this.shutdownRequest(r),
       abortRequest: (r) => this.abortRequest(r),
       requestBytes: (r) => this.requestBytes(r),

@@ -1,13 +1,8 @@
 /**
- * The datagram connection: what a datagram server hands to every handler class
- * as `request`, one per datagram. It carries the datagram (`data`,
- * `clientAddress`, `reply()`) and offers it as a connection of its own, as
- * Python's `DatagramRequestHandler` does: `rfile` yields the datagram once and
- * ends, what is written to `wfile` is collected and goes back to the sender as
- * one datagram after the handler.
- *
- * Both streams are made on first use only: a handler that answers with `reply()`
- * or `appendReply()` costs no stream at all.
+ * The datagram connection: what a datagram server hands to every handler class as
+ * `request`, one per datagram, as Python's `DatagramRequestHandler` sees it. Both
+ * streams are made on first use only: a handler that answers with `reply()` or
+ * `appendReply()` costs no stream at all.
  */
 import { Readable, Writable } from 'node:stream';
 import { Buffer } from 'node:buffer';
@@ -16,14 +11,15 @@ import type { SocketAddress } from '../net/address.js';
 const EMPTY = Buffer.alloc(0);
 
 /**
- * One datagram as a request, with the reply it collects. Each datagram server
- * transport subclasses it with the one thing that differs: how `reply()` sends.
+ * One datagram as a connection of its own: `rfile` yields the datagram once and
+ * ends; what is written to `wfile` is collected and goes back to the sender as one
+ * datagram after the handler. Each transport subclasses it with how `reply()` sends.
  */
 export abstract class DatagramConnection {
   /** Bytes sent back so far. */
   bytesOut = 0;
   /** What was written for the reply: one chunk, or several in order. */
-  #reply: Buffer | Buffer[] | undefined;
+  #reply: Uint8Array | Uint8Array[] | undefined;
   #rfile: Readable | undefined;
   #wfile: Writable | undefined;
   #onAbort: (() => void) | undefined;
@@ -39,9 +35,8 @@ export abstract class DatagramConnection {
   abstract reply(data: Uint8Array): Promise<void>;
 
   /**
-   * Call `fn` when the server gives up on this datagram's request before its
-   * handler is done (a worker closing after its grace): a handler that waits on
-   * something of its own (a child process) ends it there. Do not override.
+   * Call `fn` when the server gives up on the request before its handler is done
+   * (a worker closing after its grace), to end what it waits on. Do not override.
    */
   onAbort(fn: () => void): void {
     this.#onAbort = fn;
@@ -81,16 +76,10 @@ export abstract class DatagramConnection {
    * built-in handlers' direct path). Even an empty write makes a reply.
    */
   appendReply(data: Uint8Array | string): void {
-    this.#append(
-      typeof data === 'string'
-        ? Buffer.from(data)
-        : Buffer.isBuffer(data)
-          ? data
-          : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-    );
+    this.#append(typeof data === 'string' ? Buffer.from(data) : data);
   }
 
-  #append(chunk: Buffer): void {
+  #append(chunk: Uint8Array): void {
     const reply = this.#reply;
     if (reply === undefined) this.#reply = chunk;
     else if (Array.isArray(reply)) reply.push(chunk);
@@ -103,9 +92,8 @@ export abstract class DatagramConnection {
   }
 
   /**
-   * Send what was written as one datagram and start a new reply. When nothing was
-   * written, nothing is sent, unless `evenEmpty` (Python's `DatagramRequestHandler`
-   * always replies). Returns nothing when there was nothing to send.
+   * Send what was written as one datagram and start a new reply; nothing written,
+   * nothing sent, unless `evenEmpty` (Python's `DatagramRequestHandler` always replies).
    */
   flushReply(evenEmpty = false): void | Promise<void> {
     const reply = this.#reply;

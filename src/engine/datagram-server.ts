@@ -1,7 +1,6 @@
 /**
- * Datagram servers: every datagram is a request, the reply goes to its sender,
- * from any number of senders (Python's `UDPServer`, unconnected, and
- * `UnixDatagramServer`).
+ * Datagram servers (Python's `UDPServer`, unconnected, and `UnixDatagramServer`):
+ * every datagram is a request, its reply goes to its sender, from any number of them.
  */
 import type { Buffer } from 'node:buffer';
 import type { SocketAddress, Transport } from '../net/address.js';
@@ -27,12 +26,7 @@ export const MAX_QUEUED_DATAGRAMS = 8192;
 /** Bytes in datagrams in flight at most (8192 datagrams of 64 KiB would be 512 MiB). */
 export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 
-/**
- * What datagram servers take: any handler class that accepts a
- * {@link DatagramConnection} as its request — a {@link DatagramRequestHandler}, a
- * {@link StreamRequestHandler} (each datagram is a connection of its own) or a
- * {@link BaseRequestHandler}.
- */
+/** What datagram servers take: a Datagram-, Stream- or BaseRequestHandler class (each datagram is a {@link DatagramConnection}). */
 export type DatagramHandlerClass = HandlerClass<Datagram>;
 
 /** Options for datagram servers. */
@@ -41,11 +35,7 @@ export interface DatagramServerOptions extends BaseServerOptions {
   maxQueuedDatagrams?: number;
 }
 
-/**
- * Base class of datagram servers. Every handler gets the datagram as a
- * {@link DatagramConnection}: `rfile` reads it, what is written to `wfile` goes
- * back to the sender as one datagram after the handler.
- */
+/** Base class of datagram servers: every handler gets its datagram as a {@link DatagramConnection}. */
 export abstract class DatagramServer extends BaseServer<Datagram> {
   /** The socket once bound. */
   socket: DatagramSocket | undefined;
@@ -97,10 +87,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     this.#inFlightBytes = Math.max(0, this.#inFlightBytes - request.data.length);
   }
 
-  /**
-   * Runs the handler on the datagram connection, then sends what it wrote (under
-   * `threading`, a worker does that). May be overridden.
-   */
+  /** Run the handler on the datagram connection, then send what it wrote. May be overridden. */
   protected override finishRequest(
     request: Datagram,
     clientAddress: SocketAddress,

@@ -1,7 +1,6 @@
 /**
- * Entry of a `forking` worker process: a connection arrives as its socket handle
- * with the job message, and this process serves it itself; the owner learns what
- * it moved when it is done. Everything else is worker-main.ts.
+ * Entry of a `forking` worker process (with worker-main.ts): a connection arrives as
+ * its socket handle, served here; the owner learns what it moved when it is done.
  */
 import type { Socket } from 'node:net';
 import type { ConnectionJob } from './worker-protocol.js';

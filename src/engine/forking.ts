@@ -1,12 +1,9 @@
 /**
- * The `forking` mode, Python's ForkingMixIn for Node: a pool of worker processes
- * (no fork() of a running Node process, so they are started ahead, each building
- * the same server from its spec). This process binds and accepts, checks access
- * and limits, and hands each connection's socket to the least-loaded worker, as
- * `cluster` does in its round-robin mode; the worker serves it itself. A
- * datagram travels whole (pooled.ts). Because this process accepts, a connection
- * made the moment the server listens waits for a ready worker, a unix socket file
- * is protected as in every mode, and `--max-conns` counts server-wide.
+ * The `forking` mode, Python's ForkingMixIn for Node: worker processes started
+ * ahead, each building the same server from its spec. This process binds, accepts,
+ * checks access and limits, and hands each socket to the least-loaded worker (as
+ * `cluster` does), which serves it. So a connection made at once waits for a ready
+ * worker, the unix socket file is protected, and `--max-conns` counts server-wide.
  */
 import type { Socket } from 'node:net';
 import type { SocketAddress } from '../net/address.js';

@@ -1,15 +1,9 @@
 /**
- * Loading a handler module: the one check of what a module exports (a handler
- * class built on the engine's base classes, or a plain `(data, info) => reply`
- * function, which comes wrapped by `functionHandler`), and the loader worker
- * threads and processes use (a {@link HandlerModule} reference: URL and export
- * name). Every problem is a one-line UsageError. The CLI's rules for a module
- * given by path, and which kind of handler an export is, are handlers/loader.ts's.
- *
- * User modules usually import StreamRequestHandler from the bare specifier 'sockit'
- * while sitting outside this package; the one resolve hook (net/module-hook.ts)
- * maps it to this package's own index, so the classes they extend are the very
- * classes the servers check against.
+ * Loading a handler module: the one check of what a module exports (a class built
+ * on the engine's handler classes, or a plain `(data, info) => reply` function),
+ * and the loader workers use. Every problem is a one-line UsageError. User modules
+ * importing the bare specifier 'sockit' get this package's own classes through the
+ * one resolve hook (net/module-hook.ts). The CLI's rules are handlers/loader.ts's.
  */
 import { basename } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -39,12 +33,7 @@ export async function importHandlerModule(
   }
 }
 
-/**
- * Import the handler a {@link HandlerModule} names (a URL, or an absolute path;
- * the default export unless `exportName` says otherwise) and return its class, a
- * plain function coming wrapped by `functionHandler`. What worker threads and
- * processes use. Every problem is a UsageError of one line.
- */
+/** Import the handler class a {@link HandlerModule} names (a URL or an absolute path): what workers use. */
 export async function loadHandlerClass(mod: HandlerModule): Promise<HandlerClass<unknown>> {
   const url = /^[a-z][a-z0-9+.-]+:/i.test(mod.url) ? mod.url : pathToFileURL(mod.url).href;
   return handlerExport(await importHandlerModule(url, url), url, mod.exportName ?? 'default');
@@ -61,11 +50,7 @@ function describeValue(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-/**
- * The handler class a module namespace exports as `name` (a plain function comes
- * wrapped by `functionHandler`); `display` names the module in messages. The
- * server it is given decides the request type.
- */
+/** The handler class `ns` exports as `name` (a function wrapped); `display` names the module. */
 export function handlerExport(
   ns: Record<string, unknown>,
   display: string,

@@ -1,7 +1,6 @@
 /**
- * The concurrency modes by name, with what the CLI needs to know of each, in a
- * module of its own so that the CLI can list and check them without loading the
- * engine (start-up time). What each mode does is its strategy (strategy.ts).
+ * The concurrency modes and what the CLI needs to know of each, apart so that the
+ * CLI loads no engine for them (start-up time). What a mode does: strategy.ts.
  */
 
 /** How a server runs its requests (the socketserver mix-ins, the Node way). */

@@ -1,11 +1,8 @@
 /**
- * What the two pooled modes share (the supervision itself is the WorkerPool's):
- * starting the pool with the server's spec, picking the least-loaded worker,
- * tracking each request on its worker so that a worker's death fails exactly its
- * requests, datagram jobs (the datagram goes to the worker, its replies come back
- * and leave from here), the worker events on the server, and giving up.
+ * What the two pooled modes share over one WorkerPool (which supervises): each
+ * request tracked on its worker, so that a worker's death fails exactly its
+ * requests; datagram jobs, whose replies leave from here; the worker events.
  */
-import { Buffer } from 'node:buffer';
 import type { SocketAddress } from '../net/address.js';
 import { oneLine } from '../net/errors.js';
 import { fromWire } from '../net/wire.js';
@@ -17,21 +14,16 @@ import {
   type WorkerExit,
 } from '../net/worker-pool.js';
 import type { ConcurrencyMode } from './modes.js';
-import type { Datagram } from './request-handler.js';
-import type { ConcurrencyStrategy, RequestOutcome, StrategyHost } from './strategy.js';
-import {
-  workerEntry,
-  type AddressMessage,
-  type DatagramJob,
-  type FromWorker,
-  type WorkerInit,
-} from './worker-protocol.js';
+import { DatagramConnection } from './datagram-connection.js';
+import type { ConcurrencyStrategy, RequestOutcome, ServerHooks } from './strategy.js';
+import { builtSibling } from '../net/built-module.js';
+import type { AddressMessage, DatagramJob, FromWorker } from './worker-protocol.js';
 
 /** A request running on a worker. */
 interface Job {
   readonly worker: PoolWorker;
   readonly replies: Promise<void>[];
-  readonly datagram?: Datagram;
+  readonly datagram?: DatagramConnection;
   settle(err: Error | undefined, outcome?: RequestOutcome): void;
 }
 
@@ -40,23 +32,22 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
   abstract readonly mode: ConcurrencyMode;
   /** Worker threads or child processes. */
   protected abstract readonly backend: BackendKind;
-  /** The worker entry module. */
+  /** The worker entry module (a sibling of this one). */
   protected abstract readonly entry: 'thread-worker' | 'fork-worker';
-  protected host!: StrategyHost;
+  protected host!: ServerHooks;
   protected pool!: WorkerPool;
   readonly #jobs = new Map<number, Job>();
   /** Workers told the bound address already (they start before the bind). */
   readonly #informed = new WeakSet<PoolWorker>();
   #nextId = 0;
 
-  async start(host: StrategyHost): Promise<void> {
+  async start(host: ServerHooks): Promise<void> {
     this.host = host;
-    const init: WorkerInit = { spec: host.spec() };
     this.pool = new WorkerPool({
       backend: this.backend,
-      entry: workerEntry(this.entry),
+      entry: builtSibling(this.entry, import.meta.url),
       size: host.workers,
-      init,
+      init: host.spec(),
     });
     const describe = (w: PoolWorker) => ({ id: w.id, pid: w.pid, threadId: w.threadId });
     this.pool.on('spawn', (w: PoolWorker) => host.emit('workerStart', describe(w)));
@@ -64,9 +55,7 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
     this.pool.on('output', (w: PoolWorker, line: string) => {
       if (!host.emit('workerOutput', describe(w), line)) printWorkerOutput(w, line);
     });
-    this.pool.on('message', (w: PoolWorker, msg: FromWorker, extra: unknown) =>
-      this.onMessage(w, msg, extra),
-    );
+    this.pool.on('message', (_w: PoolWorker, msg: FromWorker) => this.#onMessage(msg));
     this.pool.on('exit', (info: WorkerExit, w: PoolWorker) => this.#onExit(info, w));
     this.pool.on('giveUp', () => host.giveUp());
     await this.pool.start();
@@ -79,10 +68,15 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
   processRequest(request: unknown, clientAddress: SocketAddress): Promise<RequestOutcome | void> {
     const worker = this.pool.pick();
     if (!worker) return Promise.reject(new Error('no worker is left to run the handler'));
-    const datagram = this.host.transport === 'udp' || this.host.transport === 'unix-dgram';
-    return datagram
-      ? this.#runDatagram(worker, request as Datagram, clientAddress)
-      : this.runStream(worker, request, clientAddress);
+    if (!(request instanceof DatagramConnection)) {
+      return this.runStream(worker, request, clientAddress);
+    }
+    const { data } = request;
+    return this.track(
+      worker,
+      (id) => this.post(worker, { type: 'datagram', id, data, clientAddress }),
+      request,
+    );
   }
 
   /** Run a stream connection's handler on `worker`. */
@@ -102,7 +96,7 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
   protected track(
     worker: PoolWorker,
     start: (id: number, settle: Job['settle']) => void,
-    datagram?: Datagram,
+    datagram?: DatagramConnection,
   ): Promise<RequestOutcome | void> {
     const id = ++this.#nextId;
     return new Promise((resolve, reject) => {
@@ -131,16 +125,8 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
     });
   }
 
-  #runDatagram(worker: PoolWorker, datagram: Datagram, clientAddress: SocketAddress) {
-    return this.track(
-      worker,
-      (id) => this.post(worker, { type: 'datagram', id, data: datagram.data, clientAddress }),
-      datagram,
-    );
-  }
-
-  /** A message from a worker: replies and ends of jobs. May be extended. */
-  protected onMessage(_worker: PoolWorker, msg: FromWorker, _extra: unknown): void {
+  /** A message from a worker: events, replies and ends of jobs. */
+  #onMessage(msg: FromWorker): void {
     if (msg.type === 'event') {
       this.host.emit(msg.name, ...msg.args);
       return;
@@ -148,9 +134,7 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
     const job = this.#jobs.get(msg.id);
     if (!job) return;
     if (msg.type === 'reply') {
-      const sent = job.datagram?.reply(
-        Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength),
-      );
+      const sent = job.datagram?.reply(msg.data);
       if (sent) {
         sent.catch(() => undefined); // reported through Promise.all below
         job.replies.push(sent);

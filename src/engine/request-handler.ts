@@ -1,7 +1,6 @@
 /**
- * Request handlers, after Python's socketserver: a new handler instance per
- * request (per connection on stream servers, per datagram on datagram
- * servers) runs `setup()` → `handle()` → `finish()`.
+ * Request handlers, after Python's socketserver: a new handler instance per request
+ * (a connection, or a datagram) runs `setup()` → `handle()` → `finish()`.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
 import type { Buffer } from 'node:buffer';
@@ -59,12 +58,8 @@ export class BaseRequestHandler<Req = unknown> {
  * Handler for stream requests (Python's `StreamRequestHandler`): `rfile` reads from
  * the peer and `wfile` writes to it, both binary and with backpressure (they are the
  * connection itself). When the handler returns, the server half-closes the
- * connection after everything written has been flushed.
- *
- * A stream handler also runs on datagram servers: there `request` is the
- * {@link DatagramConnection}, a connection of its own per datagram whose `rfile`
- * yields the datagram and ends; whatever was written to `wfile` goes back to the
- * sender as one datagram after the handler (nothing when nothing was written).
+ * connection after everything written has been flushed. On datagram servers each
+ * datagram is a {@link DatagramConnection} of its own (nothing written: no reply).
  */
 export class StreamRequestHandler extends BaseRequestHandler<StreamRequest | DatagramConnection> {
   /**
@@ -139,17 +134,13 @@ export interface FunctionHandlerInfo {
   readonly index: number;
 }
 
+type FunctionReply = Uint8Array | string | null | undefined | void;
+
 /** A plain function handler: return the reply (or nothing for no reply). */
 export type HandlerFunction = (
   data: Buffer,
   info: FunctionHandlerInfo,
-) =>
-  | Uint8Array
-  | string
-  | null
-  | undefined
-  | void
-  | Promise<Uint8Array | string | null | undefined | void>;
+) => FunctionReply | Promise<FunctionReply>;
 
 /**
  * Turn `(data, info) => reply` into a handler class that runs on every transport:
@@ -171,12 +162,9 @@ export function functionHandler(
         return;
       }
       let index = 0;
+      const clientAddress = this.clientAddress;
       for await (const chunk of this.rfile) {
-        const reply = await fn(chunk as Buffer, {
-          clientAddress: this.clientAddress,
-          kind: 'stream',
-          index: index++,
-        });
+        const reply = await fn(chunk as Buffer, { clientAddress, kind: 'stream', index: index++ });
         if (reply !== null && reply !== undefined) await this.write(reply);
       }
     }
@@ -241,11 +229,9 @@ export function isThenable(value: unknown): value is Promise<void> {
 }
 
 /**
- * Serve one datagram: run the handler (built on its {@link DatagramConnection}),
- * then send what it wrote as one datagram, if it wrote anything (a
- * {@link DatagramRequestHandler} has already replied in `finish()`). Nothing is
- * sent when the handler fails. Used by datagram servers in-thread and by worker
- * threads. Do not override: this is the engine's.
+ * Serve one datagram: run the handler, then send what it wrote, if anything, as one
+ * datagram (a {@link DatagramRequestHandler} has replied in `finish()` already).
+ * Nothing is sent when the handler fails. Do not override: this is the engine's.
  */
 export function runDatagramHandler(
   handler: HandlerHooks,

@@ -8,6 +8,8 @@ import type { SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';
 import { settledWithin } from '../net/timing.js';
 import { isThenable } from './request-handler.js';
+import type { RequestRunner } from './request-run.js';
+import type { ServerHooks } from './strategy.js';
 
 /** After the grace period, how long destroyed requests get to end before they are abandoned. */
 const ABANDON_MS = 200;
@@ -18,27 +20,19 @@ export interface Pending<Req> {
   readonly clientAddress: SocketAddress;
 }
 
-/** What the pump needs of its server. */
-export interface PumpHooks<Req> {
-  /** May one more request start while `active` run? (the strategy decides) */
-  canStart(active: number): boolean;
-  /** Run one request; a promise while it runs. */
-  dispatch(item: Pending<Req>): void | Promise<void>;
-  /** End a request nobody will take. */
-  abort(request: Req): void;
-}
-
 /** A `serveForever()` in progress. */
 export interface Serving {
   /** Has `shutdown()` been asked for? */
-  stopped(): boolean;
-  /** Resolves when `shutdown()` is asked for. */
-  readonly done: Promise<void>;
-  /** `serveForever()` has returned: `shutdown()` may resolve. */
-  returned(): void;
+  stopped: boolean;
+  /** Resolved when `shutdown()` is asked for. */
+  readonly stop: Later;
+  /** Resolved once `serveForever()` has returned. */
+  readonly returned: Later;
 }
 
-function later(): { promise: Promise<void>; resolve: () => void } {
+type Later = { readonly promise: Promise<void>; readonly resolve: () => void };
+
+function later(): Later {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => (resolve = r));
   return { promise, resolve };
@@ -46,16 +40,18 @@ function later(): { promise: Promise<void>; resolve: () => void } {
 
 /** The request queue of one server; see the module comment. */
 export class RequestPump<Req> {
-  readonly #hooks: PumpHooks<Req>;
+  readonly #hooks: ServerHooks<Req>;
+  readonly #runner: RequestRunner<Req>;
   readonly #pending: Pending<Req>[] = [];
   readonly #active = new Set<Promise<void>>();
   #waiter: ((item: Pending<Req> | undefined) => void) | undefined;
-  #serving: { stop: () => void; stopped: boolean; returned: Promise<void> } | undefined;
+  #serving: Serving | undefined;
   #graceOver = later();
   #graceEnded = false;
 
-  constructor(hooks: PumpHooks<Req>) {
+  constructor(hooks: ServerHooks<Req>, runner: RequestRunner<Req>) {
     this.#hooks = hooks;
+    this.#runner = runner;
   }
 
   /** Requests running. */
@@ -108,7 +104,7 @@ export class RequestPump<Req> {
 
   /** Run one request, tracked until it ends; the queue moves on when it does. */
   run(item: Pending<Req>): void | Promise<void> {
-    const result = this.#hooks.dispatch(item);
+    const result = this.#runner.dispatch(item);
     if (!isThenable(result)) return;
     // one closure and one promise per request: this runs for every datagram
     const ended = (): void => {
@@ -129,18 +125,13 @@ export class RequestPump<Req> {
   /** `serveForever()` begins; throws if one already runs. */
   startServing(): Serving {
     if (this.#serving) throw new UsageError('serveForever() is already running');
-    const stop = later();
-    const returned = later();
-    const serving = { stop: stop.resolve, stopped: false, returned: returned.promise };
-    this.#serving = serving;
-    return {
-      stopped: () => serving.stopped,
-      done: stop.promise,
-      returned: () => {
-        if (this.#serving === serving) this.#serving = undefined;
-        returned.resolve();
-      },
-    };
+    return (this.#serving = { stopped: false, stop: later(), returned: later() });
+  }
+
+  /** `serveForever()` has returned: `shutdown()` may resolve. */
+  servingReturned(serving: Serving): void {
+    if (this.#serving === serving) this.#serving = undefined;
+    serving.returned.resolve();
   }
 
   /** Ask `serveForever()` to return; resolves once it has. */
@@ -148,14 +139,14 @@ export class RequestPump<Req> {
     const serving = this.#serving;
     if (!serving) return Promise.resolve();
     serving.stopped = true;
-    serving.stop();
-    return serving.returned;
+    serving.stop.resolve();
+    return serving.returned.promise;
   }
 
   /** End every queued request, and a `handleRequest()` waiting for one. */
   dropPending(): void {
     this.#waiter?.(undefined);
-    for (const { request } of this.#pending.splice(0)) this.#hooks.abort(request);
+    for (const { request } of this.#pending.splice(0)) this.#hooks.abortRequest(request);
   }
 
   /** Wait for running requests, at most `graceMs`; true when all of them ended. */

@@ -12,36 +12,13 @@ import { EventEmitter } from 'node:events';
 import { contain, containEmitter } from '../net/containment.js';
 import { isThenable } from './request-handler.js';
 import type { Pending } from './request-pump.js';
-import type { ServerStats } from './server-types.js';
-import type { RequestOutcome } from './strategy.js';
-
-/** The server's hooks a run calls (they stay protected on the server). */
-export interface RunHooks<Req> {
-  readonly stats: ServerStats;
-  /**
-   * The handler is one of sockit's own: no containment scope (AsyncLocalStorage turns
-   * on promise hooks, a cost on every promise of the process). What escapes a built-in
-   * is sockit's own failure: one line, exit 1.
-   */
-  readonly builtIn: boolean;
-  processRequest(request: Req, clientAddress: SocketAddress): void | Promise<void | RequestOutcome>;
-  verifyRequest(request: Req, clientAddress: SocketAddress): boolean;
-  finishRequest(request: Req, clientAddress: SocketAddress): void | Promise<void>;
-  beginRequest(request: Req): void;
-  shutdownRequest(request: Req): void;
-  abortRequest(request: Req): void;
-  requestBytes(request: Req): RequestOutcome;
-  isPeerFailure(err: unknown, request: Req): boolean;
-  handleError(err: unknown, clientAddress: SocketAddress): void;
-  emit(event: string, ...args: unknown[]): boolean;
-  listenerCount(event: string): number;
-}
+import type { RequestOutcome, ServerHooks } from './strategy.js';
 
 /** Runs a server's requests; see the module comment. */
 export class RequestRunner<Req> {
-  readonly #hooks: RunHooks<Req>;
+  readonly #hooks: ServerHooks<Req>;
 
-  constructor(hooks: RunHooks<Req>) {
+  constructor(hooks: ServerHooks<Req>) {
     this.#hooks = hooks;
   }
 
@@ -71,10 +48,7 @@ export class RequestRunner<Req> {
     );
   }
 
-  /**
-   * A request handed over by a pool, in the worker: `finishRequest()`, then
-   * `shutdownRequest()` (or `abortRequest()` after a failure, which is thrown).
-   */
+  /** A request handed over by a pool, in the worker: see `BaseServer.runRequest()`. */
   async runInWorker(request: Req, clientAddress: SocketAddress): Promise<RequestOutcome> {
     const hooks = this.#hooks;
     hooks.beginRequest(request);

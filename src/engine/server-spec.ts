@@ -1,11 +1,11 @@
 /**
- * A server as workers rebuild it: the module of its class, the module of its
- * handler, its address and the options it was given. Python's ForkingMixIn keeps
- * the subclass because fork() copies the process; a Node worker imports the class
- * itself, so a subclass's own `verifyRequest()` or fields are there too.
+ * A server as workers rebuild it: its class's and handler's modules, its address and
+ * its options as given. Python's fork() keeps the subclass; a Node worker imports
+ * the class itself, so a subclass's own `verifyRequest()` or fields are there too.
  */
 import type { SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';
+import type { BaseServer } from './base-server.js';
 
 /** Where a class lives: a module URL (or absolute path) and the export name (`default` if omitted). */
 export interface ModuleRef {
@@ -23,22 +23,16 @@ export interface ServerSpec {
   readonly options: Readonly<Record<string, unknown>>;
 }
 
-/** What {@link specOf} reads of a server. */
-interface SpecSource {
-  readonly constructor: { readonly name: string };
-  readonly mode: string;
-  readonly options: object;
-  readonly serverModule: ModuleRef | undefined;
-  readonly handlerModule: ModuleRef | undefined;
-}
-
 /** The class's own module, when the class declares one (built-ins do; subclasses inherit none). */
 function ownModule(Class: object): ModuleRef | undefined {
   return Object.hasOwn(Class, 'module') ? (Class as { module: ModuleRef }).module : undefined;
 }
 
 /** The spec of a server; a UsageError when a worker could not rebuild it. */
-export function specOf(server: SpecSource, address: SocketAddress): ServerSpec {
+export function specOf(
+  server: Pick<BaseServer, 'mode' | 'options' | 'serverModule' | 'handlerModule'>,
+  address: SocketAddress,
+): ServerSpec {
   const Class = server.constructor;
   const serverRef = server.serverModule ?? ownModule(Class);
   if (!serverRef) {

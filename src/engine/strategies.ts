@@ -1,16 +1,15 @@
 /**
- * The strategies of every mode: `async` and `sequential` run handlers in this
- * thread and are here; `threading` and `forking` run them on a worker pool and
- * are loaded only when a server asks for them.
+ * The strategies of every mode: `async` and `sequential` (handlers in this thread)
+ * are here; `threading` and `forking` are loaded only when a server asks for them.
  */
 import type { SocketAddress } from '../net/address.js';
 import { UsageError } from '../net/errors.js';
 import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
-import type { ConcurrencyStrategy, StrategyHost } from './strategy.js';
+import type { ConcurrencyStrategy, ServerHooks } from './strategy.js';
 
 /** The in-thread strategies: handlers run on this event loop. */
 class InThreadStrategy implements ConcurrencyStrategy {
-  #host: StrategyHost | undefined;
+  #host: ServerHooks | undefined;
   /** How many requests may run at once (sequential: 1). */
   readonly #limit: number;
 
@@ -21,7 +20,7 @@ class InThreadStrategy implements ConcurrencyStrategy {
     this.#limit = limit;
   }
 
-  async start(host: StrategyHost): Promise<void> {
+  async start(host: ServerHooks): Promise<void> {
     this.#host = host;
   }
 

@@ -1,10 +1,8 @@
 /**
- * Entry of a `threading` worker thread: a connection arrives as a MessagePort and
- * is served through a {@link BridgeConnection}; its end is reported on that same
- * channel, after its last bytes. Everything else is worker-main.ts.
+ * Entry of a `threading` worker thread (with worker-main.ts): a connection arrives as
+ * a MessagePort; its end is reported on that channel, after its last bytes.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { SocketAddress } from '../net/address.js';
 import { toWire } from '../net/wire.js';
 import { BridgeConnection } from '../net/bridge-connection.js';
 import type { ChannelMessage } from '../net/stream-bridge.js';
@@ -22,8 +20,7 @@ function done(port: MessagePort, msg: ChannelMessage): void {
 await workerMain((server, msg): RunningJob | undefined => {
   if (msg.type !== 'stream') return undefined;
   const job = msg as StreamJob;
-  const local = job.localAddress as SocketAddress;
-  const conn = new BridgeConnection(job.port, job.clientAddress, local, job.tls);
+  const conn = new BridgeConnection(job.port, job.clientAddress, job.localAddress, job.tls);
   conn.on('error', () => undefined); // the handler sees failures through its reads and writes
   const ran = server.runRequest(conn, job.clientAddress);
   ran.then(

@@ -1,9 +1,8 @@
 /**
- * The worker side both pooled modes share: build the server from its spec (the
- * class and handler imported here, as Python's fork keeps the subclass), take
- * jobs, run each through `server.runRequest()` (contained: what a handler lets
- * escape fails its request, not the worker), report their end, and close
- * gracefully when the pool asks. The mode's entry adds how a stream job arrives.
+ * The worker side both pooled modes share: build the server from its spec, take
+ * jobs, run each through `server.runRequest()` (contained: what a handler lets escape
+ * fails its request, not the worker), report their end, and close gracefully when
+ * the pool asks. The mode's entry adds how a stream job arrives.
  */
 import { settleMallocHeap } from '../net/heap.js';
 import { Buffer } from 'node:buffer';
@@ -23,7 +22,6 @@ import {
   type DatagramJob,
   type DoneMessage,
   type EventMessage,
-  type WorkerInit,
 } from './worker-protocol.js';
 
 /** A job running in this worker. */
@@ -66,8 +64,7 @@ class ForwardedDatagram extends DatagramConnection {
   }
 
   reply(reply: Uint8Array): Promise<void> {
-    const copy = new Uint8Array(reply.byteLength);
-    copy.set(reply);
+    const copy = new Uint8Array(reply); // a copy of its own: its buffer is transferred
     this.child.post({ type: 'reply', id: this.id, data: copy }, [copy.buffer]);
     this.bytesOut += reply.byteLength;
     return Promise.resolve();
@@ -100,11 +97,7 @@ async function closeWorker(running: Map<number, RunningJob>, graceMs: number): P
   await Promise.allSettled(all());
 }
 
-/**
- * Run this worker: see the module comment. `events` are the server's events the
- * owner reports besides {@link FORWARDED_EVENTS} (what happens where this worker
- * holds the socket).
- */
+/** Run this worker; `events`: what the owner reports besides {@link FORWARDED_EVENTS}. */
 export async function workerMain(
   streamJob: StreamJobRunner,
   events: readonly EventMessage['name'][] = [],
@@ -113,7 +106,7 @@ export async function workerMain(
   const child = await poolChild();
   let server: BaseServer<unknown>;
   try {
-    server = await buildServer((child.init as WorkerInit).spec);
+    server = await buildServer(child.init as ServerSpec);
   } catch (err) {
     child.fatal(err);
     return;

@@ -1,23 +1,13 @@
 /**
- * The messages both pooled modes exchange with their workers: datagrams and the end
- * of every request alike, and how each mode carries a stream connection. A Worker
- * cannot receive a socket (DataCloneError), so `threading` bridges a connection over
- * a MessageChannel of its own (net/stream-bridge.ts, net/bridge-connection.ts); a
- * `forking` worker receives the socket's handle with the job message (the hand-over
- * `cluster` does), so the bytes never pass through the owner.
+ * The messages both pooled modes exchange with their workers. A stream connection
+ * travels as a MessagePort in `threading` (a Worker cannot receive a socket) and as
+ * the socket's handle in `forking` (threading.ts, forking.ts).
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from '../net/address.js';
-import { builtSibling } from '../net/built-module.js';
 import type { WireError } from '../net/wire.js';
 import type { TlsFacts } from '../net/tls-info.js';
-import type { ServerSpec } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
-
-/** What every pooled worker starts with. */
-export interface WorkerInit {
-  readonly spec: ServerSpec;
-}
 
 /** Owner → worker: run the handler on one datagram. */
 export interface DatagramJob {
@@ -67,11 +57,7 @@ export interface DoneMessage {
   readonly outcome?: RequestOutcome;
 }
 
-/**
- * Events of a worker's server that the owner's server emits, so that its log shows
- * them: an idle connection closed, and what a handler reports (`forward`: a relayed
- * connection ended), says (`handlerNote`) or drops (`dropped`) where it runs.
- */
+/** Events of a worker's server that the owner's server emits too, so that its log shows them. */
 export const FORWARDED_EVENTS = ['forward', 'handlerNote', 'dropped'] as const;
 
 /** Worker → owner: an event of the worker's server, for the owner's server to emit. */
@@ -83,8 +69,3 @@ export interface EventMessage {
 
 /** Messages every pooled worker may send. */
 export type FromWorker = ReplyMessage | DoneMessage | EventMessage;
-
-/** The worker entry `name` of a pooled mode, as workers load it. */
-export function workerEntry(name: 'thread-worker' | 'fork-worker'): URL {
-  return builtSibling(name, import.meta.url);
-}
