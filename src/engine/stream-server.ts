@@ -73,6 +73,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   #tls: ServerTls | undefined;
   /** The TLS side being made (before the bind, or in a worker process for its first connection). */
   #ready: Promise<ServerTls> | undefined;
+  /** The 'close' listener of every connection (`this` is the socket): no closure per connection. */
+  readonly #closed = StreamServer.#closeListener(this);
 
   constructor(
     address: SocketAddress,
@@ -160,6 +162,13 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     return remoteAddress(socket);
   }
 
+  static #closeListener(server: StreamServer): (this: Socket) => void {
+    return function closed(this: Socket): void {
+      server.#sockets.delete(this);
+      server.dequeueRequest(this);
+    };
+  }
+
   #accept(socket: Socket): void {
     const addr = this.peerAddress(socket);
     // A socket error after the handler is done (a late RST) must not crash anything.
@@ -182,10 +191,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
       );
       this.emit('acceptError', err);
     }
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      this.dequeueRequest(socket);
-    });
+    socket.on('close', this.#closed);
     // forking: the socket moves to a worker process, where the TLS handshake runs
     if (this.#tls && MODES[this.mode].connectionsHere) void this.#handshake(socket, addr);
     else this.enqueueRequest(socket, addr);
@@ -197,10 +203,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     if (!secure) return;
     this.#sockets.delete(raw);
     this.#sockets.add(secure);
-    secure.once('close', () => {
-      this.#sockets.delete(secure);
-      this.dequeueRequest(secure);
-    });
+    secure.on('close', this.#closed);
     this.emit('secureConnection', secure, addr);
     this.enqueueRequest(secure, addr);
   }
