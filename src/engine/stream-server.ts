@@ -74,7 +74,11 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   /** The TLS side being made (before the bind, or in a worker process for its first connection). */
   #ready: Promise<ServerTls> | undefined;
   /** The 'close' listener of every connection (`this` is the socket): no closure per connection. */
-  readonly #closed = StreamServer.#closeListener(this);
+  readonly #closed = ((server: StreamServer) =>
+    function closed(this: Socket): void {
+      server.#sockets.delete(this);
+      server.dequeueRequest(this);
+    })(this);
 
   constructor(
     address: SocketAddress,
@@ -160,13 +164,6 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   /** Peer address of an accepted socket (unix peers are unnamed). */
   protected peerAddress(socket: Socket): SocketAddress {
     return remoteAddress(socket);
-  }
-
-  static #closeListener(server: StreamServer): (this: Socket) => void {
-    return function closed(this: Socket): void {
-      server.#sockets.delete(this);
-      server.dequeueRequest(this);
-    };
   }
 
   #accept(socket: Socket): void {
