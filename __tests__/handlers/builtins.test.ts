@@ -123,6 +123,26 @@ describe('echo', () => {
     expect(await exchange({ port }, '')).toEqual(Buffer.alloc(0));
   });
 
+  test('stream: a peer that does not read stops the echo reading; then every byte arrives', async () => {
+    const { server, port } = await tcp(EchoHandler);
+    const paused = new Promise<Duplex>((resolve) =>
+      server.once('request', (_addr: unknown, conn: Duplex) =>
+        conn.once('pause', () => resolve(conn)),
+      ),
+    );
+    const sock = await dial({ port });
+    sock.pause(); // read nothing until the server has had to stop
+    // more than the loopback socket buffers hold both ways, so the echo's writes must wait
+    const payload = Buffer.alloc(32 * 1024 * 1024, ALL_BYTES);
+    sock.end(payload);
+    const conn = await paused;
+    expect(conn.isPaused()).toBe(true);
+    expect(conn.readableLength).toBeLessThan(payload.length);
+    const reply = await collect(sock);
+    expect(reply.length).toBe(payload.length);
+    expect(reply.equals(payload)).toBe(true);
+  });
+
   eachIf(
     DATAGRAM_TRANSPORTS,
     unixDgramMissing,

@@ -201,22 +201,22 @@ function runBody(handler: HandlerHooks): void | Promise<void> {
   } catch (err) {
     return finishAndRethrow(handler, err);
   }
-  if (isThenable(h))
-    return h.then(
-      () => handler.finish(),
-      (err: unknown) => finishAndRethrow(handler, err),
-    );
-  return handler.finish();
+  if (!isThenable(h)) return handler.finish();
+  // no finish() of its own (most handlers): no closure per request, a failure passes as is
+  if (handler.finish === noFinish) return h.then(ignore);
+  return h.then(
+    () => handler.finish(),
+    (err: unknown) => finishAndRethrow(handler, err),
+  );
 }
+
+const noFinish = BaseRequestHandler.prototype.finish;
+function ignore(): void {}
 
 function finishAndRethrow(handler: HandlerHooks, err: unknown): void | Promise<void> {
   const f = handler.finish();
-  if (isThenable(f)) {
-    return f.then(() => {
-      throw err;
-    });
-  }
-  throw err;
+  if (!isThenable(f)) throw err;
+  return f.then(() => Promise.reject(err)); // the handler's own error, as it threw
 }
 
 /** True for promises and other thenables. */

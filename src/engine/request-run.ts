@@ -33,7 +33,7 @@ export class RequestRunner<Req> {
     const started = hooks.listenerCount('requestEnd') > 0 ? performance.now() : 0;
     let result: void | RequestOutcome | Promise<void | RequestOutcome>;
     try {
-      result = this.#contained(item, () => hooks.processRequest(request, clientAddress));
+      result = this.#contained(item, hooks.processRequest);
     } catch (err) {
       this.#settle(item, started, err);
       return;
@@ -53,9 +53,7 @@ export class RequestRunner<Req> {
     const hooks = this.#hooks;
     hooks.beginRequest(request);
     try {
-      await this.#contained({ request, clientAddress }, () =>
-        hooks.finishRequest(request, clientAddress),
-      );
+      await this.#contained({ request, clientAddress }, hooks.finishRequest);
       hooks.shutdownRequest(request);
     } catch (err) {
       hooks.abortRequest(request);
@@ -125,15 +123,15 @@ export class RequestRunner<Req> {
     this.#hooks.abortRequest(request);
   }
 
-  /** Run `fn` in a containment scope, with the request's own events (see the module comment). */
-  #contained<T>({ request, clientAddress }: Pending<Req>, fn: () => T): T {
-    if (this.#hooks.builtIn) return fn();
+  /** Run the hook `fn` on the request in a containment scope, with the request's own events. */
+  #contained<T>({ request, clientAddress }: Pending<Req>, fn: (r: Req, a: SocketAddress) => T): T {
+    if (this.#hooks.builtIn) return fn(request, clientAddress);
     let failNow: ((err: unknown) => void) | undefined;
     const scope = {
       fail: (err: unknown) => (failNow ? failNow(err) : this.report(err, clientAddress)),
     };
     if (request instanceof EventEmitter) containEmitter(request, scope);
-    const result = contain(scope, fn);
+    const result = contain(scope, () => fn(request, clientAddress));
     if (!isThenable(result)) return result;
     return new Promise((resolve, reject) => {
       failNow = reject;

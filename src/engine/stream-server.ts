@@ -73,6 +73,12 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   #tls: ServerTls | undefined;
   /** The TLS side being made (before the bind, or in a worker process for its first connection). */
   #ready: Promise<ServerTls> | undefined;
+  /** The 'close' listener of every connection (`this` is the socket): no closure per connection. */
+  readonly #closed = ((server: StreamServer) =>
+    function closed(this: Socket): void {
+      server.#sockets.delete(this);
+      server.dequeueRequest(this);
+    })(this);
 
   constructor(
     address: SocketAddress,
@@ -182,10 +188,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
       );
       this.emit('acceptError', err);
     }
-    socket.once('close', () => {
-      this.#sockets.delete(socket);
-      this.dequeueRequest(socket);
-    });
+    socket.on('close', this.#closed);
     // forking: the socket moves to a worker process, where the TLS handshake runs
     if (this.#tls && MODES[this.mode].connectionsHere) void this.#handshake(socket, addr);
     else this.enqueueRequest(socket, addr);
@@ -197,10 +200,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     if (!secure) return;
     this.#sockets.delete(raw);
     this.#sockets.add(secure);
-    secure.once('close', () => {
-      this.#sockets.delete(secure);
-      this.dequeueRequest(secure);
-    });
+    secure.on('close', this.#closed);
     this.emit('secureConnection', secure, addr);
     this.enqueueRequest(secure, addr);
   }
