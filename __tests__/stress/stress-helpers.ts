@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Buffer } from 'node:buffer';
 import type { Writable } from 'node:stream';
 import { BIN } from '../helpers/cli.js';
+import { drainedOrClosed } from '../../src/net/stream-end.js';
 
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
@@ -168,18 +169,7 @@ export async function pump(src: SeededBytes, dst: Writable, end = true): Promise
   }
 }
 
-/** Resolve on 'drain' or 'close', whichever comes first, leaving no listener behind. */
-export function drainedOrClosed(dst: Writable): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      dst.off('drain', done);
-      dst.off('close', done);
-      resolve();
-    };
-    dst.on('drain', done);
-    dst.on('close', done);
-  });
-}
+export { drainedOrClosed };
 
 /** Hash a readable as it arrives; resolves with the byte count and sha256. */
 export async function hashStream(

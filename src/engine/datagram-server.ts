@@ -84,6 +84,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   }
 
   #release(request: Datagram): void {
+    // never below 0: a worker's copy of the server ends requests it never received
     this.#inFlightBytes = Math.max(0, this.#inFlightBytes - request.data.length);
   }
 

@@ -4,6 +4,7 @@ import {
   StreamRequestHandler,
   type StreamRequest,
 } from '../engine/request-handler.js';
+import { drainedOrClosed } from '../net/stream-end.js';
 
 const PRINTABLE = Buffer.from(
   Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i)).join(''),
@@ -47,21 +48,4 @@ async function generate(conn: StreamRequest): Promise<void> {
   while (!conn.destroyed && conn.writable) {
     if (!conn.write(CYCLE)) await drainedOrClosed(conn);
   }
-}
-
-/**
- * Settles on the next `drain` or `close`, and leaves nothing behind: racing a fresh
- * `drain` against one `close` promise would add a reaction to that promise at every
- * wait, which a long stream piles up by the hundred thousand.
- */
-function drainedOrClosed(conn: StreamRequest): Promise<void> {
-  return new Promise((resolve) => {
-    const settle = (): void => {
-      conn.off('drain', settle);
-      conn.off('close', settle);
-      resolve();
-    };
-    conn.on('drain', settle);
-    conn.on('close', settle);
-  });
 }

@@ -6,7 +6,7 @@
  * destroyed. And reading a connection to its end with `for await` leaves it open
  * for the reply.
  */
-import type { Duplex, Readable } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { settledWithin } from './timing.js';
 
 /**
@@ -61,4 +61,21 @@ export function keepOpenAfterIteration(stream: Readable): Readable {
     });
   }
   return stream;
+}
+
+/**
+ * Settles on the next `drain` or `close` of `stream`, leaving no listener behind.
+ * Racing a fresh `drain` against one `close` promise instead would add a reaction to
+ * that promise at every wait, which a long stream piles up by the hundred thousand.
+ */
+export function drainedOrClosed(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const settle = (): void => {
+      stream.off('drain', settle);
+      stream.off('close', settle);
+      resolve();
+    };
+    stream.on('drain', settle);
+    stream.on('close', settle);
+  });
 }
