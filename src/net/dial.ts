@@ -6,18 +6,20 @@
  * style, within one deadline; a `tls://` upstream is then verified (net/tls.ts, loaded only then)
  * within what is left of that deadline.
  */
-import { connect, isIP, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import type { TlsClient, TlsClientOptions } from './tls.js';
 import { ERR, NetworkError, UsageError, errorCode, oneLine, systemError } from './errors.js';
 import {
   checkUnixPath,
   formatEndpoint,
   formatUrl,
+  familyOf,
+  inetAddress,
   parsePort,
   unbracket,
   type SocketAddress,
 } from './address.js';
-import { resolveHost, type ResolvedAddress, type Resolver } from './resolve.js';
+import { resolveHost, type Resolver } from './resolve.js';
 import { raceAddresses, type RaceAttempt } from './happy-eyeballs.js';
 
 /** A stream upstream: TCP or TLS over TCP by host and port, or a unix stream socket by path. */
@@ -158,10 +160,13 @@ async function dialPlain(
     throw new NetworkError(`cannot reach ${where} — ${reason(cause)}`, cause, ERR.RESOLVE);
   }
   const outcome = await raceAddresses(candidates, Math.max(1, deadline - Date.now()), (a, leftMs) =>
-    attempt(socketAddress(a, port), leftMs, target, opts.timeoutMs),
+    attempt(inetAddress(a.address, port, a.family), leftMs, target, opts.timeoutMs),
   );
   if (outcome.won) {
-    return { socket: outcome.value, address: socketAddress(outcome.address, port) };
+    return {
+      socket: outcome.value,
+      address: inetAddress(outcome.address.address, port, outcome.address.family),
+    };
   }
   const last = outcome.failures[outcome.failures.length - 1];
   if (last instanceof NetworkError) throw last;
@@ -171,14 +176,7 @@ async function dialPlain(
 /** The one address of a unix target or of an IP literal; undefined for a name. */
 function singleAddress(target: StreamDialTarget): SocketAddress | undefined {
   if (target.kind === 'unix') return { family: 'unix', path: target.path };
-  const v = isIP(target.host);
-  if (v === 0) return undefined;
-  return { family: v === 6 ? 'IPv6' : 'IPv4', address: target.host, port: target.port };
-}
-
-/** A resolved address with the target's port. */
-function socketAddress({ address, family }: ResolvedAddress, port: number): SocketAddress {
-  return { family: family === 6 ? 'IPv6' : 'IPv4', address, port };
+  return familyOf(target.host) === undefined ? undefined : inetAddress(target.host, target.port);
 }
 
 /** The errno name of a failure, or its message when it has none. */
