@@ -119,9 +119,11 @@ export abstract class DatagramSocket extends EventEmitter {
 
   /**
    * Send as {@link send} does, without a promise and without waiting (a server's reply
-   * to each datagram, a relay's datagram to its peer). UDP: what the kernel refuses is
-   * lost as a datagram on the way can be, unreported (dgram without a callback); check
-   * the size first. Unix: a failure is an `error` event.
+   * to each datagram, a relay's datagram to its peer). UDP: `to` is an address, and the
+   * datagram is handed to the kernel before this returns (a close right after loses
+   * nothing); what the kernel refuses is lost as a datagram on the way can be,
+   * unreported (dgram without a callback): check the size first. Unix: a failure is an
+   * `error` event.
    */
   sendNow(data: Uint8Array, to: SocketAddress, conn: number | undefined): void {
     this.send(data, to, conn).catch((err: Error) => this.fail(err));
@@ -270,9 +272,7 @@ class UdpDatagramSocket extends DatagramSocket {
     else this.#socket.send(data, to.port, to.address);
   }
 
-  protected async closeSocket(): Promise<void> {
-    // sends handed over by sendNow() leave first (one to a host name waits for its lookup)
-    await new Promise((resolve) => setImmediate(resolve));
+  protected closeSocket(): Promise<void> {
     return new Promise((resolve) => {
       try {
         this.#socket.close(() => resolve());
