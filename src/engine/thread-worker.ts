@@ -1,31 +1,29 @@
 /**
- * Entry of a `threading` worker thread (with worker-main.ts): a connection arrives as
- * a MessagePort; its end is reported on that channel, after its last bytes.
+ * Entry of a `threading` worker thread (with worker-main.ts): the worker's mux comes
+ * first (bridge-mux.ts), then each connection as a job whose traffic travels on the
+ * mux under the job's id; its end is reported there, after its last bytes.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { toWire } from '../net/wire.js';
 import { BridgeConnection } from '../net/bridge-connection.js';
-import type { ChannelMessage } from '../net/stream-bridge.js';
-import type { StreamJob } from './worker-protocol.js';
+import { BridgeMux } from '../net/bridge-mux.js';
+import type { MuxMessage, StreamJob } from './worker-protocol.js';
 import { workerMain, type RunningJob } from './worker-main.js';
 
-function done(port: MessagePort, msg: ChannelMessage): void {
-  try {
-    port.postMessage(msg);
-  } catch {
-    // the channel is closed: the owner has given up on this connection already
-  }
-}
+let mux: BridgeMux | undefined;
 
 await workerMain((server, msg): RunningJob | undefined => {
-  if (msg.type !== 'stream') return undefined;
+  if (msg.type === 'mux') {
+    mux = new BridgeMux((msg as unknown as MuxMessage).port, 'microtask');
+    return undefined;
+  }
+  if (msg.type !== 'stream' || !mux) return undefined;
   const job = msg as StreamJob;
-  const conn = new BridgeConnection(job.port, job.clientAddress, job.localAddress, job.tls);
+  const conn = new BridgeConnection(mux, job.id, job.clientAddress, job.localAddress, job.tls);
   conn.on('error', () => undefined); // the handler sees failures through its reads and writes
   const ran = server.runRequest(conn, job.clientAddress);
   ran.then(
-    () => done(job.port, { t: 'done' }),
-    (err: unknown) => done(job.port, { t: 'done', error: toWire(err) }),
+    () => conn.reportDone(),
+    (err: unknown) => conn.reportDone(toWire(err)),
   );
   return { done: ran.then(() => undefined), abort: () => conn.destroy(), reportsItself: true };
 });

@@ -2,7 +2,8 @@
  * The `threading` mode, Python's ThreadingMixIn made honest for Node: socket I/O
  * stays on this thread and every request's handler runs on a pool of worker
  * threads, so CPU-heavy handlers use every core. A connection is bridged to its
- * worker (stream-bridge.ts); a datagram travels whole (pooled.ts).
+ * worker (stream-bridge.ts) over the one mux of that worker (bridge-mux.ts); a
+ * datagram travels whole (pooled.ts).
  */
 import { MessageChannel } from 'node:worker_threads';
 import { localAddress, type SocketAddress } from '../net/address.js';
@@ -12,13 +13,15 @@ import { TLSSocket } from 'node:tls';
 import { tlsFacts } from '../net/tls-info.js';
 import { PooledStrategy } from './pooled.js';
 import { StreamBridge } from '../net/stream-bridge.js';
-import type { DatagramJob, StreamJob } from './worker-protocol.js';
+import { BridgeMux } from '../net/bridge-mux.js';
+import type { DatagramJob, MuxMessage, StreamJob } from './worker-protocol.js';
 
 /** The `threading` strategy. */
 export class ThreadingStrategy extends PooledStrategy {
   readonly mode = 'threading' as const;
   protected readonly backend = 'thread' as const;
   protected readonly entry = 'thread-worker' as const;
+  readonly #muxes = new WeakMap<PoolWorker, BridgeMux>();
 
   protected post(worker: PoolWorker, msg: DatagramJob): void {
     // Copied, not transferred: the datagram stays readable here (stats, listeners).
@@ -29,18 +32,29 @@ export class ThreadingStrategy extends PooledStrategy {
   protected runStream(worker: PoolWorker, connection: unknown, clientAddress: SocketAddress) {
     const socket = connection as Duplex;
     return this.track(worker, (id, settle) => {
-      const { port1, port2 } = new MessageChannel();
-      const bridge = new StreamBridge(socket, port1, (err) => settle(err));
+      const mux = this.#mux(worker);
+      const bridge = new StreamBridge(socket, (err) => settle(err));
       const job: StreamJob = {
         type: 'stream',
         id,
-        port: port2,
         clientAddress,
         localAddress: localAddress(socket, this.host.serverAddress()),
         ...(socket instanceof TLSSocket ? { tls: tlsFacts(socket) } : {}),
       };
-      worker.send(job, [port2]);
-      bridge.start();
+      worker.send(job);
+      bridge.start(mux, id);
     });
+  }
+
+  /** The mux of `worker`, made (and its far end sent) on its first connection. */
+  #mux(worker: PoolWorker): BridgeMux {
+    let mux = this.#muxes.get(worker);
+    if (!mux) {
+      const { port1, port2 } = new MessageChannel();
+      mux = new BridgeMux(port1, 'turn');
+      worker.send({ type: 'mux', port: port2 } satisfies MuxMessage, [port2]);
+      this.#muxes.set(worker, mux);
+    }
+    return mux;
   }
 }

@@ -1,7 +1,7 @@
 /**
  * The messages both pooled modes exchange with their workers. A stream connection
- * travels as a MessagePort in `threading` (a Worker cannot receive a socket) and as
- * the socket's handle in `forking` (threading.ts, forking.ts).
+ * travels as a channel of the worker's mux in `threading` (a Worker cannot receive a
+ * socket) and as the socket's handle in `forking` (threading.ts, forking.ts).
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from '../net/address.js';
@@ -23,11 +23,16 @@ export interface AddressMessage {
   readonly address: SocketAddress;
 }
 
-/** Owner → thread: serve a connection over `port`. */
+/** Owner → thread, before its first stream job: the port of its mux (bridge-mux.ts). */
+export interface MuxMessage {
+  readonly type: 'mux';
+  readonly port: MessagePort;
+}
+
+/** Owner → thread: serve a connection whose traffic travels on the mux under `id`. */
 export interface StreamJob {
   readonly type: 'stream';
   readonly id: number;
-  readonly port: MessagePort;
   readonly clientAddress: SocketAddress;
   /** The server's end of the connection. */
   readonly localAddress: SocketAddress;

@@ -13,11 +13,12 @@
  */
 import { Buffer } from 'node:buffer';
 import { Duplex } from 'node:stream';
-import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from './address.js';
+import type { BridgeChannel, BridgeMux } from './bridge-mux.js';
 import { SlabWriter } from './slab-writer.js';
 import { GROW_AFTER, ackBatchFor, windowFor, type ChannelMessage } from './stream-bridge.js';
 import type { TlsFacts } from './tls-info.js';
+import type { WireError } from './wire.js';
 
 /** An error with the code the main thread saw on the socket (ECONNRESET…). */
 function peerError(code: string): Error {
@@ -26,7 +27,7 @@ function peerError(code: string): Error {
 
 /** See the module comment. */
 export class BridgeConnection extends Duplex {
-  readonly #port: MessagePort;
+  readonly #channel: BridgeChannel;
   /** Input bytes pushed but not yet acknowledged. */
   #unacked = 0;
   /** Output bytes posted and not yet acknowledged, and all acknowledged so far. */
@@ -51,14 +52,15 @@ export class BridgeConnection extends Duplex {
   /** The TLS facts of the connection, when the server speaks TLS. */
   readonly tls: TlsFacts | undefined;
 
+  /** The connection on channel `id` of `mux` (traffic that came early is delivered at once). */
   constructor(
-    port: MessagePort,
+    mux: BridgeMux,
+    id: number,
     clientAddress: SocketAddress,
     localAddress: SocketAddress,
     tls?: TlsFacts,
   ) {
     super({ allowHalfOpen: true, decodeStrings: true });
-    this.#port = port;
     this.tls = tls;
     this.encrypted = tls !== undefined;
     if (clientAddress.family !== 'unix') {
@@ -70,8 +72,10 @@ export class BridgeConnection extends Duplex {
       this.localAddress = localAddress.address;
       this.localPort = localAddress.port;
     }
-    port.on('message', (msg: ChannelMessage) => this.#onMessage(msg));
-    port.once('close', () => this.destroy());
+    this.#channel = mux.open(id, {
+      message: (msg) => this.#onMessage(msg),
+      close: () => this.destroy(),
+    });
   }
 
   /** The client certificate was verified (mutual TLS), as on a `tls.TLSSocket`. */
@@ -141,7 +145,13 @@ export class BridgeConnection extends Duplex {
   }
 
   #post(msg: ChannelMessage, transfer?: ArrayBuffer[]): void {
-    this.#port.postMessage(msg, transfer);
+    this.#channel.post(msg, transfer);
+  }
+
+  /** Tell the owner the handler is done (after the last bytes it wrote), with its failure if any. */
+  reportDone(error?: WireError): void {
+    this.#slabs.flush();
+    this.#post(error ? { t: 'done', error } : { t: 'done' });
   }
 
   /** Disable or enable Nagle's algorithm on the real socket. */
@@ -162,11 +172,7 @@ export class BridgeConnection extends Duplex {
    */
   resetAndDestroy(): this {
     if (this.destroyed) return this;
-    try {
-      this.#post({ t: 'reset' });
-    } catch {
-      // the channel is closed: the owner has let the socket go already
-    }
+    this.#post({ t: 'reset' }); // dropped if the owner has let the socket go already
     return this.destroy();
   }
 

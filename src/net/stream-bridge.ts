@@ -1,15 +1,15 @@
 /**
- * A stream carried over a MessagePort, for a socket served in a worker thread (a
- * Worker cannot receive a socket: DataCloneError). The bytes read from the socket
- * go to the worker (ArrayBuffers transferred, not copied), the worker's writes
- * come back and are written to the socket; both directions are flow-controlled by
- * acknowledgements. This module is the protocol and the owner's end
- * ({@link StreamBridge}); bridge-connection.ts is the worker's end.
+ * A stream carried over a channel of its worker's mux (bridge-mux.ts), for a socket
+ * served in a worker thread (a Worker cannot receive a socket: DataCloneError). The
+ * bytes read from the socket go to the worker (ArrayBuffers transferred, not copied),
+ * the worker's writes come back and are written to the socket; both directions are
+ * flow-controlled by acknowledgements. This module is the protocol and the owner's
+ * end ({@link StreamBridge}); bridge-connection.ts is the worker's end.
  */
 import { Buffer } from 'node:buffer';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { MessagePort } from 'node:worker_threads';
+import type { BridgeChannel, BridgeMux } from './bridge-mux.js';
 import { errnoName } from './errors.js';
 import { fromWire, type WireError } from './wire.js';
 import { resetStream } from './reset.js';
@@ -76,10 +76,10 @@ export function transferable(chunk: Uint8Array, owned: boolean): ArrayBuffer {
   return copy;
 }
 
-/** Bridges one socket to the worker thread at the other end of `port`. */
+/** Bridges one socket to a worker thread, over a channel of that worker's mux. */
 export class StreamBridge {
   readonly #socket: Duplex;
-  readonly #port: MessagePort;
+  #channel: BridgeChannel | undefined;
   readonly #done: (err?: Error) => void;
   /** A socket's read buffers are its own: they can be transferred, not copied. */
   readonly #owned: boolean;
@@ -89,23 +89,29 @@ export class StreamBridge {
   /** Output handed to the kernel and not yet acknowledged to the worker, and all of it. */
   #written = 0;
   #writtenTotal = 0;
+  /** Slabs given to the socket, in order, with their lengths: their writes complete in order. */
+  readonly #writing: ArrayBuffer[] = [];
+  readonly #writingLengths: number[] = [];
   /** Slabs written, going back to the worker with the next ack. */
   readonly #slabs: ArrayBuffer[] = [];
   #paused = false;
   #finished = false;
   #errorCode: string | undefined;
 
-  constructor(socket: Duplex, port: MessagePort, done: (err?: Error) => void) {
+  constructor(socket: Duplex, done: (err?: Error) => void) {
     this.#socket = socket;
-    this.#port = port;
     this.#done = done;
     this.#owned = socket instanceof Socket;
   }
 
-  /** Start moving bytes (queued sockets stay paused until a handler takes them). */
-  start(): void {
+  /**
+   * Start moving bytes over channel `id` of `mux` (queued sockets stay paused until
+   * a handler takes them).
+   */
+  start(mux: BridgeMux, id: number): void {
     const socket = this.#socket;
-    this.#port.on('message', this.#onMessage);
+    // The mux closes only when the worker is gone: the pool fails its requests then.
+    this.#channel = mux.open(id, { message: this.#onMessage, close: () => undefined });
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
@@ -118,14 +124,14 @@ export class StreamBridge {
   readonly #onData = (chunk: Buffer): void => {
     this.#inFlight += chunk.byteLength; // before the transfer empties the chunk
     const buf = transferable(chunk, this.#owned);
-    this.#port.postMessage({ t: 'data', buf } satisfies ChannelMessage, [buf]);
+    this.#post({ t: 'data', buf }, [buf]);
     if (!this.#paused && this.#inFlight > windowFor(this.#consumed)) {
       this.#paused = true;
       this.#socket.pause();
     }
   };
 
-  readonly #onEnd = (): void => this.#port.postMessage({ t: 'end' } satisfies ChannelMessage);
+  readonly #onEnd = (): void => this.#post({ t: 'end' });
 
   readonly #onError = (err: Error): void => {
     this.#errorCode ??= errnoName(err);
@@ -134,7 +140,7 @@ export class StreamBridge {
   readonly #onClose = (): void => {
     if (this.#finished) return;
     const code = this.#errorCode ?? 'ERR_STREAM_PREMATURE_CLOSE';
-    this.#port.postMessage({ t: 'abort', code } satisfies ChannelMessage);
+    this.#post({ t: 'abort', code });
   };
 
   readonly #onMessage = (msg: ChannelMessage): void => {
@@ -161,23 +167,31 @@ export class StreamBridge {
     }
   };
 
+  #post(msg: ChannelMessage, transfer?: ArrayBuffer[]): void {
+    this.#channel?.post(msg, transfer);
+  }
+
   /** Write the worker's bytes; the ack (with the slab, for reuse) goes back once the kernel has them. */
   #write(buf: ArrayBuffer, n: number): void {
-    this.#socket.write(Buffer.from(buf, 0, n), (err) => {
-      if (err || this.#finished) return;
-      this.#written += n;
-      this.#writtenTotal += n;
-      this.#slabs.push(buf);
-      if (this.#written >= ackBatchFor(this.#writtenTotal)) {
-        const slabs = this.#slabs.splice(0);
-        this.#port.postMessage(
-          { t: 'ack', n: this.#written, slabs } satisfies ChannelMessage,
-          slabs,
-        );
-        this.#written = 0;
-      }
-    });
+    this.#writing.push(buf);
+    this.#writingLengths.push(n);
+    this.#socket.write(Buffer.from(buf, 0, n), this.#afterWrite);
   }
+
+  // One callback for every write (no closure per chunk): writes complete in order.
+  readonly #afterWrite = (err?: Error | null): void => {
+    const buf = this.#writing.shift();
+    const n = this.#writingLengths.shift() ?? 0;
+    if (err || this.#finished || !buf) return;
+    this.#written += n;
+    this.#writtenTotal += n;
+    this.#slabs.push(buf);
+    if (this.#written >= ackBatchFor(this.#writtenTotal)) {
+      const slabs = this.#slabs.splice(0);
+      this.#post({ t: 'ack', n: this.#written, slabs }, slabs);
+      this.#written = 0;
+    }
+  };
 
   #acknowledged(n: number): void {
     this.#inFlight -= n;
@@ -203,7 +217,7 @@ export class StreamBridge {
     socket.off('end', this.#onEnd);
     socket.off('error', this.#onError);
     socket.off('close', this.#onClose);
-    this.#port.close();
+    this.#channel?.close();
     this.#done(err);
   }
 }
