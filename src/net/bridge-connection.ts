@@ -14,7 +14,7 @@
 import { Buffer } from 'node:buffer';
 import { Duplex } from 'node:stream';
 import type { SocketAddress } from './address.js';
-import type { BridgeChannel, BridgeMux } from './bridge-mux.js';
+import { PACK_LIMIT, type BridgeChannel, type BridgeMux } from './bridge-mux.js';
 import { SlabWriter } from './slab-writer.js';
 import { GROW_AFTER, ackBatchFor, windowFor, type ChannelMessage } from './stream-bridge.js';
 import type { TlsFacts } from './tls-info.js';
@@ -109,10 +109,7 @@ export class BridgeConnection extends Duplex {
   #onMessage(msg: ChannelMessage): void {
     switch (msg.t) {
       case 'data':
-        this.#unacked += msg.buf.byteLength;
-        this.bytesRead += msg.buf.byteLength;
-        this.#touch();
-        if (this.push(Buffer.from(msg.buf))) this.#ack();
+        this.#received(msg);
         break;
       case 'end':
         this.push(null);
@@ -125,6 +122,19 @@ export class BridgeConnection extends Duplex {
         this.destroy(peerError(msg.code));
         break;
     }
+  }
+
+  #received(msg: Extract<ChannelMessage, { t: 'data' }>): void {
+    const n = msg.len ?? msg.buf.byteLength;
+    this.#unacked += n;
+    this.bytesRead += n;
+    this.#touch();
+    // a pack's bytes are copied (from Buffer's pool): a chunk kept must not pin the pack
+    const bytes =
+      msg.off === undefined
+        ? Buffer.from(msg.buf, 0, n)
+        : Buffer.from(new Uint8Array(msg.buf, msg.off, n));
+    if (this.push(bytes)) this.#ack();
   }
 
   #acknowledged(n: number): void {
@@ -200,7 +210,12 @@ export class BridgeConnection extends Duplex {
   /** Copy `chunks` into slabs; the callback waits while the window is full. */
   #send(chunks: readonly Buffer[], cb: (err?: Error | null) => void): void {
     for (const chunk of chunks) {
-      this.#slabs.write(chunk);
+      if (chunk.byteLength > PACK_LIMIT) {
+        this.#slabs.write(chunk);
+      } else {
+        this.#slabs.flush(); // what it holds goes first
+        this.#channel.postBytes(chunk);
+      }
       this.#outstanding += chunk.byteLength;
       this.bytesWritten += chunk.byteLength;
     }

@@ -5,15 +5,24 @@
  * the replies a worker's handlers write in one turn). A message per chunk per
  * connection cost a postMessage and a wake-up of the other thread each; a round trip
  * of 32 connections now costs about two messages per worker and turn, not 64+.
- * Order is kept per connection (one port, first in first out).
+ * Order is kept per connection (one port, first in first out). Small chunks are
+ * copied into the batch's pack, one buffer for all (consecutive ones of a connection
+ * merged), rather than each transferred in an ArrayBuffer of its own.
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { ChannelMessage } from './stream-bridge.js';
+
+/** Chunks up to this size travel copied into the batch's pack; bigger ones are transferred. */
+export const PACK_LIMIT = 1024;
+/** The size of a pack (a bigger run of one connection's chunks gets a pack of its size). */
+const PACK_SIZE = 8 * 1024;
 
 /** One connection's end of a mux: what StreamBridge and BridgeConnection talk through. */
 export interface BridgeChannel {
   /** Queue `msg` (with the buffers it transfers) for the next batch. */
   post(msg: ChannelMessage, transfer?: readonly ArrayBuffer[]): void;
+  /** Queue a copy of `bytes` (at most {@link PACK_LIMIT}) as data, in the batch's pack. */
+  postBytes(bytes: Uint8Array): void;
   /** Close this connection's channel, both ends (later posts are dropped). */
   close(): void;
 }
@@ -31,6 +40,9 @@ export type FlushTiming = 'turn' | 'microtask';
 /** A batch: connection id and message, flattened; `null` closes that id's channel. */
 type Batch = (number | ChannelMessage | null)[];
 
+/** Data in a pack. */
+type PackedData = Extract<ChannelMessage, { t: 'data' }> & { off: number; len: number };
+
 /** One side of a worker's mux; see the module comment. */
 export class BridgeMux {
   readonly #port: MessagePort;
@@ -40,6 +52,10 @@ export class BridgeMux {
   readonly #early = new Map<number, (ChannelMessage | null)[]>();
   #batch: Batch = [];
   #transfer: ArrayBuffer[] = [];
+  /** The pack being filled, and the last data entry in it (merged with a next one of its id). */
+  #pack: Uint8Array | undefined;
+  #packUsed = 0;
+  #lastPacked: PackedData | undefined;
   #scheduled = false;
   #closed = false;
 
@@ -55,6 +71,7 @@ export class BridgeMux {
   open(id: number, route: BridgeRoute): BridgeChannel {
     const channel: BridgeChannel = {
       post: (msg, transfer) => this.#post(id, msg, transfer),
+      postBytes: (bytes) => this.#postBytes(id, bytes),
       close: () => {
         if (this.#routes.delete(id)) this.#post(id, null);
       },
@@ -82,8 +99,35 @@ export class BridgeMux {
     else queueMicrotask(this.#flush);
   }
 
+  #postBytes(id: number, bytes: Uint8Array): void {
+    if (this.#closed || !this.#routes.has(id)) return;
+    const n = bytes.byteLength;
+    let pack = this.#pack;
+    if (!pack || this.#packUsed + n > pack.byteLength) {
+      const buf = new ArrayBuffer(Math.max(PACK_SIZE, n));
+      pack = this.#pack = new Uint8Array(buf);
+      this.#packUsed = 0;
+      this.#lastPacked = undefined;
+      this.#transfer.push(buf);
+    }
+    pack.set(bytes, this.#packUsed);
+    const batch = this.#batch;
+    const last = this.#lastPacked;
+    if (last && batch[batch.length - 1] === last && batch[batch.length - 2] === id) {
+      last.len += n; // the same connection again: one entry, one socket write
+    } else {
+      const buf = pack.buffer as ArrayBuffer; // made above from an ArrayBuffer
+      const msg: PackedData = { t: 'data', buf, off: this.#packUsed, len: n };
+      this.#lastPacked = msg;
+      this.#post(id, msg);
+    }
+    this.#packUsed += n;
+  }
+
   readonly #flush = (): void => {
     this.#scheduled = false;
+    this.#pack = undefined;
+    this.#lastPacked = undefined;
     const batch = this.#batch;
     const transfer = this.#transfer;
     if (batch.length === 0 || this.#closed) return;

@@ -9,7 +9,7 @@
 import { Buffer } from 'node:buffer';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { BridgeChannel, BridgeMux } from './bridge-mux.js';
+import { PACK_LIMIT, type BridgeChannel, type BridgeMux } from './bridge-mux.js';
 import { errnoName } from './errors.js';
 import { fromWire, type WireError } from './wire.js';
 import { resetStream } from './reset.js';
@@ -43,8 +43,11 @@ export function ackBatchFor(moved: number): number {
 
 /** On a connection's channel (both directions share the shape). */
 export type ChannelMessage =
-  /** bytes: `buf` (owner → worker), or the first `len` bytes of a slab (worker → owner) */
-  | { t: 'data'; buf: ArrayBuffer; len?: number }
+  /**
+   * bytes: `buf` (owner → worker), or the first `len` bytes of a slab (worker → owner),
+   * or `len` bytes at `off` of a batch's pack (bridge-mux.ts), which is nobody's slab
+   */
+  | { t: 'data'; buf: ArrayBuffer; off?: number; len?: number }
   /** `n` bytes consumed; the owner sends written slabs back for reuse */
   | { t: 'ack'; n: number; slabs?: ArrayBuffer[] }
   | { t: 'end' }
@@ -89,8 +92,8 @@ export class StreamBridge {
   /** Output handed to the kernel and not yet acknowledged to the worker, and all of it. */
   #written = 0;
   #writtenTotal = 0;
-  /** Slabs given to the socket, in order, with their lengths: their writes complete in order. */
-  readonly #writing: ArrayBuffer[] = [];
+  /** Slabs given to the socket (null: a pack's bytes), in order, with their lengths. */
+  readonly #writing: (ArrayBuffer | null)[] = [];
   readonly #writingLengths: number[] = [];
   /** Slabs written, going back to the worker with the next ack. */
   readonly #slabs: ArrayBuffer[] = [];
@@ -123,8 +126,12 @@ export class StreamBridge {
 
   readonly #onData = (chunk: Buffer): void => {
     this.#inFlight += chunk.byteLength; // before the transfer empties the chunk
-    const buf = transferable(chunk, this.#owned);
-    this.#post({ t: 'data', buf }, [buf]);
+    if (chunk.byteLength <= PACK_LIMIT) {
+      this.#channel?.postBytes(chunk);
+    } else {
+      const buf = transferable(chunk, this.#owned);
+      this.#post({ t: 'data', buf }, [buf]);
+    }
     if (!this.#paused && this.#inFlight > windowFor(this.#consumed)) {
       this.#paused = true;
       this.#socket.pause();
@@ -147,7 +154,7 @@ export class StreamBridge {
     if (this.#finished) return;
     switch (msg.t) {
       case 'data':
-        this.#write(msg.buf, msg.len ?? msg.buf.byteLength);
+        this.#write(msg.buf, msg.off, msg.len ?? msg.buf.byteLength);
         break;
       case 'ack':
         this.#acknowledged(msg.n);
@@ -172,20 +179,28 @@ export class StreamBridge {
   }
 
   /** Write the worker's bytes; the ack (with the slab, for reuse) goes back once the kernel has them. */
-  #write(buf: ArrayBuffer, n: number): void {
-    this.#writing.push(buf);
+  #write(buf: ArrayBuffer, off: number | undefined, n: number): void {
+    const socket = this.#socket;
     this.#writingLengths.push(n);
-    this.#socket.write(Buffer.from(buf, 0, n), this.#afterWrite);
+    if (off === undefined) {
+      this.#writing.push(buf);
+      socket.write(Buffer.from(buf, 0, n), this.#afterWrite);
+      return;
+    }
+    this.#writing.push(null);
+    const bytes = Buffer.from(buf, off, n);
+    // bytes that wait in the socket's queue must not pin the whole pack: a copy waits
+    socket.write(socket.writableLength > 0 ? Buffer.from(bytes) : bytes, this.#afterWrite);
   }
 
   // One callback for every write (no closure per chunk): writes complete in order.
   readonly #afterWrite = (err?: Error | null): void => {
     const buf = this.#writing.shift();
     const n = this.#writingLengths.shift() ?? 0;
-    if (err || this.#finished || !buf) return;
+    if (err || this.#finished) return;
     this.#written += n;
     this.#writtenTotal += n;
-    this.#slabs.push(buf);
+    if (buf) this.#slabs.push(buf);
     if (this.#written >= ackBatchFor(this.#writtenTotal)) {
       const slabs = this.#slabs.splice(0);
       this.#post({ t: 'ack', n: this.#written, slabs }, slabs);
