@@ -50,16 +50,14 @@ export class ProbeReport {
     // ora loops forever on a terminal that reports 0 columns (script(1), some CI ptys)
     const columns = (this.#io.stderr as { columns?: number }).columns;
     if (this.#verbose || (count <= 1 && !wait) || columns === 0) return;
-    this.#spinner = await out.spinner(
-      `probing ${this.#host}: 0/${count.toLocaleString('en-US')} ports`,
-    );
+    this.#spinner = await out.spinner(`probing ${this.#host}: 0/${grouped(count)} ports`);
   }
 
   readonly progress = (done: number, total: number, open: number): void => {
     const now = Date.now();
     if (now - this.#lastSpin < 80 && done < total) return;
     this.#lastSpin = now;
-    const of = `${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')}`;
+    const of = `${grouped(done)}/${grouped(total)}`;
     this.#spinner.text(`probing ${this.#host}: ${of} ports, ${open} open`);
   };
 
@@ -92,4 +90,12 @@ export class ProbeReport {
     if (this.#out.length > 0 && !this.#outputClosed()) stdout.write(this.#out.join(''));
     this.#out.length = 0;
   };
+}
+
+/**
+ * `12345` → `12,345`. Not `toLocaleString()`: its first call loads ICU's data,
+ * about 50 ms of a scan's main thread.
+ */
+function grouped(n: number): string {
+  return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }

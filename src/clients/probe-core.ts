@@ -5,6 +5,10 @@
 import { type IpFamily, type ResolvedAddress, type Resolver } from '../net/resolve.js';
 import { errnoNumber } from '../net/errors.js';
 import {
+  BURST_SELF,
+  BURST_TIMEOUT,
+  errName,
+  isLoopback,
   startTcpAttempt,
   tcpAttempt,
   type AttemptOptions,
@@ -40,10 +44,6 @@ export interface ConnectExOptions {
   useNet?: boolean;
   /** Resolve host names with this instead of the system resolver. */
   lookup?: Resolver;
-}
-
-function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 /**
@@ -203,4 +203,19 @@ export async function tcpProbe(
   opts: ConnectExOptions,
 ): Promise<ProbeResult> {
   return probeResult(host, port, 'tcp', await attemptAll(addresses, port, timeoutMs, opts));
+}
+
+const burstAnswers = new Map<number, ProbeAnswer>();
+
+/** The result of a port a scan burst (`AttemptBurst`) probed on `address`, from its status. */
+export function burstResult(host: string, address: string, port: number, status: number) {
+  let a = burstAnswers.get(status);
+  if (a?.address !== address) {
+    if (status === 0) a = { code: '0', address };
+    else if (status === BURST_TIMEOUT) a = { code: 'ETIMEDOUT', address };
+    else if (status === BURST_SELF) a = { code: 'ECONNREFUSED', address, selfConnect: true };
+    else a = { code: errName(status), address };
+    burstAnswers.set(status, a);
+  }
+  return probeResult(host, port, 'tcp', a);
 }

@@ -4,7 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ResolvedAddress } from '../net/resolve.js';
-import type { ConnectExOptions, ProbeResult } from './probe-core.js';
+import { burstResult, type ConnectExOptions, type ProbeResult } from './probe-core.js';
 import type { PoolWorker } from '../net/worker-pool.js';
 import { builtSibling } from '../net/built-module.js';
 import type { FromProbeWorker, ProbeWorkerInit } from './probe-worker.js';
@@ -64,6 +64,11 @@ class PortDealer {
   }
 }
 
+function burstResults(scan: ThreadedScan, ports: number[], status: number[]): ProbeResult[] {
+  const address = scan.addresses[0]?.address ?? '';
+  return ports.map((port, i) => burstResult(scan.host, address, port, status[i]!));
+}
+
 /**
  * Run a TCP scan on `threads` worker threads of a worker pool, handing out blocks
  * of ports in order so results can be reported in order as they come.
@@ -100,6 +105,7 @@ export async function probeInThreads(
       signal?.addEventListener('abort', onAbort, { once: true });
       pool.on('message', (w: PoolWorker, m: FromProbeWorker) => {
         if (m.results.length > 0) onBatch(m.results);
+        if (m.ports.length > 0) onBatch(burstResults(scan, m.ports, m.status));
         if (m.done) pool.end(w);
         if (m.done && dealer.finished()) resolve();
         else if (m.want) w.send(dealer.take(signal?.aborted === true));

@@ -6,7 +6,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { NetworkError, UsageError, errnoNumber } from '../net/errors.js';
-import { parsePortSpec } from './ports.js';
+import { ascendingOnce, parsePortSpec } from './ports.js';
 import { openFileLimit } from '../net/limits.js';
 
 export { openFileLimit };
@@ -328,7 +328,7 @@ function checkPorts(ports: readonly number[]): number[] {
       throw new UsageError(`invalid port ${p} — expected 1-65535`);
     }
   }
-  return [...new Set(ports)].sort((a, b) => a - b);
+  return ascendingOnce(ports);
 }
 
 /** Index of `port` in the sorted `list` (binary search). */

@@ -86,7 +86,8 @@ function tcpBinding(): TcpBinding | null {
   return binding;
 }
 
-function errName(status: number): string {
+/** The errno name of a negative libuv status (`-111` → `ECONNREFUSED`). */
+export function errName(status: number): string {
   try {
     return getSystemErrorName(status);
   } catch {
@@ -220,4 +221,152 @@ export function startTcpAttempt(o: AttemptOptions): TcpAttempt {
  */
 export function tcpAttempt(o: AttemptOptions): Promise<AttemptResult> {
   return startTcpAttempt(o).result;
+}
+
+/** What {@link AttemptBurst} reports for a port that timed out. */
+export const BURST_TIMEOUT = 1;
+/** What {@link AttemptBurst} reports for a probe that connected to itself. */
+export const BURST_SELF = 2;
+
+/**
+ * Where an {@link AttemptBurst} reports each port: `status` is 0 (connected), a
+ * negative errno (libuv's numbering, as `getSystemErrorName` takes it),
+ * {@link BURST_TIMEOUT} or {@link BURST_SELF}.
+ */
+export type BurstSink = (port: number, status: number) => void;
+
+interface BurstReq extends ConnectReq {
+  burst: AttemptBurst;
+  handle: TcpHandle;
+  deadline: number;
+  done: boolean;
+}
+
+// Called by the binding with the request as `this`: one function for every attempt.
+function burstComplete(this: BurstReq, status: number): void {
+  this.burst.complete(this, status);
+}
+
+/**
+ * Many attempts to one address on Node's TCP handle, for scans: no promise, timer
+ * or closure per port. They all share one timeout, so they expire in the order
+ * they started, and one timer at the oldest deadline serves them all.
+ */
+export class AttemptBurst {
+  readonly #b: TcpBinding;
+  readonly #address: string;
+  readonly #family: 4 | 6;
+  readonly #timeoutMs: number;
+  readonly #sink: BurstSink;
+  #queue: BurstReq[] = [];
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  private constructor(b: TcpBinding, address: string, family: 4 | 6, ms: number, sink: BurstSink) {
+    this.#b = b;
+    this.#address = address;
+    this.#family = family;
+    this.#timeoutMs = ms;
+    this.#sink = sink;
+  }
+
+  /** A burst towards `address`, or null when this Node offers no TCP handle binding. */
+  static open(address: string, family: 4 | 6, timeoutMs: number, sink: BurstSink) {
+    const b = tcpBinding();
+    return b ? new AttemptBurst(b, address, family, timeoutMs, sink) : null;
+  }
+
+  /** Attempt `port`; its outcome goes to the sink, at once or later. */
+  start(port: number): void {
+    const b = this.#b;
+    const req = new b.TCPConnectWrap() as BurstReq;
+    req.address = this.#address;
+    req.port = port;
+    req.oncomplete = burstComplete;
+    req.burst = this;
+    req.handle = new b.TCP(b.constants.SOCKET);
+    req.deadline = Date.now() + this.#timeoutMs;
+    req.done = false;
+    let err: number;
+    try {
+      err = (this.#family === 6 ? req.handle.connect6 : req.handle.connect).call(
+        req.handle,
+        req,
+        this.#address,
+        port,
+      );
+    } catch {
+      err = -22; // EINVAL: the binding refused the arguments
+    }
+    if (err !== 0) return this.#finish(req, err);
+    this.#queue.push(req);
+    this.#timer ??= setTimeout(expire, this.#timeoutMs, this);
+  }
+
+  /** The binding's answer for `req` (do not call). */
+  complete(req: BurstReq, status: number): void {
+    if (req.done) return;
+    if (status === 0) {
+      const local: { address?: string; port?: number } = {};
+      req.handle.getsockname(local);
+      // the kernel picked the target port as the source port (TCP simultaneous open)
+      const self =
+        local.port === req.port && local.address === this.#address && isLoopback(this.#address);
+      if (self) status = BURST_SELF;
+    }
+    this.#finish(req, status);
+  }
+
+  // The oldest attempt in flight is always at the head: finished ones leave from there.
+  #finish(req: BurstReq, status: number): void {
+    req.done = true;
+    req.handle.close();
+    const q = this.#queue;
+    while (this.#head < q.length && q[this.#head]!.done) this.#head += 1;
+    if (this.#head === q.length) {
+      this.#queue = [];
+      this.#head = 0;
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    } else if (this.#head > 4096 && this.#head * 2 > q.length) {
+      this.#queue = q.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#sink(req.port, status);
+  }
+
+  /** The timer: every attempt past its deadline times out; the timer follows the next. */
+  expire(): void {
+    this.#timer = undefined;
+    const now = Date.now();
+    for (let r = this.#queue[this.#head]; r && r.deadline <= now; r = this.#queue[this.#head]) {
+      this.#finish(r, BURST_TIMEOUT);
+    }
+    const next = this.#queue[this.#head];
+    if (next) this.#timer = setTimeout(expire, Math.max(1, next.deadline - now), this);
+  }
+
+  /** Call off every attempt in flight (their outcome is not reported). */
+  cancel(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (let i = this.#head; i < this.#queue.length; i += 1) {
+      const req = this.#queue[i]!;
+      if (!req.done) {
+        req.done = true;
+        req.handle.close();
+      }
+    }
+    this.#queue = [];
+    this.#head = 0;
+  }
+}
+
+function expire(burst: AttemptBurst): void {
+  burst.expire();
+}
+
+/** Whether `address` is a loopback address (where a probe can connect to itself). */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
