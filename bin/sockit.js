@@ -1,45 +1,56 @@
 #!/usr/bin/env node
-// CommonJS on purpose (bin/package.json): the client commands run from
-// dist/bundle/main.cjs (scripts/bundle.mjs) and never start Node's ESM loader, start-up
-// time being part of the product. Servers, help and completion run from tsc's
-// dist/cli/, whose modules workers and handler modules share by URL.
+// CommonJS on purpose (bin/package.json): the commands run from dist/bundle/<command>.cjs
+// (scripts/bundle.mjs) and never start Node's ESM loader, start-up time and a server's
+// footprint being part of the product. Help, completion and servers given a handler
+// module run from tsc's dist/cli/, whose modules workers and handler modules share by URL.
 const { readFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 
-const BUNDLE = join(__dirname, '..', 'dist', 'bundle', 'main.cjs');
-/** V8's code cache for the bundle, made by scripts/bundle.mjs with {@link loadBundle}. */
-const BUNDLE_CACHE = `${BUNDLE}.cache`;
+const BUNDLES = join(__dirname, '..', 'dist', 'bundle');
 
 /**
- * Load the bundle as require() would, but compiled from V8's code cache when the build
+ * Load a bundle as require() would, but compiled from V8's code cache when the build
  * left one that this Node accepts: the bundle is then neither resolved through the
  * module loader nor parsed again. V8 rejects a cache from another Node or other flags
- * (`script.cachedDataRejected`), and the bundle compiles as usual.
+ * (`script.cachedDataRejected`), and the bundle compiles as usual. The file is the
+ * module's wrapper function itself, in ASCII (scripts/bundle.mjs writes and checks it).
  */
-function loadBundle(cachedData) {
+function loadBundle(file, cachedData, source = readFileSync(file, 'latin1')) {
   const vm = require('node:vm');
-  const source = readFileSync(BUNDLE, 'utf8');
-  const script = new vm.Script(
-    `(function (exports, require, module, __filename, __dirname) {${source}\n})`,
-    {
-      filename: BUNDLE,
-      cachedData,
-      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-    },
-  );
+  const script = new vm.Script(source, {
+    filename: file,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
   const module = { exports: {} };
   // this file's require: the bundle requires only builtins and packages, which resolve
   // the same from bin/ (node:module's createRequire would start the ESM loader)
-  script.runInThisContext()(module.exports, require, module, BUNDLE, dirname(BUNDLE));
+  script.runInThisContext()(module.exports, require, module, file, dirname(file));
   return { exports: module.exports, script };
 }
 
-function readCache() {
+/**
+ * The bundle of the command `args` name, or undefined: help and completion need every
+ * command, and a server given a handler module (`-e ./my.js`, the only .js or .mjs a
+ * command takes) needs the engine the module imports as 'sockit', dist/index.js.
+ */
+function bundleFor(args) {
+  const name = args.find((a) => !a.startsWith('-'));
+  if (!name || !/^[a-z]+$/.test(name) || args.some((a) => /\.m?js$/i.test(a))) return undefined;
+  const file = join(BUNDLES, `${name}.cjs`);
+  let source;
   try {
-    return readFileSync(BUNDLE_CACHE);
+    source = readFileSync(file, 'latin1');
   } catch {
-    return undefined; // no cache (a build without one): compile
+    return undefined; // no bundle of that name
   }
+  let cache;
+  try {
+    cache = readFileSync(`${file}.cache`);
+  } catch {
+    cache = undefined; // a build without one: compile
+  }
+  return loadBundle(file, cache, source).exports;
 }
 
 function run() {
@@ -49,11 +60,8 @@ function run() {
     process.stdout.write(`${require('../package.json').version}\n`);
     return;
   }
-  const name = args.find((a) => !a.startsWith('-'));
-  const bundled = ['connect', 'send', 'sendto', 'recvfrom'].includes(name);
-  const cli = bundled
-    ? Promise.resolve(loadBundle(readCache()).exports)
-    : import('../dist/cli/main.js');
+  const bundled = bundleFor(args);
+  const cli = bundled ? Promise.resolve(bundled) : import('../dist/cli/main.js');
   cli
     .then(({ main }) => main(process.argv))
     .then((code) => {
@@ -65,4 +73,4 @@ function run() {
 }
 
 if (require.main === module) run();
-else module.exports = { loadBundle, BUNDLE_CACHE };
+else module.exports = { loadBundle, BUNDLES };

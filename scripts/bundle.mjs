@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// The start-up build: `sockit --version` and the client commands (connect, send, sendto,
-// recvfrom) run from dist/bundle/main.cjs, one CommonJS file esbuild makes from src/ with
-// commander inside, instead of ~40 modules that Node 20's ESM loader resolves and reads
-// one by one (a CommonJS launcher and bundle never start the ESM loader at all).
-// Everything else (serve, listen, help, completion, the library, workers, handler
-// modules) runs from tsc's dist/ as before; bin/sockit.js picks.
+// The start-up build: `sockit connect|send|sendto|recvfrom|serve|listen` each run from
+// dist/bundle/<command>.cjs, one CommonJS file esbuild makes from src/ with commander
+// and only that command inside, instead of ~40-70 modules that Node 20's ESM loader
+// resolves and reads one by one (a CommonJS launcher and bundle never start the ESM
+// loader at all, and the ESM loader is a few MiB a server would hold for its life).
+// Everything else (help, completion, the library, workers, handler modules given by
+// path) runs from tsc's dist/ as before; bin/sockit.js picks.
 //
 // Code that locates itself by `import.meta.url` (worker entries, built-in handlers,
 // the 'sockit' resolve hook, package.json, the unix-dgram addon) gets the URL of its
@@ -20,9 +21,20 @@ import { build } from 'esbuild';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SRC = resolve(ROOT, 'src');
 const OUT = resolve(ROOT, 'dist/bundle');
+const MAIN = resolve(SRC, 'cli/main.ts');
 
-/** The commands that stay in dist/ (bin/sockit.js never sends them to the bundle). */
-const UNBUNDLED = /\/commands\/(serve|listen|completion)\.js$/;
+/**
+ * The bundled commands, and the arguments that warm each one's code cache: a parse
+ * up to a usage error runs the start of the command (see {@link writeCodeCache}).
+ */
+const COMMANDS = {
+  connect: ['connect'],
+  send: ['send'],
+  sendto: ['sendto'],
+  recvfrom: ['recvfrom', 'no-port'],
+  serve: ['serve', 'tcp', 'no-port'],
+  listen: ['listen', 'no-port'],
+};
 
 /** `import.meta.url` in src/<rel>.ts → the URL of dist/<rel>.js, seen from dist/bundle/. */
 const distUrls = {
@@ -35,63 +47,148 @@ const distUrls = {
       const url = `new URL(${JSON.stringify(`../${rel}`)}, __sockitBundleUrl).href`;
       return { contents: source.replaceAll('import.meta.url', url), loader: 'ts' };
     });
-    // left as import() of the tsc build; bin/sockit.js never brings these to the bundle
-    b.onResolve({ filter: UNBUNDLED }, (args) => ({
-      path: `../${relative(SRC, resolve(args.resolveDir, args.path))}`,
-      external: true,
-    }));
   },
 };
 
 /**
- * commander requires node:child_process at load time for executable subcommands, which
- * sockit has none of; loading it (and dgram, net with it) only if one is ever spawned
- * keeps it off every start.
+ * main.ts imports each command when argv names it: in the bundle of `command`, the
+ * others stay import()s of their tsc build, which this bundle never reaches
+ * (bin/sockit.js brings it only its own command).
  */
-const lazyChildProcess = {
-  name: 'lazy-child-process',
+function onlyCommand(command) {
+  return {
+    name: 'only-command',
+    setup(b) {
+      b.onResolve({ filter: /^\.\/commands\/[a-z]+\.js$/ }, (args) => {
+        if (args.importer !== MAIN || args.path === `./commands/${command}.js`) return undefined;
+        return { path: `../${relative(SRC, resolve(args.resolveDir, args.path))}`, external: true };
+      });
+    },
+  };
+}
+
+/**
+ * Built-in modules that only some runs use (a TLS connection, a worker pool, a child
+ * process, a prompt, a random unix path, a file check, a name lookup), loaded on first use rather than when a
+ * module that names them is: each is up to a MiB more for the life of a server that
+ * never needs it, and time at every start. The stand-in module has the real one's
+ * exports as getters (esbuild copies them as getters, so nothing loads early).
+ * Modules on hot paths (net, dgram, stream, buffer) stay as they are.
+ */
+const LAZY_BUILTINS = [
+  'child_process',
+  'worker_threads',
+  'crypto',
+  'tls',
+  'readline',
+  'fs/promises',
+  'dns/promises',
+];
+
+const lazyBuiltins = {
+  name: 'lazy-builtins',
   setup(b) {
-    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
-      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer)
-        ? { path: 'child_process', namespace: 'lazy-builtin' }
-        : undefined,
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|').replaceAll('/', '\\/')})$`);
+    b.onResolve({ filter }, (args) => ({
+      path: args.path.replace(/^node:/, ''),
+      namespace: 'lazy-builtin',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const name = `node:${args.path}`;
+      const keys = Object.keys(createRequire(import.meta.url)(name));
+      return {
+        contents: `let real;
+const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(name)}));
+for (const key of ${JSON.stringify(keys)})
+  Object.defineProperty(exports, key, { get: () => load()[key], enumerable: true });`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * Packages the bundle leaves in node_modules: the X.509 ones (half a MB, for a
+ * throwaway certificate) load when a TLS server without --cert starts, rather than
+ * sit in every server's memory. Their import() becomes a require(): an import() in a
+ * script compiled from V8's code cache finds no loader on Node 20 ("A dynamic import
+ * callback was not specified"), and the main context's one is experimental there.
+ */
+const REQUIRED_PACKAGES = ['@peculiar/x509', 'reflect-metadata'];
+
+const requiredPackages = {
+  name: 'required-packages',
+  setup(b) {
+    const filter = new RegExp(`^(${REQUIRED_PACKAGES.join('|').replaceAll('/', '\\/')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.kind === 'require-call'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'required-package' },
     );
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, () => ({
-      contents:
-        "module.exports = new Proxy({}, { get: (_, key) => process.getBuiltinModule('node:child_process')[key] });",
+    b.onLoad({ filter: /.*/, namespace: 'required-package' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
       loader: 'js',
     }));
   },
 };
 
-await build({
-  entryPoints: { main: resolve(SRC, 'cli/main.ts') },
-  outdir: OUT,
-  outExtension: { '.js': '.cjs' },
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  // the addon is loaded by createRequire from its dist/ twin's URL, never bundled
-  external: ['unix-dgram'],
-  banner: { js: "const __sockitBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  minifySyntax: true,
-  minifyWhitespace: true,
-  legalComments: 'none',
-  plugins: [distUrls, lazyChildProcess],
-  logLevel: 'warning',
-});
-
-// V8's code cache for the bundle (bin/sockit.js loads it with the bundle): compiled by
-// running the start of each bundled command (parsing, up to a usage error), so that
-// what every start runs is in it, not only the top level.
-const require = createRequire(import.meta.url);
-const { loadBundle, BUNDLE_CACHE } = require('../bin/sockit.js');
-const { exports: bundle, script } = loadBundle(undefined);
-const sink = new Writable({ write: (_chunk, _enc, done) => done() });
-const io = { stdin: Readable.from([]), stdout: sink, stderr: sink, env: {} };
-const signals = { on: () => undefined, off: () => undefined };
-for (const args of [['connect'], ['send'], ['sendto'], ['recvfrom', 'no-port']]) {
-  await bundle.main(['node', 'sockit', ...args], io, signals);
+/** Bundle one command into dist/bundle/<command>.cjs; resolves with its path. */
+async function bundle(command) {
+  const file = resolve(OUT, `${command}.cjs`);
+  await build({
+    entryPoints: [MAIN],
+    outfile: file,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    charset: 'ascii',
+    // the addon is loaded by createRequire from its dist/ twin's URL, never bundled
+    external: ['unix-dgram'],
+    // the file is the function bin/sockit.js compiles, as Node's CommonJS wrapper
+    // would make it: no wrapped copy of a large string to build and flatten at start-up
+    banner: {
+      js: "(function (exports, require, module, __filename, __dirname) {const __sockitBundleUrl = require('node:url').pathToFileURL(__filename).href;",
+    },
+    footer: { js: '\n})' },
+    minifySyntax: true,
+    minifyWhitespace: true,
+    legalComments: 'none',
+    plugins: [distUrls, onlyCommand(command), lazyBuiltins, requiredPackages],
+    logLevel: 'warning',
+  });
+  // one character over 127 and V8 holds the whole source as two bytes a character
+  const bytes = await readFile(file);
+  const at = bytes.findIndex((b) => b > 0x7f);
+  if (at >= 0) {
+    const around = JSON.stringify(bytes.subarray(Math.max(0, at - 30), at + 10).toString());
+    throw new Error(`${file}: non-ASCII at byte ${at} (${around}) — write it as \\u…`);
+  }
+  const source = bytes.toString('latin1');
+  // A package's import() would fail from the code cache (see REQUIRED_PACKAGES); the
+  // other commands' are never reached (onlyCommand), and the import(url) of a user's
+  // handler module never runs here (bin/sockit.js sends those servers to dist/).
+  const left = source.match(/\bimport\("(?!\.\.\/cli\/commands\/)[^"]*"\)/);
+  if (left) throw new Error(`${file}: ${left[0]} left in the bundle (see REQUIRED_PACKAGES)`);
+  return file;
 }
-await writeFile(BUNDLE_CACHE, script.createCachedData());
+
+/**
+ * V8's code cache for a bundle (bin/sockit.js loads it with the bundle): compiled by
+ * running the start of the command (parsing, up to a usage error), so that what every
+ * start runs is in it, not only the top level.
+ */
+async function writeCodeCache(file, args) {
+  const require = createRequire(import.meta.url);
+  const { loadBundle } = require('../bin/sockit.js');
+  const { exports: main, script } = loadBundle(file, undefined);
+  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+  const io = { stdin: Readable.from([]), stdout: sink, stderr: sink, env: {} };
+  const signals = { on: () => undefined, off: () => undefined };
+  await main.main(['node', 'sockit', ...args], io, signals);
+  await writeFile(`${file}.cache`, script.createCachedData());
+}
+
+for (const [command, args] of Object.entries(COMMANDS)) {
+  await writeCodeCache(await bundle(command), args);
+}

@@ -28,6 +28,7 @@ import { DiscardHandler } from '../../src/handlers/discard.js';
 import { DaytimeHandler, daytime } from '../../src/handlers/daytime.js';
 import { ChargenHandler, chargenLine } from '../../src/handlers/chargen.js';
 import { HANDLERS, HANDLER_NAMES, findHandler } from '../../src/handlers/registry.js';
+import { loadBuiltinHandler } from '../../src/handlers/builtin.js';
 import { collect, exchange, tempSocketPath } from '../helpers/loopback.js';
 import { makeServer, requestFor } from '../helpers/matrix.js';
 import { dial } from '../cli/serve-helpers.js';
@@ -366,6 +367,15 @@ describe('registry', () => {
     expect(findHandler('upper')).toBe(findHandler('upper-case'));
     expect(findHandler('nope')).toBeUndefined();
     expect(new Set(HANDLERS.map((h) => h.name)).size).toBe(HANDLERS.length);
+  });
+
+  test('the CLI loads each built-in alone, the same class and module as the registry', async () => {
+    for (const name of [...HANDLER_NAMES, 'upper']) {
+      const lazy = await loadBuiltinHandler(name);
+      expect(lazy).toEqual(findHandler(name));
+      expect(lazy?.Handler).toBe(findHandler(name)?.Handler);
+    }
+    expect(await loadBuiltinHandler('nope')).toBeUndefined();
   });
 
   test.each(HANDLERS.map((h) => [h.name, h] as const))(

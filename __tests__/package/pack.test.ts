@@ -3,7 +3,7 @@
  * tarball installs into an empty directory and runs.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -124,17 +124,33 @@ describe('npm pack', () => {
 });
 
 describe('the start-up build', () => {
-  test('the bundle ships with a V8 code cache that this Node accepts', () => {
-    expect(files).toEqual(
-      expect.arrayContaining(['dist/bundle/main.cjs', 'dist/bundle/main.cjs.cache']),
-    );
+  const BUNDLED = ['connect', 'send', 'sendto', 'recvfrom', 'serve', 'listen'];
+
+  test.each(BUNDLED)('%s: its bundle ships with a V8 code cache that this Node accepts', (name) => {
+    const bundle = `dist/bundle/${name}.cjs`;
+    expect(files).toEqual(expect.arrayContaining([bundle, `${bundle}.cache`]));
     const probe = [
-      "const { loadBundle, BUNDLE_CACHE } = require('./bin/sockit.js');",
-      "const { script, exports } = loadBundle(require('node:fs').readFileSync(BUNDLE_CACHE));",
+      "const { readFileSync } = require('node:fs');",
+      "const { loadBundle } = require('./bin/sockit.js');",
+      `const file = require('node:path').resolve(${JSON.stringify(bundle)});`,
+      "const { script, exports } = loadBundle(file, readFileSync(file + '.cache'));",
       'console.log(script.cachedDataRejected, typeof exports.main);',
     ].join('\n');
     const out = execFileSync('node', ['-e', probe], { cwd: ROOT }).toString();
     expect(out).toBe('false function\n');
+  });
+
+  test('a bundle is pure ASCII (one byte a character in V8), and nothing else ships in dist/bundle/', () => {
+    expect(files.filter((f) => f.startsWith('dist/bundle/')).sort()).toEqual(
+      BUNDLED.flatMap((name) => [
+        `dist/bundle/${name}.cjs`,
+        `dist/bundle/${name}.cjs.cache`,
+      ]).sort(),
+    );
+    for (const name of BUNDLED) {
+      const bytes = readFileSync(join(ROOT, `dist/bundle/${name}.cjs`));
+      expect(bytes.findIndex((b) => b > 0x7f)).toBe(-1);
+    }
   });
 
   test('--version answers without the bundle, as commander would', () => {

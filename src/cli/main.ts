@@ -96,6 +96,22 @@ Exit status: 0 success, 1 the network said no, 2 bad usage or input.`,
   return program;
 }
 
+/**
+ * The process's own streams. stdin is made on first use: Node builds it (a file
+ * stream, a socket or a TTY, with the machinery each needs) when it is first read,
+ * and most runs (`sendto … x`, `connect -z`, `serve`) never read it.
+ */
+function processIO(): CliIO {
+  return {
+    get stdin() {
+      return process.stdin;
+    },
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+  };
+}
+
 function processSignals(): SignalSource {
   return {
     on: (sig, fn) => process.on(sig, fn),
@@ -106,12 +122,7 @@ function processSignals(): SignalSource {
 /** Run sockit with `argv` (as in process.argv); resolves with the exit code. */
 export async function main(
   argv: readonly string[],
-  io: CliIO = {
-    stdin: process.stdin,
-    stdout: process.stdout,
-    stderr: process.stderr,
-    env: process.env,
-  },
+  io: CliIO = processIO(),
   signals: SignalSource = processSignals(),
 ): Promise<number> {
   const out = new Output(io);

@@ -11,8 +11,10 @@ function wrap<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
+    // \u2014, not the dash itself: esbuild leaves a regex as written, and one non-ASCII
+    // character makes V8 hold the whole start-up bundle as a two-byte string
     if (err instanceof SockitError)
-      throw new InvalidArgumentError(err.message.replace(/^invalid \S+ '[^']*' — /, ''));
+      throw new InvalidArgumentError(err.message.replace(/^invalid \S+ '[^']*' \u2014 /, ''));
     throw err;
   }
 }

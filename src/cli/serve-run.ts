@@ -14,7 +14,8 @@ import { onUncontained } from '../net/containment.js';
 import type { AnyHandlerClass } from '../handlers/loader.js';
 import { TCPServer, UnixStreamServer } from '../engine/stream-server.js';
 import { UDPServer, UnixDatagramServer } from '../engine/datagram-server.js';
-import { findHandler, HANDLER_NAMES } from '../handlers/registry.js';
+import { loadBuiltinHandler } from '../handlers/builtin.js';
+import { HANDLER_NAMES } from '../handlers/names.js';
 import type { CliContext } from './context.js';
 import { ServeLog } from './serve-log.js';
 import { jsonPeer } from './events.js';
@@ -74,7 +75,7 @@ interface ResolvedHandler {
 
 /** Built-in by name, or a module file; checked against the transport. */
 async function resolveHandler(spec: string, datagram: boolean): Promise<ResolvedHandler> {
-  const builtin = findHandler(spec);
+  const builtin = await loadBuiltinHandler(spec);
   if (builtin) return builtin;
   const { isHandlerPath, loadHandlerModule, checkHandlerTransport } =
     await import('../handlers/loader.js');

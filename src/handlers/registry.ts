@@ -1,9 +1,9 @@
 /**
- * The built-in handlers by name: the single list behind `--handler` choices,
- * validation, `--help` and the man page.
+ * The built-in handlers by name, every class loaded: the library's list. The list
+ * behind `--handler` choices, validation, `--help` and the man page is names.ts's;
+ * the CLI loads the one it runs through builtin.ts.
  */
 import type { StreamRequestHandler } from '../engine/request-handler.js';
-import type { HandlerModule } from '../engine/base-server.js';
 import { EchoHandler } from './echo.js';
 import { LowerCaseHandler, UpperCaseHandler } from './case.js';
 import { ThreadedEchoHandler } from './threaded-echo.js';
@@ -16,16 +16,7 @@ import { ExecHandler } from './exec.js';
 import { BrokerHandler } from './broker.js';
 import { ChatHandler } from './chat.js';
 import { HANDLER_ALIASES, HANDLER_INFO, HANDLER_NAMES, type HandlerInfo } from './names.js';
-
-/** A built-in handler: one class for every transport, and where workers import it. */
-export interface HandlerEntry {
-  readonly name: string;
-  readonly description: string;
-  /** Serves stream connections and datagrams alike. */
-  readonly Handler: typeof StreamRequestHandler;
-  /** Module and export name, for worker threads and processes. */
-  readonly module: HandlerModule;
-}
+import { findHandlerInfo, handlerEntry, type HandlerEntry } from './builtin.js';
 
 /** The class of each built-in, by name. */
 const CLASSES: Readonly<Record<string, typeof StreamRequestHandler>> = {
@@ -43,19 +34,15 @@ const CLASSES: Readonly<Record<string, typeof StreamRequestHandler>> = {
   chat: ChatHandler,
 };
 
-function entry({ name, description, file }: HandlerInfo): HandlerEntry {
-  const Handler = CLASSES[name]!;
-  const url = new URL(`./${file}.js`, import.meta.url).href;
-  return { name, description, Handler, module: { url, exportName: Handler.name } };
-}
-
 /** Built-in handlers, in the order help lists them. */
-export const HANDLERS: readonly HandlerEntry[] = HANDLER_INFO.map(entry);
+export const HANDLERS: readonly HandlerEntry[] = HANDLER_INFO.map((info) =>
+  handlerEntry(info, CLASSES[info.name]!),
+);
 
-export { HANDLER_ALIASES, HANDLER_INFO, HANDLER_NAMES, type HandlerInfo };
+export { HANDLER_ALIASES, HANDLER_INFO, HANDLER_NAMES, type HandlerEntry, type HandlerInfo };
 
 /** Look up a built-in by name or alias. */
 export function findHandler(name: string): HandlerEntry | undefined {
-  const real = HANDLER_ALIASES[name] ?? name;
-  return HANDLERS.find((h) => h.name === real);
+  const info = findHandlerInfo(name);
+  return info && HANDLERS.find((h) => h.name === info.name);
 }
