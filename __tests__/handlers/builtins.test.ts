@@ -144,6 +144,27 @@ describe('echo', () => {
     expect(reply.equals(payload)).toBe(true);
   });
 
+  test('stream: a stalled bulk echo and small exchanges at once each get their own bytes back', async () => {
+    const { server, port } = await tcp(EchoHandler);
+    const conns: Duplex[] = [];
+    server.on('request', (_addr: unknown, conn: Duplex) => conns.push(conn));
+    const bulk = await dial({ port });
+    bulk.pause(); // its echo's writes queue (and keep their chunks) while the others read
+    const payload = Buffer.alloc(16 * 1024 * 1024);
+    for (let i = 0; i < payload.length; i += 4) payload.writeUInt32LE(i, i);
+    bulk.end(payload);
+    for (let round = 0; round < 20; round++) {
+      const small = Buffer.alloc(100 + round, round);
+      expect(await exchange({ port }, small)).toEqual(small);
+    }
+    const reply = await collect(bulk);
+    expect(reply.length).toBe(payload.length);
+    expect(reply.equals(payload)).toBe(true);
+    // the echo read without a 'data' listener (net/shared-read.ts), which this test is about
+    expect(conns.length).toBe(21);
+    expect(conns.every((c) => c.listenerCount('data') === 0)).toBe(true);
+  });
+
   eachIf(
     DATAGRAM_TRANSPORTS,
     unixDgramMissing,

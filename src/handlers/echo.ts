@@ -1,5 +1,7 @@
 import type { Buffer } from 'node:buffer';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { readChunks } from '../net/shared-read.js';
 import { DatagramConnection, StreamRequestHandler } from '../engine/request-handler.js';
 import { answerShaped, replyOptions } from './reply-shape.js';
 
@@ -10,6 +12,12 @@ const same = (data: Buffer): Buffer => data;
 function echoChunk(this: Duplex, chunk: Buffer): void {
   // backpressure: stop reading until the peer has taken what is queued
   if (!this.write(chunk) && !this.isPaused()) this.pause().once('drain', readOn);
+}
+// A socket read with net/shared-read.ts: the chunk's memory is kept while its write waits.
+function echoRead(this: Socket, chunk: Buffer): boolean {
+  // backpressure: pause() stops the reads until the peer has taken what is queued
+  if (!this.write(chunk)) this.pause().once('drain', readOn);
+  return this.writableLength > 0;
 }
 function readOn(this: Duplex): void {
   this.resume();
@@ -35,7 +43,8 @@ export class EchoHandler extends StreamRequestHandler {
     // Ends our side when the peer ends its side; the connection closes once both sides
     // are done (or on a reset).
     if (conn.closed) return Promise.resolve();
-    conn.on('data', echoChunk).on('end', endToo);
+    conn.on('end', endToo);
+    if (!readChunks(conn, echoRead)) conn.on('data', echoChunk);
     return new Promise((resolve) => conn.on('close', resolve));
   }
 }

@@ -1,0 +1,104 @@
+/**
+ * Reading a socket without a stream push or a `data` event per chunk, and bulk data
+ * without a Buffer per chunk: Node's `onread` option (which Node offers only to
+ * sockets it connects, not to those a server accepts) applied to an accepted socket
+ * before it starts reading. Small reads go to one buffer all such sockets share
+ * (and are copied out); a socket that reads in bulk reads into a buffer of its own,
+ * reused for as long as the consumer keeps nothing of it.
+ */
+import { Buffer } from 'node:buffer';
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/**
+ * Given each chunk read (`this` is the socket); returns true when it keeps a reference
+ * to the chunk's memory after it returns (a write still queued), false when done with it.
+ */
+export type ChunkConsumer = (this: Socket, chunk: Buffer) => boolean;
+
+/** The size libuv asks for when it reads a stream (Node's own read size). */
+const READ_SIZE = 64 * 1024;
+/** A read at least this large moves the socket to a buffer of its own: bulk data is not copied. */
+const BULK_READ = 16 * 1024;
+
+/** Where sockets read that read little: one buffer for all of them, never handed out. */
+let shared: Buffer | undefined;
+/** The buffer the socket that just read gets next (Node asks right after the callback). */
+let next: Buffer;
+
+/** The stream internals `onread` sets on a socket, found by name on the first socket. */
+interface OnreadKeys {
+  readonly buffer: symbol;
+  readonly callback: symbol;
+  readonly generator: symbol;
+}
+let keys: OnreadKeys | null | undefined;
+const consumerKey = Symbol('chunkConsumer');
+
+function onreadKeys(socket: Socket): OnreadKeys | null {
+  if (keys !== undefined) return keys;
+  const find = (name: string): symbol | undefined =>
+    Object.getOwnPropertySymbols(socket).find((s) => s.description === name);
+  const [buffer, callback, generator] = [find('kBuffer'), find('kBufferCb'), find('kBufferGen')];
+  keys = buffer && callback && generator ? { buffer, callback, generator } : null;
+  return keys;
+}
+
+type Internals = Record<symbol, unknown> & { [consumerKey]: ChunkConsumer };
+
+/**
+ * A read of `nread` bytes into `buffer`: a copy for the consumer when that was the
+ * shared buffer (cheap for the small reads that go there), else the bytes where they
+ * are. The buffer for the next read: the socket's own, unless the consumer kept it
+ * (then a fresh one) or the read was small (then the shared one: an idle socket
+ * holds no buffer of its own).
+ */
+function onRead(this: Socket, nread: number, buffer: Buffer): boolean {
+  const consume = (this as unknown as Internals)[consumerKey];
+  if (buffer === shared) {
+    const copy = Buffer.allocUnsafe(nread);
+    shared.copy(copy, 0, 0, nread);
+    consume.call(this, copy);
+    next = nread >= BULK_READ ? Buffer.allocUnsafeSlow(READ_SIZE) : shared;
+  } else {
+    const kept = consume.call(this, nread === buffer.length ? buffer : buffer.subarray(0, nread));
+    next = kept ? Buffer.allocUnsafeSlow(READ_SIZE) : nread >= BULK_READ ? buffer : shared!;
+  }
+  return true; // a consumer that must stop reading pauses the socket
+}
+
+function nextBuffer(): Buffer {
+  return next;
+}
+
+interface ReadHandle {
+  reading?: boolean;
+  useUserBuffer?: (buffer: Uint8Array) => void;
+}
+
+/**
+ * From now on, give each read of `socket` to `consume` (see {@link ChunkConsumer}) and
+ * start reading; `end`, `close` and errors stay the socket's own events, and `pause()`
+ * stops reading. Only a plain (not TLS), not yet reading socket with nothing buffered
+ * and its own `push()` (a traffic tap replaces it, and must see every byte)
+ * qualifies: false, and nothing changed, for any other stream.
+ */
+export function readChunks(stream: Duplex, consume: ChunkConsumer): boolean {
+  if (!(stream instanceof Socket) || (stream as { encrypted?: boolean }).encrypted) return false;
+  const handle = (stream as unknown as { _handle?: ReadHandle | null })._handle;
+  if (!handle || handle.reading || typeof handle.useUserBuffer !== 'function') return false;
+  if (Object.hasOwn(stream, 'push') || stream.readableLength > 0 || stream.readableEnded) {
+    return false;
+  }
+  const k = onreadKeys(stream);
+  const internals = stream as unknown as Internals;
+  if (!k || internals[k.buffer] !== null) return false;
+  shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
+  handle.useUserBuffer(shared);
+  internals[k.buffer] = shared;
+  internals[k.callback] = onRead;
+  internals[k.generator] = nextBuffer;
+  internals[consumerKey] = consume;
+  stream.resume();
+  return true;
+}
