@@ -68,8 +68,8 @@ test('kept chunks, bulk and small, stay intact while other sockets read', async 
   }
   small.end();
   const [gotBulk, gotSmall] = await Promise.all(received);
-  expect(gotBulk.equals(bulkBytes)).toBe(true);
-  expect(gotSmall.equals(Buffer.concat(pieces))).toBe(true);
+  expect(gotBulk!.equals(bulkBytes)).toBe(true);
+  expect(gotSmall!.equals(Buffer.concat(pieces))).toBe(true);
 });
 
 test('only a plain socket that has not started reading qualifies', async () => {
