@@ -8,6 +8,8 @@ import { performance } from 'node:perf_hooks';
 import type { SocketAddress } from '../net/address.js';
 import {
   checkForwardTransport,
+  connectNow,
+  dialFailure,
   dialStream,
   parseDialTarget,
   type DatagramDialTarget,
@@ -25,7 +27,7 @@ import {
   type StreamRequest,
 } from '../engine/request-handler.js';
 import { resetStream } from '../net/reset.js';
-import { relay } from './relay.js';
+import { relay, type Connecting, type RelayResult } from './relay.js';
 import { DatagramSessions, type SessionReport } from './forward-datagram.js';
 
 /** Seconds to wait for the upstream's connection by default. */
@@ -163,34 +165,48 @@ export class ForwardHandler extends StreamRequestHandler {
     return all;
   }
 
-  async #relay(
-    client: StreamRequest,
-    target: StreamDialTarget,
-    opts: ForwardOptions,
-  ): Promise<void> {
+  #relay(client: StreamRequest, target: StreamDialTarget, opts: ForwardOptions): Promise<void> {
     const started = performance.now();
-    const from = this.clientAddress;
-    let dialed: Dialed;
-    try {
-      dialed = await dialStream(target, {
-        timeoutMs: (opts.connectTimeout ?? FORWARD_CONNECT_TIMEOUT) * 1000,
-        tls: opts.tls,
-      });
-    } catch (err) {
-      resetStream(client);
-      const failure = { durationMs: performance.now() - started, ...failureOf(err) };
-      this.#report({ client: from, bytesUp: 0, bytesDown: 0, ...failure }, opts);
+    const timeoutMs = (opts.connectTimeout ?? FORWARD_CONNECT_TIMEOUT) * 1000;
+    // one address and no TLS: connect now and relay at once, the client's first bytes
+    // waiting in the connecting upstream (no resolving, no race, no extra loop turn)
+    const now = connectNow(target);
+    if (now !== undefined) {
+      const connecting: Connecting = {
+        timeoutMs,
+        failure: (err) => dialFailure(target, err, timeoutMs),
+      };
+      return relay(client, now.socket, connecting).then((r) => this.#relayed(r, now, started));
+    }
+    return dialStream(target, { timeoutMs, tls: opts.tls }).then(
+      (dialed) => relay(client, dialed.socket).then((r) => this.#relayed(r, dialed, started)),
+      (err: unknown) => {
+        resetStream(client);
+        this.#relayed(
+          { bytesUp: 0, bytesDown: 0, end: 'upstream-failed', failure: err },
+          undefined,
+          started,
+        );
+      },
+    );
+  }
+
+  /** Report a relay that ended (or an upstream that never connected). */
+  #relayed(result: RelayResult, dialed: Dialed | undefined, started: number): void {
+    const opts = optionsOf(this.server as BaseServer<unknown>);
+    const durationMs = performance.now() - started;
+    if (result.end === 'upstream-failed') {
+      const failure = { durationMs, ...failureOf(result.failure) };
+      this.#report({ client: this.clientAddress, bytesUp: 0, bytesDown: 0, ...failure }, opts);
       return;
     }
-    const { socket, address } = dialed;
-    const result = await relay(client, socket);
     this.#report(
       {
-        client: from,
-        upstreamAddress: address,
+        client: this.clientAddress,
+        upstreamAddress: dialed?.address,
         bytesUp: result.bytesUp,
         bytesDown: result.bytesDown,
-        durationMs: performance.now() - started,
+        durationMs,
         reason: result.end,
         ...(result.code ? { code: result.code } : {}),
       },

@@ -170,7 +170,7 @@ async function dialPlain(
   }
   const last = outcome.failures[outcome.failures.length - 1];
   if (last instanceof NetworkError) throw last;
-  throw timedOut(target, opts.timeoutMs);
+  throw dialFailure(target, undefined, opts.timeoutMs);
 }
 
 /** The one address of a unix target or of an IP literal; undefined for a name. */
@@ -184,9 +184,41 @@ function reason(err: unknown): string {
   return errorCode(err) ?? oneLine(err);
 }
 
-function timedOut(target: StreamDialTarget, ms: number): NetworkError {
-  const err = systemError('ETIMEDOUT', `no connection within ${ms} ms`);
-  return new NetworkError(`cannot reach ${formatTarget(target)} — ETIMEDOUT`, err, ERR.CONNECT);
+/**
+ * The one-line NetworkError of a connection to `target` that failed with `err`, or,
+ * without one, that did not connect within `timeoutMs` (ETIMEDOUT): what
+ * {@link dialStream} rejects with, for a connection opened by {@link connectNow}.
+ */
+export function dialFailure(
+  target: StreamDialTarget,
+  err: Error | undefined,
+  timeoutMs: number,
+): NetworkError {
+  const cause = err ?? systemError('ETIMEDOUT', `no connection within ${timeoutMs} ms`);
+  return new NetworkError(
+    `cannot reach ${formatTarget(target)} — ${reason(cause)}`,
+    cause,
+    ERR.CONNECT,
+  );
+}
+
+/**
+ * A connection to a target that has one address and speaks no TLS (a unix path, an IP
+ * literal), opened now, with no promise, listener or timer of its own: the socket is
+ * still connecting, and its failure is an `error` event ({@link dialFailure} words it as
+ * {@link dialStream} would). Undefined for a host name or a `tls://` target: dial those.
+ */
+export function connectNow(target: StreamDialTarget): Dialed | undefined {
+  if (target.kind === 'tls') return undefined;
+  const address = singleAddress(target);
+  return address === undefined ? undefined : { socket: openSocket(address), address };
+}
+
+/** A connection to one address, half-open allowed (TCP: no Nagle delay). */
+function openSocket(to: SocketAddress): Socket {
+  return to.family === 'unix'
+    ? connect({ path: to.path, allowHalfOpen: true })
+    : connect({ host: to.address, port: to.port, allowHalfOpen: true, noDelay: true });
 }
 
 /**
@@ -200,10 +232,7 @@ function attempt(
   target: StreamDialTarget,
   totalMs = ms,
 ): RaceAttempt<Socket> {
-  const socket =
-    to.family === 'unix'
-      ? connect({ path: to.path, allowHalfOpen: true })
-      : connect({ host: to.address, port: to.port, allowHalfOpen: true, noDelay: true });
+  const socket = openSocket(to);
   const result = new Promise<Socket>((resolve, reject) => {
     const settle = (err?: NetworkError): void => {
       clearTimeout(timer);
@@ -212,13 +241,10 @@ function attempt(
       socket.destroy();
       reject(err);
     };
-    const onError = (err: Error): void =>
-      settle(
-        new NetworkError(`cannot reach ${formatTarget(target)} — ${reason(err)}`, err, ERR.CONNECT),
-      );
+    const onError = (err: Error): void => settle(dialFailure(target, err, totalMs));
     const onConnect = (): void => settle();
     // called off (another address won): destroy() is quiet, so settle here
-    const onClose = (): void => settle(timedOut(target, totalMs));
+    const onClose = (): void => settle(dialFailure(target, undefined, totalMs));
     const timer = setTimeout(onClose, ms);
     socket.on('error', onError).on('connect', onConnect).on('close', onClose);
   });
