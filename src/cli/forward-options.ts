@@ -125,7 +125,6 @@ export function attachForwardLog(
   });
   server.on('close', () => failures.flush());
   server.on('forward', (r: ForwardRecord) => {
-    const peer = formatEndpoint(r.client);
     if (report.json) {
       writeEvent(out, 'forward', {
         peer: jsonPeer(r.client),
@@ -144,14 +143,14 @@ export function attachForwardLog(
     if (r.reason === 'upstream-failed') {
       // a TLS refusal's line names the reason and the fix; an errno name says it all
       const why = r.tlsFailure ? r.message : (r.code ?? r.message ?? 'error');
-      failures.hit(`forward ${peer} → ${r.upstream} failed: ${why}, ${after}`);
+      failures.hit(`forward ${formatEndpoint(r.client)} → ${r.upstream} failed: ${why}, ${after}`);
       return;
     }
     if (!report.verbose) return;
     const via = r.upstreamAddress ? ` (${formatEndpoint(r.upstreamAddress)})` : '';
     const code = r.code ? ` ${r.code}` : '';
     out.detail(
-      `forward ${peer} → ${r.upstream}${via}: ${plural(r.bytesUp, 'byte')} up, ${plural(r.bytesDown, 'byte')} down, ${ms(r.durationMs)} ms, ${r.reason}${code}`,
+      `forward ${formatEndpoint(r.client)} → ${r.upstream}${via}: ${plural(r.bytesUp, 'byte')} up, ${plural(r.bytesDown, 'byte')} down, ${ms(r.durationMs)} ms, ${r.reason}${code}`,
     );
   });
 }
