@@ -122,6 +122,8 @@ const steps = [
       `sockit-version=${sockit} --version`,
       '--cmd',
       `sockit-sendto=${sockit} sendto 127.0.0.1 9 x`,
+      '--cmd',
+      `sockit-probe=${sockit} connect -z 127.0.0.1 9`,
       ...q,
     ],
   ],
