@@ -267,6 +267,14 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (!this.#pump.offer({ request, clientAddress })) this.onQueued(request);
   }
 
+  /**
+   * May a handler skip the request path (`DatagramServer.setShortcut()`)? While a request would
+   * run at once (`serveForever()`, none queued) and be admitted by address. Do not override. */
+  protected mayShortcut(): boolean {
+    const byAddress = this.verifyRequest === BaseServer.prototype.verifyRequest;
+    return byAddress && this.#state === 'listening' && this.#pump.startsNow;
+  }
+
   /** A queued request left before being handled (the peer closed). Do not override. */
   protected dequeueRequest(request: Req): void {
     this.#pump.remove(request);

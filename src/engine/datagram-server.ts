@@ -29,6 +29,12 @@ export const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
 /** What datagram servers take: a Datagram-, Stream- or BaseRequestHandler class (each datagram is a {@link DatagramConnection}). */
 export type DatagramHandlerClass = HandlerClass<Datagram>;
 
+/**
+ * A handler's way around the request path (see {@link DatagramServer.setShortcut}):
+ * take the datagram now and return true, or return false to have it served as a request.
+ */
+export type DatagramShortcut = (data: Buffer, from: SocketAddress) => boolean;
+
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
   /** Datagrams in flight at most: waiting, being handled, replies on the way (default {@link MAX_QUEUED_DATAGRAMS}). */
@@ -47,6 +53,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   #inFlightBytes = 0;
   /** Records every datagram in and out (set before `listen()`); none by default. */
   tap: Tap | undefined;
+  #shortcut: DatagramShortcut | undefined;
 
   constructor(
     address: SocketAddress,
@@ -109,9 +116,46 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     return socket.address ?? this.serverAddress;
   }
 
+  /**
+   * Let a handler take datagrams without a request each (no handler instance, no
+   * queue): a relay whose sender already has a session sends the datagram on. The
+   * shortcut is asked only when a request would run at once and nothing else would
+   * tell it from one (`mayShortcut()`, no listener, nothing tapped, the sender allowed); a
+   * datagram it takes is counted as a request with its bytes in. Undefined removes
+   * it. Do not override.
+   */
+  setShortcut(shortcut: DatagramShortcut | undefined): void {
+    this.#shortcut = shortcut;
+  }
+
   readonly #onMessage = (data: Buffer, from: SocketAddress, conn?: number): void => {
+    const shortcut = this.#shortcut;
+    if (shortcut !== undefined && conn === undefined && this.#unseen(from) && this.mayShortcut()) {
+      try {
+        if (shortcut(data, from)) {
+          this.stats.requests += 1;
+          this.stats.bytesIn += data.length;
+          return;
+        }
+      } catch (err) {
+        this.stats.errors += 1;
+        this.handleError(err, from);
+        return;
+      }
+    }
     this.receive(new SocketDatagram(this.socket!, data, from, this.#peerFull, conn));
   };
+
+  /**
+   * Would a request for this datagram go unseen: nobody listens for `request` or
+   * `requestEnd`, and the access list allows the sender (a refusal takes the request
+   * path, to be reported)?
+   */
+  #unseen(from: SocketAddress): boolean {
+    if (this.listenerCount('request') + this.listenerCount('requestEnd') > 0) return false;
+    const list = this.accessList;
+    return list === undefined || from.family === 'unix' || list.check(from.address);
+  }
 
   /** A reply the peer had no room for (one function for every datagram). */
   readonly #peerFull = (to: SocketAddress): void => this.drop(to, 'peer-full');

@@ -64,6 +64,21 @@ export class RequestPump<Req> {
     return this.#pending.length;
   }
 
+  /**
+   * Would a request offered now start at once, under `serveForever()`? (None waits,
+   * no `handleRequest()` counts it, the strategy has room.)
+   */
+  get startsNow(): boolean {
+    const serving = this.#serving;
+    return (
+      serving !== undefined &&
+      !serving.stopped &&
+      this.#waiter === undefined &&
+      this.#pending.length === 0 &&
+      this.#hooks.canStart(this.active)
+    );
+  }
+
   /** A new request: run it now if it may start, else queue it (false). */
   offer(item: Pending<Req>): boolean {
     if (this.#waiter) {

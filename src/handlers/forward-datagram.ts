@@ -39,6 +39,14 @@ export interface SessionOptions {
   readonly refused: (client: SocketAddress) => void;
 }
 
+/**
+ * Checks of a session's silence per timeout: a datagram only marks its session seen
+ * (a timer refresh per datagram costs a clock read and a timer-list move), and a
+ * session ends at the first check that finds it silent for the whole timeout, that
+ * is between 1 and 1 + 1/8 timeouts after its last datagram, never sooner.
+ */
+const SILENCE_CHECKS = 8;
+
 /** A failed reply is a datagram lost on the way (the sender is gone). */
 const ignore = (): void => undefined;
 
@@ -57,6 +65,10 @@ class Session {
   readonly socket: Promise<DatagramSocket>;
   /** The socket once open. */
   ready: DatagramSocket | undefined;
+  /** A datagram passed, either way, since the last check of its silence. */
+  seen = true;
+  /** When a check last found it seen: its silence began no sooner. */
+  seenAt = this.started;
   timer: NodeJS.Timeout | undefined;
 
   constructor(first: DatagramConnection, open: (s: Session) => Promise<DatagramSocket>) {
@@ -105,13 +117,29 @@ export class DatagramSessions {
     );
   }
 
+  /**
+   * Send a datagram on at once when its sender's UDP session is open (the server's
+   * shortcut: no request); false leaves it to {@link send}.
+   */
+  forwardNow(data: Buffer, from: SocketAddress): boolean {
+    const session = this.#closed ? undefined : this.#sessions.get(sessionKey(from));
+    const socket = session?.ready;
+    if (socket === undefined || socket.peer!.family === 'unix' || data.length > socket.maxPayload) {
+      return false;
+    }
+    session!.seen = true;
+    socket.sendNow(data, socket.peer!, undefined);
+    session!.bytesUp += data.length;
+    return true;
+  }
+
   #forward(
     key: string,
     session: Session,
     socket: DatagramSocket,
     data: Buffer,
   ): void | Promise<void> {
-    session.timer?.refresh();
+    session.seen = true;
     const peer = socket.peer!;
     // UDP: handed over with no promise and no callback (a callback costs a tick per
     // datagram); an ICMP refusal still ends the session (an `error` on the connected
@@ -140,7 +168,7 @@ export class DatagramSessions {
       const socket = await openDatagramSocket(peer, { connect: true });
       socket.on('message', (data: Buffer) => {
         session.bytesDown += data.length;
-        session.timer?.refresh();
+        session.seen = true;
         // the reply as the server sends its own (UDP: no promise, no callback)
         const latest = session.latest;
         latest.appendReply(data);
@@ -148,16 +176,25 @@ export class DatagramSessions {
         if (sent !== undefined) sent.catch(ignore); // a sender gone: the reply is lost
       });
       socket.on('error', (err: Error) => this.#end(key, session, 'upstream-failed', err));
-      session.timer = setTimeout(
-        () => this.#end(key, session, 'session-timeout'),
-        this.#opts.timeoutMs,
-      );
+      const step = this.#opts.timeoutMs / SILENCE_CHECKS;
+      session.timer = setInterval(() => this.#checkSilence(key, session), step);
       if (this.#sessions.get(key) !== session) void socket.close(); // ended while opening
       session.ready = socket;
       return socket;
     } catch (err) {
       this.#end(key, session, 'upstream-failed', err);
       throw err;
+    }
+  }
+
+  /** End a session silent for its whole timeout (see {@link SILENCE_CHECKS}). */
+  #checkSilence(key: string, session: Session): void {
+    const now = performance.now();
+    if (session.seen) {
+      session.seen = false;
+      session.seenAt = now;
+    } else if (now - session.seenAt >= this.#opts.timeoutMs) {
+      this.#end(key, session, 'session-timeout');
     }
   }
 
@@ -172,7 +209,7 @@ export class DatagramSessions {
   #end(key: string, session: Session, end: SessionEnd, err?: unknown): void {
     if (this.#sessions.get(key) !== session) return;
     this.#sessions.delete(key);
-    clearTimeout(session.timer);
+    clearInterval(session.timer);
     session.socket.then((s) => s.close()).catch(() => undefined);
     const cause = (err as { cause?: unknown } | undefined)?.cause ?? err;
     this.#opts.report({

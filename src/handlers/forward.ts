@@ -21,6 +21,7 @@ import { NetworkError, UsageError, errorCode, oneLine } from '../net/errors.js';
 import type { TlsClientOptions, TlsFailure } from '../net/tls.js';
 import { MODES } from '../engine/modes.js';
 import type { BaseServer, BaseServerOptions } from '../engine/base-server.js';
+import { DatagramServer } from '../engine/datagram-server.js';
 import {
   DatagramConnection,
   StreamRequestHandler,
@@ -160,6 +161,9 @@ export class ForwardHandler extends StreamRequestHandler {
       });
       sessions.set(server, all);
       const done = all;
+      // later datagrams of a sender with a session skip the request path
+      if (server instanceof DatagramServer)
+        server.setShortcut((d, from) => done.forwardNow(d, from));
       server.once('close', () => done.closeAll());
     }
     return all;

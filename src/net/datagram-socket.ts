@@ -210,15 +210,28 @@ export function bindDatagramSocket(
     : bindUdp(local, opts);
 }
 
+let lastAddress = '';
+let lastFamily = 4;
+
 /**
  * dgram resolves every destination before it sends, even an address (dns.lookup then
  * answers a tick later). Every address a socket here sends to is one already: answer
  * at once, and let dns.lookup handle anything else.
  */
 const lookup: NonNullable<SocketOptions['lookup']> = (host, options, callback) => {
+  // a server replies to the same few senders: the last address needs no second look
+  if (host === lastAddress) {
+    callback(null, host, lastFamily);
+    return;
+  }
   const family = isIP(host);
-  if (family === 0) dnsLookup(host, options, callback);
-  else callback(null, host, family);
+  if (family === 0) {
+    dnsLookup(host, options, callback);
+    return;
+  }
+  lastAddress = host;
+  lastFamily = family;
+  callback(null, host, family);
 };
 
 class UdpDatagramSocket extends DatagramSocket {
