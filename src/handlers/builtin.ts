@@ -17,22 +17,26 @@ export interface HandlerEntry {
   readonly module: HandlerModule;
 }
 
-type Load = () => Promise<typeof StreamRequestHandler>;
+type Load = () => Promise<Record<string, unknown>>;
 
-/** Each built-in's class, imported when asked for. */
-const LOADERS: Readonly<Record<string, Load>> = {
-  echo: async () => (await import('./echo.js')).EchoHandler,
-  'upper-case': async () => (await import('./case.js')).UpperCaseHandler,
-  lower: async () => (await import('./case.js')).LowerCaseHandler,
-  'threaded-echo': async () => (await import('./threaded-echo.js')).ThreadedEchoHandler,
-  discard: async () => (await import('./discard.js')).DiscardHandler,
-  daytime: async () => (await import('./daytime.js')).DaytimeHandler,
-  chargen: async () => (await import('./chargen.js')).ChargenHandler,
-  forward: async () => (await import('./forward.js')).ForwardHandler,
-  stdio: async () => (await import('./stdio.js')).StdioHandler,
-  exec: async () => (await import('./exec.js')).ExecHandler,
-  broker: async () => (await import('./broker.js')).BrokerHandler,
-  chat: async () => (await import('./chat.js')).ChatHandler,
+/**
+ * Each built-in's module, imported when asked for, and the name its class is exported
+ * under: written out, since a bundler may rename the class itself (`_ChargenHandler`),
+ * and a worker imports the export by this name from the module's own file.
+ */
+const LOADERS: Readonly<Record<string, readonly [string, Load]>> = {
+  echo: ['EchoHandler', () => import('./echo.js')],
+  'upper-case': ['UpperCaseHandler', () => import('./case.js')],
+  lower: ['LowerCaseHandler', () => import('./case.js')],
+  'threaded-echo': ['ThreadedEchoHandler', () => import('./threaded-echo.js')],
+  discard: ['DiscardHandler', () => import('./discard.js')],
+  daytime: ['DaytimeHandler', () => import('./daytime.js')],
+  chargen: ['ChargenHandler', () => import('./chargen.js')],
+  forward: ['ForwardHandler', () => import('./forward.js')],
+  stdio: ['StdioHandler', () => import('./stdio.js')],
+  exec: ['ExecHandler', () => import('./exec.js')],
+  broker: ['BrokerHandler', () => import('./broker.js')],
+  chat: ['ChatHandler', () => import('./chat.js')],
 };
 
 /** The description of a built-in by name or alias. */
@@ -41,17 +45,21 @@ export function findHandlerInfo(name: string): HandlerInfo | undefined {
   return HANDLER_INFO.find((h) => h.name === real);
 }
 
-/** The entry of the built-in `info` describes, given its class. */
+/** The entry of the built-in `info` describes, given its class and the name it is exported under. */
 export function handlerEntry(
   { name, description, file }: HandlerInfo,
   Handler: typeof StreamRequestHandler,
+  exportName: string = Handler.name,
 ): HandlerEntry {
   const url = new URL(`./${file}.js`, import.meta.url).href;
-  return { name, description, Handler, module: { url, exportName: Handler.name } };
+  return { name, description, Handler, module: { url, exportName } };
 }
 
 /** Load a built-in by name or alias; undefined for a name that is none. */
 export async function loadBuiltinHandler(name: string): Promise<HandlerEntry | undefined> {
   const info = findHandlerInfo(name);
-  return info && handlerEntry(info, await LOADERS[info.name]!());
+  if (!info) return undefined;
+  const [exportName, load] = LOADERS[info.name]!;
+  const Handler = (await load())[exportName] as typeof StreamRequestHandler;
+  return handlerEntry(info, Handler, exportName);
 }
