@@ -21,7 +21,7 @@ import { resetStream } from './reset.js';
  * that direction: more than the kernel buffers of a peer that does not read could
  * ever take, so only a connection that is really busy grows.
  */
-export const SMALL_WINDOW = 8 * 1024;
+export const SMALL_WINDOW = 4 * 1024;
 /** The window of a busy direction. */
 export const LARGE_WINDOW = 1024 * 1024;
 /** Bytes a direction moves before its window grows. */
