@@ -8,7 +8,7 @@ import {
   BURST_SELF,
   BURST_TIMEOUT,
   errName,
-  isLoopback,
+  isSelfConnect,
   startTcpAttempt,
   tcpAttempt,
   type AttemptOptions,
@@ -92,9 +92,8 @@ function attemptOptions(
 /** The connect_ex answer of one attempt to `address`. */
 function answer(address: string, port: number, r: AttemptResult): ConnectExResult {
   if (r.code !== '0') return { errno: errnoNumber(r.code), code: r.code, address };
-  // a probe on loopback can connect to itself when the kernel picks the target port as
-  // the source port (TCP simultaneous open): nothing listens there, so it is closed
-  if (r.localPort === port && isLoopback(address) && r.localAddress === address) {
+  // nothing listens where a probe connected to itself: the port is closed
+  if (isSelfConnect(address, port, r.localAddress, r.localPort)) {
     return {
       errno: errnoNumber('ECONNREFUSED'),
       code: 'ECONNREFUSED',

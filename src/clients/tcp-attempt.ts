@@ -148,15 +148,7 @@ class HandleAttempt extends Attempt {
     req.address = o.address;
     req.port = o.port;
     req.oncomplete = (status: number) => this.#onComplete(status);
-    let err: number;
-    try {
-      err =
-        o.family === 6
-          ? this.#handle.connect6(req, o.address, o.port)
-          : this.#handle.connect(req, o.address, o.port);
-    } catch {
-      err = -22; // EINVAL: the binding refused the arguments
-    }
+    const err = connectHandle(this.#handle, req, o.family);
     if (err !== 0) this.finish({ code: errName(err) });
   }
 
@@ -287,17 +279,7 @@ export class AttemptBurst {
     req.handle = new b.TCP(b.constants.SOCKET);
     req.deadline = Date.now() + this.#timeoutMs;
     req.done = false;
-    let err: number;
-    try {
-      err = (this.#family === 6 ? req.handle.connect6 : req.handle.connect).call(
-        req.handle,
-        req,
-        this.#address,
-        port,
-      );
-    } catch {
-      err = -22; // EINVAL: the binding refused the arguments
-    }
+    const err = connectHandle(req.handle, req, this.#family);
     if (err !== 0) return this.#finish(req, err);
     this.#queue.push(req);
     this.#timer ??= setTimeout(expire, this.#timeoutMs, this);
@@ -309,10 +291,7 @@ export class AttemptBurst {
     if (status === 0) {
       const local: { address?: string; port?: number } = {};
       req.handle.getsockname(local);
-      // the kernel picked the target port as the source port (TCP simultaneous open)
-      const self =
-        local.port === req.port && local.address === this.#address && isLoopback(this.#address);
-      if (self) status = BURST_SELF;
+      if (isSelfConnect(this.#address, req.port, local.address, local.port)) status = BURST_SELF;
     }
     this.#finish(req, status);
   }
@@ -366,7 +345,29 @@ function expire(burst: AttemptBurst): void {
   burst.expire();
 }
 
-/** Whether `address` is a loopback address (where a probe can connect to itself). */
-export function isLoopback(address: string): boolean {
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+/**
+ * Whether a connection to `address`:`port` that got the local `localAddress`:`localPort`
+ * connected to itself: on loopback the kernel can pick the target port as the source
+ * port (TCP simultaneous open), though nothing listens there.
+ */
+export function isSelfConnect(
+  address: string,
+  port: number,
+  localAddress: string | undefined,
+  localPort: number | undefined,
+): boolean {
+  const loopback =
+    address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+  return loopback && localPort === port && localAddress === address;
+}
+
+/** Start connecting `handle` with `req` (to its address and port): 0 or a negative errno. */
+function connectHandle(handle: TcpHandle, req: ConnectReq, family: 4 | 6): number {
+  try {
+    return family === 6
+      ? handle.connect6(req, req.address, req.port)
+      : handle.connect(req, req.address, req.port);
+  } catch {
+    return -22; // EINVAL: the binding refused the arguments
+  }
 }
