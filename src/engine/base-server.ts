@@ -5,8 +5,7 @@
  */
 import { settleMallocHeap } from '../net/heap.js';
 import { EventEmitter } from 'node:events';
-import type { SocketAddress, Transport } from '../net/address.js';
-import { formatEndpoint } from '../net/address.js';
+import { formatEndpoint, type SocketAddress, type Transport } from '../net/address.js';
 import { AlreadyListeningError, UsageError, isPeerError, oneLine } from '../net/errors.js';
 import { debug } from '../net/debug.js';
 import { enter, leave } from '../net/containment.js';
@@ -15,8 +14,7 @@ import { CONCURRENCY_MODES, type ConcurrencyMode } from './modes.js';
 import { RequestPump } from './request-pump.js';
 import { runHandler, type HandlerClass } from './request-handler.js';
 import { RequestRunner } from './request-run.js';
-import type { BaseServerOptions, ServerState } from './server-types.js';
-import type { ServerStats } from './server-types.js';
+import type { BaseServerOptions, ServerState, ServerStats } from './server-types.js';
 import { isBuiltInHandler, specOf, type ModuleRef, type ServerSpec } from './server-spec.js';
 import { checkMode, createStrategy } from './strategies.js';
 import type { ConcurrencyStrategy, RequestOutcome, ServerHooks } from './strategy.js';
@@ -255,9 +253,8 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
   }
 
   /**
-   * A transport hands an admitted request to the server. One that arrives before the
-   * server is ready waits until it is; once it is closing, the request is ended.
-   * Do not override.
+   * A transport hands an admitted request to the server: one arriving before the server is
+   * ready waits until it is; once it is closing, the request is ended. Do not override.
    */
   protected enqueueRequest(request: Req, clientAddress: SocketAddress): void {
     if (this.#state === 'closing' || this.#state === 'closed') {
@@ -267,12 +264,16 @@ export abstract class BaseServer<Req = unknown> extends EventEmitter {
     if (!this.#pump.offer({ request, clientAddress })) this.onQueued(request);
   }
 
-  /**
-   * May a handler skip the request path (`DatagramServer.setShortcut()`)? While a request would
+  /** May a handler skip the request path (`DatagramServer.setShortcut()`)? While a request would
    * run at once (`serveForever()`, none queued) and be admitted by address. Do not override. */
   protected mayShortcut(): boolean {
     const byAddress = this.verifyRequest === BaseServer.prototype.verifyRequest;
     return byAddress && this.#state === 'listening' && this.#pump.startsNow;
+  }
+
+  /** Requests served off the request path until `done` settles (drained). Do not override. */
+  protected trackRequests(done: Promise<void>): void {
+    void this.#pump.track(done);
   }
 
   /** A queued request left before being handled (the peer closed). Do not override. */

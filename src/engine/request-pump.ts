@@ -121,13 +121,18 @@ export class RequestPump<Req> {
   run(item: Pending<Req>): void | Promise<void> {
     const result = this.#runner.dispatch(item);
     if (!isThenable(result)) return;
+    return this.track(result);
+  }
+
+  /** A running request (or requests run elsewhere), tracked until `done` settles. */
+  track(done: Promise<void>): Promise<void> {
     // one closure and one promise per request: this runs for every datagram
     const ended = (): void => {
-      this.#active.delete(result);
+      this.#active.delete(done);
       this.pumpAll();
     };
-    this.#active.add(result);
-    return result.then(ended, ended);
+    this.#active.add(done);
+    return done.then(ended, ended);
   }
 
   /** Start as many queued requests as may start. */

@@ -23,6 +23,7 @@ import { checkBindablePath } from '../net/unix-path.js';
 // type-only: the TLS modules load when a server speaks TLS (see #tlsReady)
 import type { ServerTls, ServerTlsOptions, TlsHandshakeError } from '../net/tls-accept.js';
 import type { RunningJob } from './worker-main.js';
+import { RawConnections, rawServeOf } from './raw-connections.js';
 
 /** Default listen backlog: the kernel caps it at net.core.somaxconn (4096 on current Linux). */
 export const DEFAULT_BACKLOG = 4096;
@@ -65,6 +66,8 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   readonly #sockets = new Set<Socket>();
   /** Connections handed to a worker process (forking): open until their request ends. */
   readonly #away = new Set<StreamRequest>();
+  /** Connections served on their raw handles (the fast path), when this server has one. */
+  #raw: RawConnections | undefined;
   /** The open-file limit: near it, the kernel's accept fails and libuv drops clients unseen. */
   #fileLimit: number | undefined;
   /** Lets the address go after the close (a unix socket file). */
@@ -134,7 +137,12 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
 
   /** Connections open right now (served, queued or lingering). */
   get connections(): number {
-    return this.#sockets.size + this.#away.size;
+    return this.#sockets.size + this.#away.size + (this.#raw?.size ?? 0);
+  }
+
+  /** Requests being handled (each connection served on its raw handle counts as one). */
+  override get activeRequests(): number {
+    return super.activeRequests + (this.#raw?.uncounted ?? 0);
   }
 
   /** How this transport listens. May be extended. */
@@ -158,7 +166,22 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     // accept errors are the listener's, not a handler's: `acceptError`, never fatal
     server.on('error', (err) => this.emit('acceptError', err));
     this.#fileLimit = openFileLimit();
+    this.#raw = this.#rawPath(server);
     return listening.address;
+  }
+
+  // The fast path (raw-connections.ts): on the built-in classes only (a subclass may have
+  // changed a hook), with no TLS and no tap, connections served in this process and thread.
+  #rawPath(server: Server): RawConnections | undefined {
+    const proto: unknown = Object.getPrototypeOf(this);
+    if (proto !== TCPServer.prototype && proto !== UnixStreamServer.prototype) return undefined;
+    if (this.secure || this.tap || MODES[this.mode].pooled) return undefined;
+    return RawConnections.over(server, rawServeOf(this.RequestHandlerClass, this), {
+      server: this,
+      mayStart: () => this.mayShortcut(),
+      track: (done) => this.trackRequests(done),
+      opened: () => this.#checkFileLimit(),
+    });
   }
 
   /** Peer address of an accepted socket (unix peers are unnamed). */
@@ -181,17 +204,20 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
     (socket as { readableFlowing: boolean | null }).readableFlowing = null;
     this.tap?.attach(socket, addr, this.transport);
     this.#sockets.add(socket);
-    if (nearFileLimit(this.connections, this.#fileLimit)) {
-      const err = systemError(
-        'EMFILE',
-        `near the open-file limit (ulimit -n ${this.#fileLimit}): ${this.connections} connections open, new ones may be dropped unseen`,
-      );
-      this.emit('acceptError', err);
-    }
+    this.#checkFileLimit();
     socket.on('close', this.#closed);
     // forking: the socket moves to a worker process, where the TLS handshake runs
     if (this.#tls && MODES[this.mode].connectionsHere) void this.#handshake(socket, addr);
     else this.enqueueRequest(socket, addr);
+  }
+
+  #checkFileLimit(): void {
+    if (!nearFileLimit(this.connections, this.#fileLimit)) return;
+    const err = systemError(
+      'EMFILE',
+      `near the open-file limit (ulimit -n ${this.#fileLimit}): ${this.connections} connections open, new ones may be dropped unseen`,
+    );
+    this.emit('acceptError', err);
   }
 
   /** The TLS handshake of an accepted socket; then the TLS socket is the request. */
@@ -264,6 +290,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   /** Destroy every open connection. */
   protected override abortAll(): void {
     for (const s of this.#sockets) s.destroy();
+    void this.#raw?.closeAll();
   }
 
   protected requestBytes(socket: StreamRequest): RequestOutcome {
@@ -286,6 +313,7 @@ export abstract class StreamServer extends BaseServer<StreamRequest> {
   protected override async serverCleanup(): Promise<void> {
     this.#tls?.abortHandshakes(); // nothing of theirs to flush
     await closeEvery(this.#sockets, LINGER_MS);
+    await this.#raw?.closeAll(); // none left after a drain; these were cut by a zero grace
     await this.#release?.();
   }
 }

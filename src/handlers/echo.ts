@@ -2,6 +2,8 @@ import type { Buffer } from 'node:buffer';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { readChunks } from '../net/shared-read.js';
+import { RawEcho, type RawHandle, type RawStream } from '../net/raw-stream.js';
+import type { RawServe } from '../engine/raw-connections.js';
 import { DatagramConnection, StreamRequestHandler } from '../engine/request-handler.js';
 import { answerShaped, replyOptions } from './reply-shape.js';
 
@@ -25,6 +27,9 @@ function readOn(this: Duplex): void {
 function endToo(this: Duplex): void {
   this.end(); // the peer half-closed: so do we, once every echoed byte is flushed
 }
+function rawEcho(handle: RawHandle, done: (stream: RawStream) => void): RawStream {
+  return new RawEcho(handle, done);
+}
 
 /**
  * Echo every byte back, unchanged: until the peer half-closes on a stream, each
@@ -32,6 +37,14 @@ function endToo(this: Duplex): void {
  * make it answer one read or line and close, stripped, as Python's examples do.
  */
 export class EchoHandler extends StreamRequestHandler {
+  /**
+   * A stream server may serve a whole connection on its raw handle instead (the same
+   * bytes, less set-up), unless the replies are shaped. Do not override.
+   */
+  static rawServe(server: { readonly options: object }): RawServe | undefined {
+    return replyOptions(server) ? undefined : rawEcho;
+  }
+
   override handle(): void | Promise<void> {
     const shape = replyOptions(this.server);
     if (shape) return answerShaped(this, shape, same);

@@ -1,0 +1,311 @@
+/**
+ * Serving an accepted connection on Node's own stream handle (the TCPWrap or PipeWrap
+ * a `net.Socket` is built around), without the `net.Socket`: no stream object, no
+ * listeners, no `connection` event, no Buffer per small read. A connection then costs
+ * the handle and one small object. Node's `stream_wrap` binding supplies the write and
+ * shutdown requests; when this Node does not offer it in the known shape (or pending
+ * deprecations would make `process.binding` warn), {@link rawStreams} says no and the
+ * server keeps to `net.Socket`s.
+ */
+import { Buffer } from 'node:buffer';
+import type { Server } from 'node:net';
+
+/** The methods of Node's TCPWrap / PipeWrap used here. */
+export interface RawHandle {
+  onread: ((this: RawHandle, arrayBuffer: ArrayBuffer | undefined) => Buffer | undefined) | null;
+  readStart(): number;
+  readStop(): number;
+  useUserBuffer(buffer: Uint8Array): void;
+  writeBuffer(req: object, buffer: Uint8Array): number;
+  shutdown(req: object): number;
+  close(callback?: () => void): void;
+  getpeername?(out: { address?: string; port?: number; family?: string }): number;
+  setNoDelay?(on: boolean): number;
+}
+
+interface StreamWrapBinding {
+  WriteWrap: new () => Request;
+  ShutdownWrap: new () => Request;
+  streamBaseState: Int32Array;
+  kReadBytesOrError: number;
+  kLastWriteWasAsync: number;
+}
+
+type Request = Record<string, unknown> & {
+  oncomplete: ((this: Request, status: number) => void) | null;
+  stream: RawStream | null;
+};
+
+/** The size libuv asks for when it reads a stream (Node's own read size). */
+const READ_SIZE = 64 * 1024;
+/** A read at least this large moves the stream to a buffer of its own: bulk data is not copied. */
+const BULK_READ = 16 * 1024;
+/** libuv's end of file. */
+const UV_EOF = -4095;
+/** `shutdown()`'s answer when it finished at once (no callback follows). */
+const SHUTDOWN_DONE = 1;
+
+let wrap: StreamWrapBinding | null | undefined;
+/** Where streams read that read little: one buffer for all of them, never handed out. */
+let shared: Buffer | undefined;
+/** A write request not yet used: a write that completes at once leaves it untouched. */
+let spare: Request | undefined;
+const streamOf = Symbol('rawStream');
+
+/** Node's stream_wrap binding, or null when this Node does not offer it in the known shape. */
+function streamWrap(): StreamWrapBinding | null {
+  if (wrap !== undefined) return wrap;
+  wrap = null;
+  // with pending deprecations on, process.binding() warns (DEP0111): stay on net.Socket
+  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
+  if (flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') {
+    return wrap;
+  }
+  try {
+    const get = (process as unknown as { binding?: (name: string) => unknown }).binding;
+    const b = (typeof get === 'function' ? get.call(process, 'stream_wrap') : {}) as
+      Partial<StreamWrapBinding> | undefined;
+    if (
+      typeof b?.WriteWrap === 'function' &&
+      typeof b.ShutdownWrap === 'function' &&
+      b.streamBaseState instanceof Int32Array &&
+      typeof b.kReadBytesOrError === 'number' &&
+      typeof b.kLastWriteWasAsync === 'number'
+    ) {
+      wrap = b as StreamWrapBinding;
+    }
+  } catch {
+    wrap = null;
+  }
+  return wrap;
+}
+
+/**
+ * Take over the accepting of a listening `net.Server`: each accepted handle goes to
+ * `take`, which serves it (true) or leaves it to Node, which makes the `net.Socket`
+ * and emits `connection` as before (false). False, and nothing changed, when this
+ * Node's handles are not in the known shape.
+ */
+export function takeConnections(server: Server, take: (handle: RawHandle) => boolean): boolean {
+  const listening = (server as unknown as { _handle?: Record<string, unknown> | null })._handle;
+  const original = listening?.onconnection;
+  if (!listening || typeof original !== 'function' || !streamWrap()) return false;
+  listening.onconnection = function onconnection(err: number, handle?: RawHandle): void {
+    if (err === 0 && handle && isRawHandle(handle) && take(handle)) return;
+    original.call(this, err, handle);
+  };
+  return true;
+}
+
+function isRawHandle(handle: RawHandle): boolean {
+  return (
+    typeof handle.readStart === 'function' &&
+    typeof handle.useUserBuffer === 'function' &&
+    typeof handle.writeBuffer === 'function' &&
+    typeof handle.shutdown === 'function'
+  );
+}
+
+/** Whether this Node lets streams be served on their raw handles. */
+export function rawStreams(): boolean {
+  return streamWrap() !== null;
+}
+
+function onread(this: RawHandle): Buffer | undefined {
+  const stream = (this as unknown as Record<symbol, RawStream>)[streamOf]!;
+  return stream.read(wrap!.streamBaseState[wrap!.kReadBytesOrError]!);
+}
+
+function afterWrite(this: Request, status: number): void {
+  const stream = this.stream!;
+  this.stream = null;
+  this.buffer = null;
+  stream.written(status);
+}
+
+function afterShutdown(this: Request, status: number): void {
+  this.stream!.shutDown(status);
+}
+
+/**
+ * One connection served on its raw handle. Reads go to {@link received}; at most one
+ * write is in flight, and reading stops while it is (backpressure: a peer that does
+ * not read holds one chunk, not more). Small reads land in a buffer all streams share
+ * and are copied out; a stream that reads in bulk gets a 64 KiB buffer of its own,
+ * whose chunks are handed out as they are (then valid until the next read).
+ */
+export abstract class RawStream {
+  /** The handle; null once closed. */
+  protected handle: RawHandle | null;
+  /** Bytes read and written. */
+  bytesIn = 0;
+  bytesOut = 0;
+  #own: Buffer | undefined;
+  #writing = false;
+  #shutdown = false;
+
+  /** Wrap `handle` (not reading yet); call {@link start}. */
+  constructor(handle: RawHandle) {
+    this.handle = handle;
+    (handle as unknown as Record<symbol, RawStream>)[streamOf] = this;
+  }
+
+  /** Start reading. False (and the handle closed) when it cannot. */
+  start(): boolean {
+    const handle = this.handle!;
+    shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
+    handle.onread = onread;
+    handle.useUserBuffer(shared);
+    if (handle.readStart() === 0) return true;
+    this.close();
+    return false;
+  }
+
+  /** Whether a write waits for the peer. */
+  get writing(): boolean {
+    return this.#writing;
+  }
+
+  /**
+   * Write `chunk`: true when the kernel took it all at once; false when it waits for
+   * the peer, with reading stopped until {@link drained} (the chunk must stay as it is).
+   */
+  protected write(chunk: Buffer): boolean {
+    const handle = this.handle;
+    if (!handle) return true;
+    const req = (spare ??= new wrap!.WriteWrap());
+    const err = handle.writeBuffer(req, chunk);
+    if (err !== 0) {
+      this.failed(err);
+      return true;
+    }
+    this.bytesOut += chunk.length;
+    if (wrap!.streamBaseState[wrap!.kLastWriteWasAsync] === 0) return true;
+    spare = undefined;
+    req.oncomplete = afterWrite;
+    req.stream = this;
+    req.buffer = chunk; // kept alive while libuv writes from it
+    this.#writing = true;
+    handle.readStop();
+    return false;
+  }
+
+  /** Half-close (FIN) once the write in flight is done. */
+  protected end(): void {
+    if (this.#shutdown || !this.handle) return;
+    this.#shutdown = true;
+    if (!this.#writing) this.#sendFin();
+  }
+
+  /** Close the connection at once. Idempotent. */
+  close(): void {
+    const handle = this.handle;
+    if (!handle) return;
+    this.handle = null;
+    this.#own = undefined;
+    handle.readStop();
+    handle.close(() => this.closed());
+  }
+
+  /** Called by the handle's onread. Do not call. */
+  read(nread: number): Buffer | undefined {
+    if (nread > 0) return this.#chunk(nread);
+    if (nread === UV_EOF) this.ended();
+    else if (nread < 0) this.failed(nread);
+    return undefined;
+  }
+
+  #chunk(nread: number): Buffer | undefined {
+    this.bytesIn += nread;
+    const own = this.#own;
+    if (own === undefined) {
+      const copy = Buffer.allocUnsafe(nread);
+      shared!.copy(copy, 0, 0, nread);
+      this.received(copy);
+      if (nread < BULK_READ || !this.handle) return undefined;
+      return (this.#own = Buffer.allocUnsafeSlow(READ_SIZE));
+    }
+    this.received(nread === own.length ? own : own.subarray(0, nread));
+    if (nread >= BULK_READ || !this.handle) return undefined;
+    this.#own = undefined; // an idle stream holds no buffer of its own
+    return shared;
+  }
+
+  /** Called when a write completes. Do not call. */
+  written(status: number): void {
+    this.#writing = false;
+    if (!this.handle) return;
+    if (status < 0) {
+      this.failed(status);
+      return;
+    }
+    if (this.#shutdown) this.#sendFin();
+    else {
+      this.handle.readStart();
+      this.drained();
+    }
+  }
+
+  #sendFin(): void {
+    const req = new wrap!.ShutdownWrap();
+    req.oncomplete = afterShutdown;
+    req.stream = this;
+    const err = this.handle!.shutdown(req);
+    if (err === SHUTDOWN_DONE) this.shutDown(0);
+    else if (err !== 0) this.failed(err);
+  }
+
+  /** Called when the FIN is sent. Do not call. */
+  shutDown(status: number): void {
+    if (status < 0) this.failed(status);
+    else this.finished();
+  }
+
+  /** A chunk the peer sent (see the class comment on how long it stays valid). Must be overridden. */
+  protected abstract received(chunk: Buffer): void;
+
+  /** The peer half-closed. Must be overridden. */
+  protected abstract ended(): void;
+
+  /** The write in flight is done and reading goes on. May be overridden. */
+  protected drained(): void {}
+
+  /** Our FIN is sent. May be overridden (closes by default). */
+  protected finished(): void {
+    this.close();
+  }
+
+  /** A read, write or shutdown failed (a negative libuv status). May be overridden (closes). */
+  protected failed(_status: number): void {
+    this.close();
+  }
+
+  /** The handle is closed. May be overridden. */
+  protected closed(): void {}
+}
+
+/**
+ * Echo every byte back on a raw handle, until the peer half-closes; then half-close
+ * once every echoed byte is written, and close.
+ */
+export class RawEcho extends RawStream {
+  readonly #done: (stream: RawEcho) => void;
+
+  /** `done` is called once the connection is closed. */
+  constructor(handle: RawHandle, done: (stream: RawEcho) => void) {
+    super(handle);
+    this.#done = done;
+  }
+
+  protected received(chunk: Buffer): void {
+    this.write(chunk);
+  }
+
+  protected ended(): void {
+    this.end();
+  }
+
+  protected override closed(): void {
+    this.#done(this);
+  }
+}
