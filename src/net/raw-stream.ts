@@ -9,6 +9,7 @@
  */
 import { Buffer } from 'node:buffer';
 import type { Server } from 'node:net';
+import { isInt32Array } from 'node:util/types';
 
 /** The methods of Node's TCPWrap / PipeWrap used here. */
 export interface RawHandle {
@@ -68,7 +69,7 @@ function streamWrap(): StreamWrapBinding | null {
     if (
       typeof b?.WriteWrap === 'function' &&
       typeof b.ShutdownWrap === 'function' &&
-      b.streamBaseState instanceof Int32Array &&
+      isInt32Array(b.streamBaseState) &&
       typeof b.kReadBytesOrError === 'number' &&
       typeof b.kLastWriteWasAsync === 'number'
     ) {
