@@ -85,6 +85,39 @@ describe('BridgeMux', () => {
     for (let id = 0; id < conns; id++) expect(got[id]!.bytes().equals(sent[id]!)).toBe(true);
   });
 
+  test('transferred buffers between chunks that overflow batch buffers arrive in order', async () => {
+    const [owner, worker] = pair();
+    const r = recorder();
+    owner.open(1, r.route);
+    const channel = worker.open(1, {
+      message: () => undefined,
+      data: () => undefined,
+      close: () => undefined,
+    });
+    const sent: Buffer[] = [];
+    // 16 merged chunks fill a batch buffer (16 KiB) but for 8 bytes: the next entry, a
+    // transferred buffer, needs 12, and so starts the next batch
+    for (let i = 0; i < 16; i++) {
+      const fill = pattern(PACK_LIMIT - 1, i);
+      channel.postBytes(fill);
+      sent.push(fill);
+    }
+    for (let i = 0; i < 200; i++) {
+      const small = pattern(((i * 37) % PACK_LIMIT) + 1, i);
+      channel.postBytes(small);
+      const big = new ArrayBuffer(PACK_LIMIT + 1 + i);
+      new Uint8Array(big).set(pattern(big.byteLength, i + 1));
+      sent.push(small, Buffer.from(new Uint8Array(big)));
+      channel.post({ t: 'data', buf: big }, [big]);
+      if (i % 3 === 0) channel.post({ t: 'ack', n: i });
+    }
+    const want = Buffer.concat(sent);
+    await until(() => r.bytes().length >= want.length);
+    expect(r.bytes().equals(want)).toBe(true);
+    const acks = r.seen.filter((s) => !Buffer.isBuffer(s));
+    expect(acks).toEqual(Array.from({ length: 67 }, (_, k) => ({ t: 'ack', n: 3 * k })));
+  });
+
   test('ends, acks, objects and close keep their place among the data', async () => {
     const [owner, worker] = pair();
     const r = recorder();

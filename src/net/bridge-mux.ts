@@ -114,8 +114,9 @@ export class BridgeMux {
     } else if (msg.t === 'ack' && !msg.slabs?.length) {
       this.#entry(id, ACK, msg.n);
     } else {
-      this.#entry(id, OBJECT, this.#objects.push(msg) - 1);
+      this.#room(12); // a full buffer goes first: the message and its transfers go in the next
       if (transfer) for (const buf of transfer) this.#transfer.push(buf);
+      this.#entry(id, OBJECT, this.#objects.push(msg) - 1);
     }
   }
 
