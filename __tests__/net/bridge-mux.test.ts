@@ -42,6 +42,13 @@ function pattern(n: number, seed: number): Buffer {
   return b;
 }
 
+/** The end that only sends. */
+const IGNORE: BridgeRoute = {
+  message: () => undefined,
+  data: () => undefined,
+  close: () => undefined,
+};
+
 const muxes: BridgeMux[] = [];
 function pair(): [BridgeMux, BridgeMux] {
   const { port1, port2 } = new MessageChannel();
@@ -63,11 +70,7 @@ describe('BridgeMux', () => {
     const got = Array.from({ length: conns }, () => recorder());
     const channels = got.map((r, id) => {
       worker.open(id, r.route);
-      return owner.open(id, {
-        message: () => undefined,
-        data: () => undefined,
-        close: () => undefined,
-      });
+      return owner.open(id, IGNORE);
     });
     // one turn: each connection posts several odd-sized chunks, interleaved and in runs,
     // far more than one batch buffer holds (60 x 3 x ~1 KiB)
@@ -89,11 +92,7 @@ describe('BridgeMux', () => {
     const [owner, worker] = pair();
     const r = recorder();
     owner.open(1, r.route);
-    const channel = worker.open(1, {
-      message: () => undefined,
-      data: () => undefined,
-      close: () => undefined,
-    });
+    const channel = worker.open(1, IGNORE);
     const sent: Buffer[] = [];
     // 16 merged chunks fill a batch buffer (16 KiB) but for 8 bytes: the next entry, a
     // transferred buffer, needs 12, and so starts the next batch
@@ -122,11 +121,7 @@ describe('BridgeMux', () => {
     const [owner, worker] = pair();
     const r = recorder();
     owner.open(7, r.route);
-    const channel = worker.open(7, {
-      message: () => undefined,
-      data: () => undefined,
-      close: () => undefined,
-    });
+    const channel = worker.open(7, IGNORE);
     const slab = new ArrayBuffer(2000);
     new Uint8Array(slab).fill(9);
     channel.postBytes(Buffer.from('ab'));
@@ -155,11 +150,7 @@ describe('BridgeMux', () => {
 
   test("the worker's side keeps traffic that comes before its connection's job", async () => {
     const [owner, worker] = pair();
-    const channel = owner.open(3, {
-      message: () => undefined,
-      data: () => undefined,
-      close: () => undefined,
-    });
+    const channel = owner.open(3, IGNORE);
     channel.postBytes(Buffer.from('early'));
     channel.post({ t: 'end' });
     // two turns: the batch has come and gone before the worker's side opens the channel
