@@ -76,6 +76,7 @@ export class BridgeConnection extends Duplex {
     }
     this.#channel = mux.open(id, {
       message: (msg) => this.#onMessage(msg),
+      data: (buf, off, len) => this.#received(buf, off, len),
       close: () => this.destroy(),
     });
   }
@@ -111,7 +112,7 @@ export class BridgeConnection extends Duplex {
   #onMessage(msg: ChannelMessage): void {
     switch (msg.t) {
       case 'data':
-        this.#received(msg);
+        this.#received(msg.buf, msg.off, msg.len ?? msg.buf.byteLength);
         break;
       case 'end':
         this.push(null);
@@ -126,16 +127,14 @@ export class BridgeConnection extends Duplex {
     }
   }
 
-  #received(msg: Extract<ChannelMessage, { t: 'data' }>): void {
-    const n = msg.len ?? msg.buf.byteLength;
+  /** `n` bytes of `buf` (at `off`: a batch's, else a buffer of its own) from the peer. */
+  #received(buf: ArrayBuffer, off: number | undefined, n: number): void {
     this.#unacked += n;
     this.bytesRead += n;
     this.#touch();
     // a pack's bytes are copied (from Buffer's pool): a chunk kept must not pin the pack
     const bytes =
-      msg.off === undefined
-        ? Buffer.from(msg.buf, 0, n)
-        : Buffer.from(new Uint8Array(msg.buf, msg.off, n));
+      off === undefined ? Buffer.from(buf, 0, n) : Buffer.from(new Uint8Array(buf, off, n));
     if (this.push(bytes)) this.#ack();
   }
 

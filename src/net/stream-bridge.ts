@@ -13,6 +13,7 @@ import { PACK_LIMIT, type BridgeChannel, type BridgeMux } from './bridge-mux.js'
 import { errnoName } from './errors.js';
 import { fromWire, type WireError } from './wire.js';
 import { resetStream } from './reset.js';
+import { readChunks } from './shared-read.js';
 
 /**
  * Windows adapt: a connection starts with {@link SMALL_WINDOW} bytes in flight each
@@ -79,6 +80,8 @@ export function transferable(chunk: Uint8Array, owned: boolean): ArrayBuffer {
   return copy;
 }
 
+const noop = (): void => undefined;
+
 /** Bridges one socket to a worker thread, over a channel of that worker's mux. */
 export class StreamBridge {
   readonly #socket: Duplex;
@@ -114,28 +117,38 @@ export class StreamBridge {
   start(mux: BridgeMux, id: number): void {
     const socket = this.#socket;
     // The mux closes only when the worker is gone: the pool fails its requests then.
-    this.#channel = mux.open(id, { message: this.#onMessage, close: () => undefined });
-    socket.on('data', this.#onData);
+    this.#channel = mux.open(id, { message: this.#onMessage, data: this.#write, close: noop });
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
     if (socket.destroyed) this.#onClose();
     else if (socket.readableEnded) this.#onEnd();
-    else socket.resume();
+    // a plain socket reads straight into a buffer, and each chunk is copied into the
+    // batch: no Buffer, stream push or 'data' event per read
+    else if (!readChunks(socket, this.#onRead)) socket.on('data', this.#onData).resume();
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  /** A chunk read (see shared-read.ts): true when its memory was handed to the worker. */
+  readonly #onRead = (chunk: Buffer): boolean => {
+    if (this.#finished) return false; // the socket is being let go: nobody takes its bytes
     this.#inFlight += chunk.byteLength; // before the transfer empties the chunk
+    let kept = false;
     if (chunk.byteLength <= PACK_LIMIT) {
       this.#channel?.postBytes(chunk);
     } else {
       const buf = transferable(chunk, this.#owned);
+      kept = buf === chunk.buffer;
       this.#post({ t: 'data', buf }, [buf]);
     }
     if (!this.#paused && this.#inFlight > windowFor(this.#consumed)) {
       this.#paused = true;
       this.#socket.pause();
     }
+    return kept;
+  };
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#onRead(chunk);
   };
 
   readonly #onEnd = (): void => this.#post({ t: 'end' });
@@ -179,7 +192,8 @@ export class StreamBridge {
   }
 
   /** Write the worker's bytes; the ack (with the slab, for reuse) goes back once the kernel has them. */
-  #write(buf: ArrayBuffer, off: number | undefined, n: number): void {
+  readonly #write = (buf: ArrayBuffer, off: number | undefined, n: number): void => {
+    if (this.#finished) return;
     const socket = this.#socket;
     this.#writingLengths.push(n);
     if (off === undefined) {
@@ -191,7 +205,7 @@ export class StreamBridge {
     const bytes = Buffer.from(buf, off, n);
     // bytes that wait in the socket's queue must not pin the whole pack: a copy waits
     socket.write(socket.writableLength > 0 ? Buffer.from(bytes) : bytes, this.#afterWrite);
-  }
+  };
 
   // One callback for every write (no closure per chunk): writes complete in order.
   readonly #afterWrite = (err?: Error | null): void => {
