@@ -85,27 +85,41 @@ const LAZY_BUILTINS = [
   'dns/promises',
 ];
 
-const lazyBuiltins = {
-  name: 'lazy-builtins',
-  setup(b) {
-    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|').replaceAll('/', '\\/')})$`);
-    b.onResolve({ filter }, (args) => ({
-      path: args.path.replace(/^node:/, ''),
-      namespace: 'lazy-builtin',
-    }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
-      const name = `node:${args.path}`;
-      const keys = Object.keys(createRequire(import.meta.url)(name));
-      return {
-        contents: `let real;
+/**
+ * More of them for the client commands: a `sendto` or a `connect -z` may never need
+ * the stream stack that node:net brings (about thirty modules), nor dgram or dns.
+ * A server needs them all at once, and calls into them on every connection: its
+ * bundles keep plain requires.
+ */
+const LAZY_CLIENT_BUILTINS = ['net', 'dgram', 'dns', 'tty'];
+const SERVER_COMMANDS = new Set(['serve', 'listen']);
+
+function lazyBuiltins(command) {
+  const names = SERVER_COMMANDS.has(command)
+    ? LAZY_BUILTINS
+    : [...LAZY_BUILTINS, ...LAZY_CLIENT_BUILTINS];
+  return {
+    name: 'lazy-builtins',
+    setup(b) {
+      const filter = new RegExp(`^(node:)?(${names.join('|').replaceAll('/', '\\/')})$`);
+      b.onResolve({ filter }, (args) => ({
+        path: args.path.replace(/^node:/, ''),
+        namespace: 'lazy-builtin',
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+        const name = `node:${args.path}`;
+        const keys = Object.keys(createRequire(import.meta.url)(name));
+        return {
+          contents: `let real;
 const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(name)}));
 for (const key of ${JSON.stringify(keys)})
   Object.defineProperty(exports, key, { get: () => load()[key], enumerable: true });`,
-        loader: 'js',
-      };
-    });
-  },
-};
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
 
 /**
  * Packages the bundle leaves in node_modules: the X.509 ones (half a MB, for a
@@ -154,7 +168,7 @@ async function bundle(command) {
     minifySyntax: true,
     minifyWhitespace: true,
     legalComments: 'none',
-    plugins: [distUrls, onlyCommand(command), lazyBuiltins, requiredPackages],
+    plugins: [distUrls, onlyCommand(command), lazyBuiltins(command), requiredPackages],
     logLevel: 'warning',
   });
   // one character over 127 and V8 holds the whole source as two bytes a character
