@@ -62,4 +62,12 @@ describe('start-up of the quick client commands', () => {
     expect(r).toMatchObject({ code: 1, stderr: '' });
     expect(r.modules.filter((m) => HEAVY.includes(m))).toEqual([]);
   });
+
+  test('colour, when asked for, still comes: chalk is loaded on first use', async () => {
+    const r = await runQuiet(['sendto', '255.255.255.255', '9', 'x'], { FORCE_COLOR: '1' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /^\x1b\[31msockit: cannot send to udp:\/\/255\.255\.255\.255:9 — .*EACCES/,
+    );
+  });
 });
