@@ -67,6 +67,7 @@ describe('start-up of the quick client commands', () => {
     const r = await runQuiet(['sendto', '255.255.255.255', '9', 'x'], { FORCE_COLOR: '1' });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(
+      // eslint-disable-next-line no-control-regex -- the colour's escape is what is checked
       /^\x1b\[31msockit: cannot send to udp:\/\/255\.255\.255\.255:9 — send E[A-Z]+ 255\.255\.255\.255:9/,
     );
   });
