@@ -85,27 +85,41 @@ const LAZY_BUILTINS = [
   'dns/promises',
 ];
 
-const lazyBuiltins = {
-  name: 'lazy-builtins',
-  setup(b) {
-    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|').replaceAll('/', '\\/')})$`);
-    b.onResolve({ filter }, (args) => ({
-      path: args.path.replace(/^node:/, ''),
-      namespace: 'lazy-builtin',
-    }));
-    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
-      const name = `node:${args.path}`;
-      const keys = Object.keys(createRequire(import.meta.url)(name));
-      return {
-        contents: `let real;
+/**
+ * More of them for the client commands: a `sendto` or a `connect -z` may never need
+ * the stream stack that node:net brings (about thirty modules), nor dgram or dns.
+ * A server needs them all at once, and calls into them on every connection: its
+ * bundles keep plain requires.
+ */
+const LAZY_CLIENT_BUILTINS = ['net', 'dgram', 'dns', 'tty'];
+const SERVER_COMMANDS = new Set(['serve', 'listen']);
+
+function lazyBuiltins(command) {
+  const names = SERVER_COMMANDS.has(command)
+    ? LAZY_BUILTINS
+    : [...LAZY_BUILTINS, ...LAZY_CLIENT_BUILTINS];
+  return {
+    name: 'lazy-builtins',
+    setup(b) {
+      const filter = new RegExp(`^(node:)?(${names.join('|').replaceAll('/', '\\/')})$`);
+      b.onResolve({ filter }, (args) => ({
+        path: args.path.replace(/^node:/, ''),
+        namespace: 'lazy-builtin',
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+        const name = `node:${args.path}`;
+        const keys = Object.keys(createRequire(import.meta.url)(name));
+        return {
+          contents: `let real;
 const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(name)}));
 for (const key of ${JSON.stringify(keys)})
   Object.defineProperty(exports, key, { get: () => load()[key], enumerable: true });`,
-        loader: 'js',
-      };
-    });
-  },
-};
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
 
 /**
  * Packages the bundle leaves in node_modules: the X.509 ones (half a MB, for a
@@ -132,6 +146,37 @@ const requiredPackages = {
   },
 };
 
+/**
+ * chalk and ora (with cli-spinners, 80 KB of a 200 KB client bundle) colour and spin
+ * only on a terminal, yet every start reads and keeps them: the bundles require them
+ * from node_modules when a run first needs them (ESM packages: Node >= 20.19 requires
+ * them as such). The stand-in re-exports the package's names, so that `await
+ * import('ora')` still finds its default export.
+ */
+const TERMINAL_PACKAGES = ['chalk', 'ora'];
+
+const terminalPackages = {
+  name: 'terminal-packages',
+  setup(b) {
+    const filter = new RegExp(`^(${TERMINAL_PACKAGES.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.kind === 'require-call'
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: 'terminal-package' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'terminal-package' }, async (args) => {
+      const names = Object.keys(await import(args.path)).filter((k) => k !== 'default');
+      const name = JSON.stringify(args.path);
+      return {
+        contents: `const ns = require(${name});
+export default ns.default;
+export const { ${names.join(', ')} } = ns;`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 /** Bundle one command into dist/bundle/<command>.cjs; resolves with its path. */
 async function bundle(command) {
   const file = resolve(OUT, `${command}.cjs`);
@@ -154,7 +199,13 @@ async function bundle(command) {
     minifySyntax: true,
     minifyWhitespace: true,
     legalComments: 'none',
-    plugins: [distUrls, onlyCommand(command), lazyBuiltins, requiredPackages],
+    plugins: [
+      distUrls,
+      onlyCommand(command),
+      lazyBuiltins(command),
+      requiredPackages,
+      terminalPackages,
+    ],
     logLevel: 'warning',
   });
   // one character over 127 and V8 holds the whole source as two bytes a character

@@ -60,6 +60,47 @@ describe('UDP', () => {
     expect(await answered).toEqual([Buffer.from([0, 255]), bound]);
   });
 
+  test.each([
+    ['IPv4', '127.0.0.1'],
+    ['IPv6', '::1'],
+  ] as const)(
+    'send-only (%s): byte-exact datagrams from a bound free port, as dgram sends them',
+    async (family, address) => {
+      const server = track(await bindDatagramSocket({ family, address, port: 0 }));
+      const client = track(await openDatagramSocket(server.address!, { sendOnly: true }));
+      const local = client.address as InetAddress;
+      expect(local.port).toBeGreaterThan(0);
+      expect(local.address).toBe(family === 'IPv6' ? '::' : '0.0.0.0');
+      const data = [randomBytes(1200), Buffer.alloc(0), randomBytes(UDP_MAX_IPV4)];
+      const arrived: Buffer[] = [];
+      const all = new Promise<void>((resolve) => {
+        server.on('message', (d: Buffer, from: SocketAddress) => {
+          expect(from).toEqual({ family, address, port: local.port });
+          if (arrived.push(d) === data.length) resolve();
+        });
+      });
+      for (const d of data) await client.send(d);
+      await all;
+      expect(arrived).toEqual(data);
+      await client.close();
+      expect(client.address).toBeUndefined();
+      await expect(client.send(Buffer.from('late'))).rejects.toThrow('socket is closed');
+    },
+  );
+
+  test('send-only: a refused send rejects with the error dgram gives', async () => {
+    const broadcast: InetAddress = { family: 'IPv4', address: '255.255.255.255', port: 9 };
+    const client = track(await openDatagramSocket(broadcast, { sendOnly: true }));
+    const err = (await client
+      .send(Buffer.from('x'))
+      .catch((e: unknown) => e)) as NodeJS.ErrnoException;
+    // EACCES: no SO_BROADCAST (ENETUNREACH where no interface can broadcast)
+    expect(['EACCES', 'ENETUNREACH']).toContain(err.code);
+    expect(err.message).toBe(`send ${err.code} 255.255.255.255:9`);
+    expect(err).toMatchObject({ syscall: 'send', address: '255.255.255.255', port: 9 });
+    expect(err.errno).toBeLessThan(0);
+  });
+
   test('a port in use is the one-line bind error', async () => {
     const first = track(await bindDatagramSocket(loopback(0)));
     const { port } = first.address as InetAddress;

@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { ERR, EXIT, SockitError, errnoName, oneLine } from '../net/errors.js';
-import { Output, type CliIO } from './output.js';
+import { Output, mayBeTerminal, type CliIO } from './output.js';
 import { escapeControls } from '../net/terminal.js';
 import type { CliContext, SignalSource } from './context.js';
 import { netcatListen } from './nc-habit.js';
@@ -97,17 +97,28 @@ Exit status: 0 success, 1 the network said no, 2 bad usage or input.`,
 }
 
 /**
- * The process's own streams. stdin is made on first use: Node builds it (a file
- * stream, a socket or a TTY, with the machinery each needs) when it is first read,
- * and most runs (`sendto … x`, `connect -z`, `serve`) never read it.
+ * The process's own streams, each made on first use: Node builds one (a file stream,
+ * a socket or a TTY, with the stream modules each needs) when it is first touched,
+ * and many runs (`sendto … x`, `connect -z`) never print. `onStdout` gets stdout
+ * when it is made.
  */
-function processIO(): CliIO {
+function processIO(onStdout: (stdout: CliIO['stdout']) => void): CliIO {
+  let stdout: CliIO['stdout'] | undefined;
   return {
     get stdin() {
       return process.stdin;
     },
-    stdout: process.stdout,
-    stderr: process.stderr,
+    get stdout() {
+      if (stdout === undefined) {
+        stdout = process.stdout;
+        onStdout(stdout);
+      }
+      return stdout;
+    },
+    get stderr() {
+      return process.stderr;
+    },
+    stderrIsTTY: () => mayBeTerminal(2) && process.stderr.isTTY === true,
     env: process.env,
   };
 }
@@ -122,19 +133,23 @@ function processSignals(): SignalSource {
 /** Run sockit with `argv` (as in process.argv); resolves with the exit code. */
 export async function main(
   argv: readonly string[],
-  io: CliIO = processIO(),
+  given?: CliIO,
   signals: SignalSource = processSignals(),
 ): Promise<number> {
+  // A closed stdout (`sockit … | head -1`) is a normal end, never a stack trace; the
+  // listener stays because the failed write may be reported after main() returns.
+  const watchStdout = (stdout: CliIO['stdout']): void => {
+    stdout.on('error', (err) => {
+      if (errnoName(err) !== 'EPIPE') out.error(`cannot write to stdout — ${oneLine(err)}`);
+    });
+  };
+  const io = given ?? processIO(watchStdout);
   const out = new Output(io);
   // `serve --json`: stderr is the event stream from the first line on, parse errors included
   out.json = eventStream(argv);
   const ctx: CliContext = { io, out, exitCode: EXIT.OK, signals };
   const debug = argv.includes('--debug') || /\bsockit\b/.test(io.env.NODE_DEBUG ?? '');
-  // A closed stdout (`sockit … | head -1`) is a normal end, never a stack trace; the
-  // listener stays because the failed write may be reported after main() returns.
-  io.stdout.on('error', (err) => {
-    if (errnoName(err) !== 'EPIPE') out.error(`cannot write to stdout — ${oneLine(err)}`);
-  });
+  if (given) watchStdout(given.stdout);
   try {
     await out.prepareColor();
     const args = netcatListen(argv);

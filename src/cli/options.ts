@@ -3,7 +3,7 @@
  * InvalidArgumentError, which the CLI reports as one line with exit 2.
  */
 import { InvalidArgumentError } from 'commander';
-import { isIP } from 'node:net';
+import { isIP } from '../net/ip.js';
 import { parsePort, unbracket } from '../net/address.js';
 import { SockitError } from '../net/errors.js';
 

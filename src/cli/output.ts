@@ -3,6 +3,7 @@
  * imports chalk and ora (lazily: commands that print no colour never load them).
  * Payload goes to `stdout`; every diagnostic goes to `stderr`.
  */
+import { fstatSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { MAX_LINE, clip, safeLine } from '../net/terminal.js';
 import { eventLine } from './events.js';
@@ -24,6 +25,28 @@ export interface CliIO {
   readonly stdout: Writable & { isTTY?: boolean };
   readonly stderr: Writable & { isTTY?: boolean };
   readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Whether stderr is a terminal, answered without making `stderr` when that can be
+   * known otherwise (the process's streams: see {@link mayBeTerminal}); by default
+   * `stderr.isTTY` answers.
+   */
+  readonly stderrIsTTY?: () => boolean;
+}
+
+/**
+ * False when file descriptor `fd` is surely not a terminal: a file, a pipe, a socket,
+ * or a memory device such as /dev/null (major 1 on Linux), as fstat tells. Node makes
+ * process.stderr (and loads the stream modules for it) when it is first touched:
+ * a run that prints nothing and only asks whether to colour need not pay for that.
+ */
+export function mayBeTerminal(fd: number): boolean {
+  try {
+    const st = fstatSync(fd);
+    if (!st.isCharacterDevice()) return false;
+    return !(process.platform === 'linux' && ((st.rdev >>> 8) & 0xfff) === 1);
+  } catch {
+    return true; // unknown: let the stream tell
+  }
 }
 
 type Paint = (text: string) => string;
@@ -39,7 +62,7 @@ export function useColor(io: CliIO, noColorFlag = false): boolean {
   if (force !== undefined && force !== '' && force !== '0' && force !== 'false') return true;
   if (io.env.NO_COLOR !== undefined && io.env.NO_COLOR !== '') return false;
   if (force === '0' || force === 'false') return false;
-  return io.stderr.isTTY === true;
+  return io.stderrIsTTY ? io.stderrIsTTY() : io.stderr.isTTY === true;
 }
 
 /** Diagnostics for one command: one line each, to stderr, coloured when allowed. */

@@ -47,9 +47,9 @@ export class ProbeReport {
 
   /** A spinner while many ports (or a `--wait`) run, never with `-v`. */
   async showSpinner(out: CliContext['out'], count: number, wait: boolean): Promise<void> {
+    if (this.#verbose || (count <= 1 && !wait)) return;
     // ora loops forever on a terminal that reports 0 columns (script(1), some CI ptys)
-    const columns = (this.#io.stderr as { columns?: number }).columns;
-    if (this.#verbose || (count <= 1 && !wait) || columns === 0) return;
+    if ((this.#io.stderr as { columns?: number }).columns === 0) return;
     this.#spinner = await out.spinner(`probing ${this.#host}: 0/${grouped(count)} ports`);
   }
 
@@ -83,11 +83,11 @@ export class ProbeReport {
     this.#spinner.stop();
   }
 
+  // each stream is touched only to write: a quiet scan never makes either
   readonly #flush = (): void => {
-    const { stdout, stderr } = this.#io;
     this.#scheduled = false;
-    if (this.#err.length > 0) stderr.write(this.#err.splice(0).join(''));
-    if (this.#out.length > 0 && !this.#outputClosed()) stdout.write(this.#out.join(''));
+    if (this.#err.length > 0) this.#io.stderr.write(this.#err.splice(0).join(''));
+    if (this.#out.length > 0 && !this.#outputClosed()) this.#io.stdout.write(this.#out.join(''));
     this.#out.length = 0;
   };
 }

@@ -143,7 +143,9 @@ export async function sendto(
 ): Promise<SendtoResult> {
   const list: Uint8Array[] = [];
   for await (const p of payloads) list.push(p);
-  const socket = await openTowards(target, opts);
+  // without a wait nothing is read: the socket may be a bare send-only one
+  const sendOnly = opts.wait === undefined || opts.wait <= 0;
+  const socket = await openTowards(target, { ...opts, sendOnly });
   try {
     return await new DatagramSender(socket, opts).run(list);
   } finally {

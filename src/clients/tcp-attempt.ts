@@ -9,6 +9,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { errnoName } from '../net/errors.js';
+import { hasMethods, nodeBinding } from '../net/node-binding.js';
 import { Deferred } from './deferred.js';
 
 /** The outcome of one attempt. */
@@ -60,29 +61,14 @@ let binding: TcpBinding | null | undefined;
 /** Node's TCP handle binding, or null when this Node does not offer it in the known shape. */
 function tcpBinding(): TcpBinding | null {
   if (binding !== undefined) return binding;
-  binding = null;
-  // with pending deprecations on, process.binding() warns (DEP0111): use net.connect quietly
-  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  const pending =
-    flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';
-  if (pending) return binding;
-  try {
-    const get = (process as unknown as { binding?: (name: string) => unknown }).binding;
-    const b =
-      typeof get === 'function' ? (get.call(process, 'tcp_wrap') as Partial<TcpBinding>) : {};
-    if (
-      typeof b.TCP === 'function' &&
-      typeof b.TCPConnectWrap === 'function' &&
-      typeof b.constants?.SOCKET === 'number' &&
-      typeof b.TCP.prototype.connect === 'function' &&
-      typeof b.TCP.prototype.connect6 === 'function' &&
-      typeof b.TCP.prototype.getsockname === 'function'
-    ) {
-      binding = b as TcpBinding;
-    }
-  } catch {
-    binding = null;
-  }
+  const b = nodeBinding('tcp_wrap') as Partial<TcpBinding> | null;
+  binding =
+    b &&
+    typeof b.TCPConnectWrap === 'function' &&
+    typeof b.constants?.SOCKET === 'number' &&
+    hasMethods(b.TCP, ['connect', 'connect6', 'getsockname'])
+      ? (b as TcpBinding)
+      : null;
   return binding;
 }
 

@@ -4,7 +4,7 @@
  * ({@link Target}), parsing of ports, hosts and unix paths, and the one formatter
  * for both (`127.0.0.1:80`, `[::1]:80`, the path) with its `scheme://` banner form.
  */
-import { isIP } from 'node:net';
+import { isIP } from './ip.js';
 import { Buffer } from 'node:buffer';
 import { ERR, UsageError } from './errors.js';
 import { safeValue } from './terminal.js';

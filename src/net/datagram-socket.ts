@@ -13,7 +13,7 @@ import {
   type SocketOptions,
 } from 'node:dgram';
 import { lookup as dnsLookup } from 'node:dns';
-import { isIP } from 'node:net';
+import { isIP } from './ip.js';
 import { EventEmitter } from 'node:events';
 import { Buffer } from 'node:buffer';
 import {
@@ -25,6 +25,7 @@ import {
 } from './address.js';
 import { ERR, NetworkError, bindError, errnoName, oneLine } from './errors.js';
 import { debug } from './debug.js';
+import { RawUdpSender } from './udp-raw.js';
 import type { Tap } from './tap.js';
 
 /** Largest UDP payload over IPv4 (65,535 − 8 UDP − 20 IP header bytes). */
@@ -46,6 +47,11 @@ export interface DatagramOpenOptions {
   localPort?: number;
   /** UDP: allow broadcast destinations (binds first). */
   broadcast?: boolean;
+  /**
+   * UDP: nothing will be read from the socket (no `message` listener, ever): it may
+   * then be a bare send-only handle, which starts faster than a dgram socket.
+   */
+  sendOnly?: boolean;
 }
 
 /** How {@link bindDatagramSocket} binds. */
@@ -307,25 +313,62 @@ function udpStep(socket: UdpSocket, call: (done: () => void) => void): Promise<v
   });
 }
 
+/** A send-only UDP socket on Node's UDP handle ({@link DatagramOpenOptions.sendOnly}). */
+class RawUdpDatagramSocket extends DatagramSocket {
+  readonly #sender: RawUdpSender;
+
+  constructor(sender: RawUdpSender, peer: InetAddress) {
+    super(peer, peer.family === 'IPv6' ? UDP_MAX_IPV6 : UDP_MAX_IPV4);
+    this.#sender = sender;
+  }
+
+  get address(): SocketAddress | undefined {
+    const a = this.#sender.address();
+    return a && inetAddress(a.address, a.port, a.family);
+  }
+
+  protected sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
+    if (to.family === 'unix')
+      return Promise.reject(new TypeError('a UDP socket cannot send to a unix path'));
+    return this.#sender.send(data, to.port, to.address);
+  }
+
+  protected closeSocket(): Promise<void> {
+    return this.#sender.close();
+  }
+}
+
+/** The send-only socket when the options allow one and this Node has the handle. */
+function rawUdp(peer: InetAddress, opts: DatagramOpenOptions): DatagramSocket | undefined {
+  const { sendOnly, connect, broadcast, localAddress, localPort } = opts;
+  if (!sendOnly || connect || broadcast || localAddress !== undefined || localPort !== undefined)
+    return undefined;
+  const sender = RawUdpSender.open(peer.family);
+  return sender && new RawUdpDatagramSocket(sender, peer);
+}
+
 async function openUdp(peer: InetAddress, opts: DatagramOpenOptions): Promise<DatagramSocket> {
-  const socket = createSocket({ type: peer.family === 'IPv6' ? 'udp6' : 'udp4', lookup });
+  let socket: UdpSocket | undefined;
   try {
+    const raw = rawUdp(peer, opts);
+    if (raw) return raw;
+    const udp = createSocket({ type: peer.family === 'IPv6' ? 'udp6' : 'udp4', lookup });
+    socket = udp;
     if (opts.localAddress !== undefined || opts.localPort !== undefined || opts.broadcast) {
       const where = { address: opts.localAddress, port: opts.localPort ?? 0 };
-      await udpStep(socket, (done) => socket.bind(where, done));
+      await udpStep(udp, (done) => udp.bind(where, done));
     }
-    if (opts.broadcast) socket.setBroadcast(true);
-    if (opts.connect)
-      await udpStep(socket, (done) => socket.connect(peer.port, peer.address, done));
+    if (opts.broadcast) udp.setBroadcast(true);
+    if (opts.connect) await udpStep(udp, (done) => udp.connect(peer.port, peer.address, done));
+    return new UdpDatagramSocket(udp, peer.family, peer, opts.connect === true);
   } catch (err) {
-    socket.close();
+    socket?.close();
     throw new NetworkError(
       `cannot use ${formatUrl('udp', peer)} — ${oneLine(err)}`,
       err,
       ERR.DATAGRAM,
     );
   }
-  return new UdpDatagramSocket(socket, peer.family, peer, opts.connect === true);
 }
 
 async function bindUdp(local: InetAddress, opts: DatagramBindOptions): Promise<DatagramSocket> {

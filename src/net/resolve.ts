@@ -3,7 +3,7 @@
  * resolver's order, for clients; the address a server binds to.
  */
 import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+import { isIP } from './ip.js';
 import { ERR, NetworkError, UsageError, errnoName, systemError } from './errors.js';
 import { unbracket } from './address.js';
 import { safeValue } from './terminal.js';

@@ -342,7 +342,8 @@ async function runProbe(
       report.stopSpinner();
     }
   };
-  await runInterruptible(ctx, body, { watchStdout: true });
+  // stdout carries only --json lines: without them it is never made (start-up time)
+  await runInterruptible(ctx, body, { watchStdout: opts.json === true });
 }
 
 async function runUnixProbe(ctx: CliContext, path: string, opts: RunOptions): Promise<void> {

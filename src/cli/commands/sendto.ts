@@ -128,7 +128,8 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
   const { sendto } = await import('../../clients/datagram-client.js');
   const waiting = opts.wait !== undefined && opts.wait > 0;
   // replies byte for byte; on a terminal only, a reply without a final newline gets one
-  const lineEnd = (ctx.io.stdout as { isTTY?: boolean }).isTTY === true;
+  // (stdout is not touched when no reply is read: making it costs start-up time)
+  const lineEnd = waiting && (ctx.io.stdout as { isTTY?: boolean }).isTTY === true;
   const body = async (scope: InterruptScope, tap: Tap | undefined): Promise<number> => {
     const drops = outputDrops(ctx);
     const r = await sendto(target, payloads, {
@@ -157,6 +158,6 @@ async function runSendto(ctx: CliContext, positional: Positionals, opts: SendtoC
     return EXIT.OK;
   };
   await withTap(ctx, opts, false, (tap) =>
-    runInterruptible(ctx, (scope) => body(scope, tap), { watchStdout: true }),
+    runInterruptible(ctx, (scope) => body(scope, tap), { watchStdout: waiting }),
   );
 }
