@@ -1,7 +1,8 @@
 /**
- * Node's own handle bindings (`process.binding('tcp_wrap')`, `'udp_wrap'`): the
- * handles net.Socket and dgram.Socket are built on. Used where the public modules
- * cost more than the work (a port scan, a one-datagram `sendto`), always beside a
+ * Node's own handle bindings (`process.binding('tcp_wrap')`, `'udp_wrap'`,
+ * `'stream_wrap'`): the handles net.Socket and dgram.Socket are built on. Used where
+ * the public modules cost more than the work (a port scan, a one-datagram `sendto`,
+ * an echo served on the accepted handle), always beside a
  * fallback through the public module: the binding is internal, and each caller
  * checks the shape it needs before it uses one.
  */
@@ -11,7 +12,9 @@
  * deprecations are on (process.binding() then warns, DEP0111: the caller takes its
  * public path, quietly).
  */
-export function nodeBinding(name: 'tcp_wrap' | 'udp_wrap'): Record<string, unknown> | null {
+export function nodeBinding(
+  name: 'tcp_wrap' | 'udp_wrap' | 'stream_wrap',
+): Record<string, unknown> | null {
   const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
   const pending =
     flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1';

@@ -10,6 +10,7 @@
 import { Buffer } from 'node:buffer';
 import type { Server } from 'node:net';
 import { isInt32Array } from 'node:util/types';
+import { nodeBinding } from './node-binding.js';
 
 /** The methods of Node's TCPWrap / PipeWrap used here. */
 export interface RawHandle {
@@ -56,28 +57,15 @@ const streamOf = Symbol('rawStream');
 /** Node's stream_wrap binding, or null when this Node does not offer it in the known shape. */
 function streamWrap(): StreamWrapBinding | null {
   if (wrap !== undefined) return wrap;
-  wrap = null;
-  // with pending deprecations on, process.binding() warns (DEP0111): stay on net.Socket
-  const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
-  if (flags.includes('--pending-deprecation') || process.env.NODE_PENDING_DEPRECATION === '1') {
-    return wrap;
-  }
-  try {
-    const get = (process as unknown as { binding?: (name: string) => unknown }).binding;
-    const b = (typeof get === 'function' ? get.call(process, 'stream_wrap') : {}) as
-      Partial<StreamWrapBinding> | undefined;
-    if (
-      typeof b?.WriteWrap === 'function' &&
-      typeof b.ShutdownWrap === 'function' &&
-      isInt32Array(b.streamBaseState) &&
-      typeof b.kReadBytesOrError === 'number' &&
-      typeof b.kLastWriteWasAsync === 'number'
-    ) {
-      wrap = b as StreamWrapBinding;
-    }
-  } catch {
-    wrap = null;
-  }
+  const b = nodeBinding('stream_wrap') as Partial<StreamWrapBinding> | null;
+  wrap =
+    typeof b?.WriteWrap === 'function' &&
+    typeof b.ShutdownWrap === 'function' &&
+    isInt32Array(b.streamBaseState) &&
+    typeof b.kReadBytesOrError === 'number' &&
+    typeof b.kLastWriteWasAsync === 'number'
+      ? (b as StreamWrapBinding)
+      : null;
   return wrap;
 }
 
