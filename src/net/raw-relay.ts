@@ -193,7 +193,7 @@ class RawRelay {
   /** `n` bytes read from `from`: on to its peer. Returns the next buffer to read into, if another. */
   data(from: Side, n: number): Buffer | undefined {
     from.bytes += n;
-    if (from === this.client) this.#touch();
+    this.#touch();
     const own = from.own;
     let chunk: Buffer;
     let next: Buffer | undefined;
@@ -232,7 +232,6 @@ class RawRelay {
     if (this.b.lastWriteAsync()) {
       to.req = undefined; // in flight: the next write takes a new request
       to.writing = true;
-      if (to === this.client) this.#touch();
     } else req.buffer = undefined;
   }
 
@@ -241,7 +240,7 @@ class RawRelay {
     to.writing = false;
     if (this.#end !== undefined) return;
     if (status < 0) return this.failed(to, status);
-    if (to === this.client) this.#touch();
+    this.#touch();
     to.peer.resume();
   }
 
@@ -280,7 +279,7 @@ class RawRelay {
     else resetStream(this.#socket);
   }
 
-  /** Keep an idle timeout on the client's socket from firing while bytes flow. */
+  /** Keep an idle timeout on the client's socket from firing while bytes flow (either way, as `net` does). */
   #touch(): void {
     const s = this.#socket as unknown as { timeout?: number; _unrefTimer?: () => void };
     if (s.timeout) s._unrefTimer?.();
