@@ -17,20 +17,26 @@ import type { SocketAddress } from './address.js';
 import { resetStream } from './reset.js';
 import { rawBinding, type HandleReq, type RawBinding, type StreamHandle } from './raw-stream.js';
 
-/** How a raw relay ended (the names of handlers/relay.ts's `RelayEnd`). */
-export type RawRelayEnd =
+/** How a relayed connection ended (the handle-level relay here and handlers/relay.ts's). */
+export type RelayEnd =
+  /** Both directions ended with a FIN. */
   | 'done'
+  /** The client reset (or failed); the upstream was reset. */
   | 'client-reset'
+  /** The upstream reset (or failed); the client was reset. */
   | 'upstream-reset'
+  /** The client's connection was closed before both directions ended (idle timeout, shutdown). */
   | 'client-closed'
+  /** The upstream closed before both directions ended. */
   | 'upstream-closed'
+  /** The upstream never connected (refused, unreachable, timed out); the client was reset. */
   | 'upstream-failed';
 
 /** What a raw relay moved, and how it ended. */
 export interface RawRelayResult {
   readonly bytesUp: number;
   readonly bytesDown: number;
-  readonly end: RawRelayEnd;
+  readonly end: RelayEnd;
   /** The errno name behind a reset or a failed connection (ETIMEDOUT when the time ran out). */
   readonly code?: string;
 }
@@ -138,7 +144,7 @@ class RawRelay {
   readonly upstream: Side;
   #connecting = true;
   #timer: NodeJS.Timeout | undefined;
-  #end: RawRelayEnd | undefined;
+  #end: RelayEnd | undefined;
   #code: string | undefined;
   /** The upstream's handle is not closing yet. */
   #upstreamOpen = true;
@@ -285,7 +291,7 @@ class RawRelay {
     if (s.timeout) s._unrefTimer?.();
   }
 
-  #finish(end: RawRelayEnd, code?: string): void {
+  #finish(end: RelayEnd, code?: string): void {
     if (this.#end !== undefined) return;
     this.#end = end;
     this.#code = code;

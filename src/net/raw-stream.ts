@@ -8,6 +8,7 @@
  * is null when they are missing, or when pending deprecations are on (their
  * `process.binding()` warns): callers then take the `net.Socket` path.
  */
+import { isInt32Array } from 'node:util/types';
 import type { SocketAddress } from './address.js';
 
 /** A request object a handle completes (`this` in `oncomplete` is the request). */
@@ -134,7 +135,7 @@ function known(b: Bindings): boolean {
     typeof pipe.constants?.SOCKET === 'number' &&
     typeof stream?.WriteWrap === 'function' &&
     typeof stream.ShutdownWrap === 'function' &&
-    stream.streamBaseState instanceof Int32Array &&
+    isInt32Array(stream.streamBaseState) &&
     typeof stream.kReadBytesOrError === 'number' &&
     typeof stream.kLastWriteWasAsync === 'number' &&
     typeof uv?.UV_EOF === 'number' &&
@@ -154,7 +155,8 @@ function make(b: Bindings): RawBinding {
     readBytes: () => state[kRead]!,
     lastWriteAsync: () => state[kAsync] !== 0,
     EOF: b.uv.UV_EOF,
-    connectReq: (to) => (to.family === 'unix' ? new pipe.PipeConnectWrap() : new tcp.TCPConnectWrap()),
+    connectReq: (to) =>
+      to.family === 'unix' ? new pipe.PipeConnectWrap() : new tcp.TCPConnectWrap(),
     connect(to, req) {
       try {
         if (to.family === 'unix') {
@@ -167,7 +169,7 @@ function make(b: Bindings): RawBinding {
           to.family === 'IPv6'
             ? handle.connect6(req, to.address, to.port)
             : handle.connect(req, to.address, to.port);
-        if (err !== 0) return handle.close(), err;
+        if (err !== 0) return (handle.close(), err);
         handle.setNoDelay(true);
         return handle;
       } catch {
