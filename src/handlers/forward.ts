@@ -11,13 +11,15 @@ import {
   connectNow,
   dialFailure,
   dialStream,
+  directAddress,
   parseDialTarget,
   type DatagramDialTarget,
   type DialTarget,
   type Dialed,
   type StreamDialTarget,
 } from '../net/dial.js';
-import { NetworkError, UsageError, errorCode, oneLine } from '../net/errors.js';
+import { NetworkError, UsageError, errorCode, oneLine, systemError } from '../net/errors.js';
+import { rawRelay, type RawRelayResult } from '../net/raw-relay.js';
 import type { TlsClientOptions, TlsFailure } from '../net/tls.js';
 import { MODES } from '../engine/modes.js';
 import type { BaseServer, BaseServerOptions } from '../engine/base-server.js';
@@ -172,8 +174,15 @@ export class ForwardHandler extends StreamRequestHandler {
   #relay(client: StreamRequest, target: StreamDialTarget, opts: ForwardOptions): Promise<void> {
     const started = performance.now();
     const timeoutMs = (opts.connectTimeout ?? FORWARD_CONNECT_TIMEOUT) * 1000;
-    // one address and no TLS: connect now and relay at once, the client's first bytes
-    // waiting in the connecting upstream (no resolving, no race, no extra loop turn)
+    const direct = directAddress(target);
+    // one address and no TLS: relay at handle level when Node's handles allow it
+    const raw = direct && rawRelay(client, direct, timeoutMs);
+    if (raw) {
+      const dialed = { address: direct! };
+      return raw.then((r) => this.#relayed(rawResult(r, target, timeoutMs), dialed, started));
+    }
+    // else connect now and relay at once, the client's first bytes waiting in the
+    // connecting upstream (no resolving, no race, no extra loop turn)
     const now = connectNow(target);
     if (now !== undefined) {
       const connecting: Connecting = {
@@ -196,7 +205,11 @@ export class ForwardHandler extends StreamRequestHandler {
   }
 
   /** Report a relay that ended (or an upstream that never connected). */
-  #relayed(result: RelayResult, dialed: Dialed | undefined, started: number): void {
+  #relayed(
+    result: RelayResult,
+    dialed: Pick<Dialed, 'address'> | undefined,
+    started: number,
+  ): void {
     const opts = optionsOf(this.server as BaseServer<unknown>);
     const durationMs = performance.now() - started;
     if (result.end === 'upstream-failed') {
@@ -217,6 +230,13 @@ export class ForwardHandler extends StreamRequestHandler {
       opts,
     );
   }
+}
+
+/** A handle-level relay's result as the stream relay's (a failure as dialing words it). */
+function rawResult(r: RawRelayResult, target: StreamDialTarget, timeoutMs: number): RelayResult {
+  if (r.end !== 'upstream-failed') return r;
+  const err = r.code === 'ETIMEDOUT' ? undefined : systemError(r.code ?? 'EIO');
+  return { ...r, failure: dialFailure(target, err, timeoutMs) };
 }
 
 /** An upstream that could not be reached or was refused, as a record's fields. */

@@ -9,21 +9,9 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { errnoName } from '../net/errors.js';
 import { resetStream } from '../net/reset.js';
+import type { RelayEnd } from '../net/raw-relay.js';
 
-/** How a relayed connection ended. */
-export type RelayEnd =
-  /** Both directions ended with a FIN. */
-  | 'done'
-  /** The client reset (or failed); the upstream was reset. */
-  | 'client-reset'
-  /** The upstream reset (or failed); the client was reset. */
-  | 'upstream-reset'
-  /** The client's connection was closed before both directions ended (idle timeout, shutdown). */
-  | 'client-closed'
-  /** The upstream closed before both directions ended. */
-  | 'upstream-closed'
-  /** The upstream never connected (refused, unreachable, timed out); the client was reset. */
-  | 'upstream-failed';
+export type { RelayEnd };
 
 /** What a relay moved, and how it ended. */
 export interface RelayResult {

@@ -209,9 +209,17 @@ export function dialFailure(
  * {@link dialStream} would). Undefined for a host name or a `tls://` target: dial those.
  */
 export function connectNow(target: StreamDialTarget): Dialed | undefined {
-  if (target.kind === 'tls') return undefined;
-  const address = singleAddress(target);
+  const address = directAddress(target);
   return address === undefined ? undefined : { socket: openSocket(address), address };
+}
+
+/**
+ * The one address of a target that needs no resolving and speaks no TLS (a unix
+ * path, an IP literal): what {@link connectNow} connects to. Undefined for a host
+ * name or a `tls://` target.
+ */
+export function directAddress(target: StreamDialTarget): SocketAddress | undefined {
+  return target.kind === 'tls' ? undefined : singleAddress(target);
 }
 
 /** A connection to one address, half-open allowed (TCP: no Nagle delay). */

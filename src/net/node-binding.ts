@@ -13,7 +13,7 @@
  * public path, quietly).
  */
 export function nodeBinding(
-  name: 'tcp_wrap' | 'udp_wrap' | 'stream_wrap',
+  name: 'tcp_wrap' | 'udp_wrap' | 'stream_wrap' | 'pipe_wrap' | 'uv',
 ): Record<string, unknown> | null {
   const flags = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`;
   const pending =

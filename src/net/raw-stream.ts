@@ -2,15 +2,14 @@
  * Serving an accepted connection on Node's own stream handle (the TCPWrap or PipeWrap
  * a `net.Socket` is built around), without the `net.Socket`: no stream object, no
  * listeners, no `connection` event, no Buffer per small read. A connection then costs
- * the handle and one small object. Node's `stream_wrap` binding supplies the write and
- * shutdown requests; when this Node does not offer it in the known shape (or pending
- * deprecations would make `process.binding` warn), {@link rawStreams} says no and the
- * server keeps to `net.Socket`s.
+ * the handle and one small object. Node's stream bindings (net/raw-binding.ts) supply
+ * the write and shutdown requests; when this Node does not offer them in the known
+ * shape (or pending deprecations would make `process.binding` warn), {@link rawStreams}
+ * says no and the server keeps to `net.Socket`s.
  */
 import { Buffer } from 'node:buffer';
 import type { Server } from 'node:net';
-import { isInt32Array } from 'node:util/types';
-import { nodeBinding } from './node-binding.js';
+import { rawBinding } from './raw-binding.js';
 
 /** The methods of Node's TCPWrap / PipeWrap used here. */
 export interface RawHandle {
@@ -25,14 +24,6 @@ export interface RawHandle {
   setNoDelay?(on: boolean): number;
 }
 
-interface StreamWrapBinding {
-  WriteWrap: new () => Request;
-  ShutdownWrap: new () => Request;
-  streamBaseState: Int32Array;
-  kReadBytesOrError: number;
-  kLastWriteWasAsync: number;
-}
-
 type Request = Record<string, unknown> & {
   oncomplete: ((this: Request, status: number) => void) | null;
   stream: RawStream | null;
@@ -42,32 +33,14 @@ type Request = Record<string, unknown> & {
 const READ_SIZE = 64 * 1024;
 /** A read at least this large moves the stream to a buffer of its own: bulk data is not copied. */
 const BULK_READ = 16 * 1024;
-/** libuv's end of file. */
-const UV_EOF = -4095;
 /** `shutdown()`'s answer when it finished at once (no callback follows). */
 const SHUTDOWN_DONE = 1;
 
-let wrap: StreamWrapBinding | null | undefined;
 /** Where streams read that read little: one buffer for all of them, never handed out. */
 let shared: Buffer | undefined;
 /** A write request not yet used: a write that completes at once leaves it untouched. */
 let spare: Request | undefined;
 const streamOf = Symbol('rawStream');
-
-/** Node's stream_wrap binding, or null when this Node does not offer it in the known shape. */
-function streamWrap(): StreamWrapBinding | null {
-  if (wrap !== undefined) return wrap;
-  const b = nodeBinding('stream_wrap') as Partial<StreamWrapBinding> | null;
-  wrap =
-    typeof b?.WriteWrap === 'function' &&
-    typeof b.ShutdownWrap === 'function' &&
-    isInt32Array(b.streamBaseState) &&
-    typeof b.kReadBytesOrError === 'number' &&
-    typeof b.kLastWriteWasAsync === 'number'
-      ? (b as StreamWrapBinding)
-      : null;
-  return wrap;
-}
 
 /**
  * Take over the accepting of a listening `net.Server`: each accepted handle goes to
@@ -78,7 +51,7 @@ function streamWrap(): StreamWrapBinding | null {
 export function takeConnections(server: Server, take: (handle: RawHandle) => boolean): boolean {
   const listening = (server as unknown as { _handle?: Record<string, unknown> | null })._handle;
   const original = listening?.onconnection;
-  if (!listening || typeof original !== 'function' || !streamWrap()) return false;
+  if (!listening || typeof original !== 'function' || !rawBinding()) return false;
   listening.onconnection = function onconnection(err: number, handle?: RawHandle): void {
     if (err === 0 && handle && isRawHandle(handle) && take(handle)) return;
     original.call(this, err, handle);
@@ -97,12 +70,12 @@ function isRawHandle(handle: RawHandle): boolean {
 
 /** Whether this Node lets streams be served on their raw handles. */
 export function rawStreams(): boolean {
-  return streamWrap() !== null;
+  return rawBinding() !== null;
 }
 
 function onread(this: RawHandle): Buffer | undefined {
   const stream = (this as unknown as Record<symbol, RawStream>)[streamOf]!;
-  return stream.read(wrap!.streamBaseState[wrap!.kReadBytesOrError]!);
+  return stream.read(rawBinding()!.readBytes());
 }
 
 function afterWrite(this: Request, status: number): void {
@@ -162,14 +135,14 @@ export abstract class RawStream {
   protected write(chunk: Buffer): boolean {
     const handle = this.handle;
     if (!handle) return true;
-    const req = (spare ??= new wrap!.WriteWrap());
+    const req = (spare ??= new (rawBinding()!.WriteWrap)() as unknown as Request);
     const err = handle.writeBuffer(req, chunk);
     if (err !== 0) {
       this.failed(err);
       return true;
     }
     this.bytesOut += chunk.length;
-    if (wrap!.streamBaseState[wrap!.kLastWriteWasAsync] === 0) return true;
+    if (!rawBinding()!.lastWriteAsync()) return true;
     spare = undefined;
     req.oncomplete = afterWrite;
     req.stream = this;
@@ -199,7 +172,7 @@ export abstract class RawStream {
   /** Called by the handle's onread. Do not call. */
   read(nread: number): Buffer | undefined {
     if (nread > 0) return this.#chunk(nread);
-    if (nread === UV_EOF) this.ended();
+    if (nread === rawBinding()!.EOF) this.ended();
     else if (nread < 0) this.failed(nread);
     return undefined;
   }
@@ -236,7 +209,7 @@ export abstract class RawStream {
   }
 
   #sendFin(): void {
-    const req = new wrap!.ShutdownWrap();
+    const req = new (rawBinding()!.ShutdownWrap)() as unknown as Request;
     req.oncomplete = afterShutdown;
     req.stream = this;
     const err = this.handle!.shutdown(req);
