@@ -12,9 +12,10 @@
 import { Buffer } from 'node:buffer';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { getSystemErrorName } from 'node:util';
 import type { SocketAddress } from './address.js';
 import { resetStream } from './reset.js';
+import { errorCode } from './errors.js';
+import { nextReadBuffer, readChunk, sharedReadBuffer, unreadHandle } from './shared-read.js';
 import { rawBinding, type HandleReq, type RawBinding, type StreamHandle } from './raw-binding.js';
 
 /** How a relayed connection ended (the handle-level relay here and handlers/relay.ts's). */
@@ -41,13 +42,6 @@ export interface RawRelayResult {
   readonly code?: string;
 }
 
-/** The size libuv asks for when it reads a stream (Node's own read size). */
-const READ_SIZE = 64 * 1024;
-/** A read at least this large gives its side a buffer of its own: bulk data is not copied. */
-const BULK_READ = 16 * 1024;
-/** Where sides read that read little: shared by every relay, never written from. */
-let shared: Buffer | undefined;
-
 interface Req extends HandleReq {
   side: Side;
   buffer?: Uint8Array;
@@ -58,8 +52,8 @@ class Side {
   readonly relay: RawRelay;
   readonly handle: StreamHandle;
   peer!: Side;
-  /** The buffer of its own (bulk reads), or undefined while it reads into the shared one. */
-  own: Buffer | undefined;
+  /** Where the next read goes (net/shared-read.ts: shared, or its own while reading in bulk). */
+  into!: Buffer;
   /** A write request not yet used (a write that finished at once leaves its request free). */
   req: Req | undefined;
   /** Bytes read from this side (written to the peer). */
@@ -80,8 +74,7 @@ class Side {
   startReading(): void {
     const handle = this.handle;
     handle.onread = onRead;
-    shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
-    handle.useUserBuffer(shared);
+    handle.useUserBuffer((this.into = sharedReadBuffer()));
     this.resume();
   }
 
@@ -128,11 +121,7 @@ function afterConnect(this: Req, status: number): void {
 
 /** The errno name of a negative libuv status. */
 function errName(status: number): string {
-  try {
-    return getSystemErrorName(status);
-  } catch {
-    return `E${-status}`;
-  }
+  return errorCode({ errno: status }) ?? `E${-status}`;
 }
 
 /** One relayed connection: two sides, and how it ends. */
@@ -200,24 +189,13 @@ class RawRelay {
   data(from: Side, n: number): Buffer | undefined {
     from.bytes += n;
     this.#touch();
-    const own = from.own;
-    let chunk: Buffer;
-    let next: Buffer | undefined;
-    if (own === undefined) {
-      chunk = Buffer.allocUnsafe(n);
-      shared!.copy(chunk, 0, 0, n);
-      if (n >= BULK_READ) next = from.own = Buffer.allocUnsafeSlow(READ_SIZE);
-    } else {
-      chunk = n === own.length ? own : own.subarray(0, n);
-    }
+    const into = from.into;
     const to = from.peer;
-    this.#write(to, chunk);
+    this.#write(to, readChunk(into, n));
     if (to.writing) from.pause();
-    else if (own !== undefined && n < BULK_READ) {
-      from.own = undefined;
-      next = shared;
-    }
-    return next;
+    // `from` reads nothing while its write is in flight: nothing holds the buffer at the next read
+    const next = nextReadBuffer(into, n, false);
+    return next === into ? undefined : (from.into = next);
   }
 
   #write(to: Side, chunk: Buffer): void {
@@ -340,20 +318,15 @@ function timedOut(relay: RawRelay): void {
 }
 
 /**
- * The handle of an accepted socket a relay may take over: a plain (not TLS)
- * `net.Socket` that has read and written nothing yet through its stream, and
- * keeps its own `push` and `_write` (a traffic tap replaces them, and must see
- * every byte). Undefined for any other stream.
+ * The handle of an accepted socket a relay may take over: one that has read nothing
+ * yet (`unreadHandle()`: plain, untapped), is connected, and has written nothing
+ * through its stream either, with its own `_write` (a tap replaces it too).
+ * Undefined for any other stream.
  */
 function takeover(stream: Duplex): StreamHandle | undefined {
-  if (!(stream instanceof Socket) || (stream as { encrypted?: boolean }).encrypted) return;
-  const handle = (stream as unknown as { _handle?: StreamHandle | null })._handle;
-  if (!handle || handle.reading || typeof handle.useUserBuffer !== 'function') return;
-  if (stream.destroyed || stream.connecting || stream.readableEnded || stream.writableEnded) {
-    return;
-  }
-  if (Object.hasOwn(stream, 'push') || Object.hasOwn(stream, '_write')) return;
-  if (stream.readableLength > 0 || stream.writableLength > 0) return;
+  const handle = unreadHandle<StreamHandle>(stream);
+  if (!handle || stream.destroyed || (stream as Socket).connecting) return;
+  if (stream.writableEnded || stream.writableLength > 0 || Object.hasOwn(stream, '_write')) return;
   return handle;
 }
 

@@ -10,6 +10,7 @@
 import { Buffer } from 'node:buffer';
 import type { Server } from 'node:net';
 import { rawBinding } from './raw-binding.js';
+import { nextReadBuffer, readChunk, sharedReadBuffer } from './shared-read.js';
 
 /** The methods of Node's TCPWrap / PipeWrap used here. */
 export interface RawHandle {
@@ -29,15 +30,9 @@ type Request = Record<string, unknown> & {
   stream: RawStream | null;
 };
 
-/** The size libuv asks for when it reads a stream (Node's own read size). */
-const READ_SIZE = 64 * 1024;
-/** A read at least this large moves the stream to a buffer of its own: bulk data is not copied. */
-const BULK_READ = 16 * 1024;
 /** `shutdown()`'s answer when it finished at once (no callback follows). */
 const SHUTDOWN_DONE = 1;
 
-/** Where streams read that read little: one buffer for all of them, never handed out. */
-let shared: Buffer | undefined;
 /** A write request not yet used: a write that completes at once leaves it untouched. */
 let spare: Request | undefined;
 const streamOf = Symbol('rawStream');
@@ -102,7 +97,8 @@ export abstract class RawStream {
   /** Bytes read and written. */
   bytesIn = 0;
   bytesOut = 0;
-  #own: Buffer | undefined;
+  /** Where the next read goes (net/shared-read.ts: shared, or its own while reading in bulk). */
+  #into: Buffer | undefined;
   #writing = false;
   #shutdown = false;
 
@@ -115,9 +111,8 @@ export abstract class RawStream {
   /** Start reading. False (and the handle closed) when it cannot. */
   start(): boolean {
     const handle = this.handle!;
-    shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
     handle.onread = onread;
-    handle.useUserBuffer(shared);
+    handle.useUserBuffer((this.#into = sharedReadBuffer()));
     if (handle.readStart() === 0) return true;
     this.close();
     return false;
@@ -164,7 +159,7 @@ export abstract class RawStream {
     const handle = this.handle;
     if (!handle) return;
     this.handle = null;
-    this.#own = undefined;
+    this.#into = undefined;
     handle.readStop();
     handle.close(() => this.closed());
   }
@@ -179,18 +174,12 @@ export abstract class RawStream {
 
   #chunk(nread: number): Buffer | undefined {
     this.bytesIn += nread;
-    const own = this.#own;
-    if (own === undefined) {
-      const copy = Buffer.allocUnsafe(nread);
-      shared!.copy(copy, 0, 0, nread);
-      this.received(copy);
-      if (nread < BULK_READ || !this.handle) return undefined;
-      return (this.#own = Buffer.allocUnsafeSlow(READ_SIZE));
-    }
-    this.received(nread === own.length ? own : own.subarray(0, nread));
-    if (nread >= BULK_READ || !this.handle) return undefined;
-    this.#own = undefined; // an idle stream holds no buffer of its own
-    return shared;
+    const into = this.#into!;
+    this.received(readChunk(into, nread));
+    // reading stops while a write is in flight: nothing holds the buffer at the next read
+    const next = nextReadBuffer(into, nread, false);
+    if (next === into || !this.handle) return undefined;
+    return (this.#into = next);
   }
 
   /** Called when a write completes. Do not call. */

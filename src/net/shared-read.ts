@@ -18,11 +18,41 @@ export type ChunkConsumer = (this: Socket, chunk: Buffer) => boolean;
 
 /** The size libuv asks for when it reads a stream (Node's own read size). */
 const READ_SIZE = 64 * 1024;
-/** A read at least this large moves the socket to a buffer of its own: bulk data is not copied. */
+/** A read at least this large moves the reader to a buffer of its own: bulk data is not copied. */
 const BULK_READ = 16 * 1024;
 
-/** Where sockets read that read little: one buffer for all of them, never handed out. */
+/**
+ * Where readers read that read little: one buffer for every socket and raw handle read
+ * here (net/raw-stream.ts and net/raw-relay.ts too), never handed out.
+ */
 let shared: Buffer | undefined;
+
+/** The buffer small reads land in (see {@link readChunk}, {@link nextReadBuffer}). */
+export function sharedReadBuffer(): Buffer {
+  return (shared ??= Buffer.allocUnsafeSlow(READ_SIZE));
+}
+
+/**
+ * The bytes of a read of `n` into `into`: a copy when `into` is the shared buffer
+ * (cheap for the small reads that go there), else the bytes where they are.
+ */
+export function readChunk(into: Buffer, n: number): Buffer {
+  if (into !== shared) return n === into.length ? into : into.subarray(0, n);
+  const copy = Buffer.allocUnsafe(n);
+  into.copy(copy, 0, 0, n);
+  return copy;
+}
+
+/**
+ * Where the read after one of `n` bytes into `into` goes: after a small read, the
+ * shared buffer (an idle reader holds no buffer of its own); in bulk, a buffer of the
+ * reader's own: `into` again, unless that was the shared one or the consumer still
+ * holds its bytes (`kept`), then a fresh one.
+ */
+export function nextReadBuffer(into: Buffer, n: number, kept: boolean): Buffer {
+  if (n < BULK_READ) return shared!;
+  return into === shared || kept ? Buffer.allocUnsafeSlow(READ_SIZE) : into;
+}
 /** The buffer the socket that just read gets next (Node asks right after the callback). */
 let next: Buffer;
 
@@ -46,24 +76,11 @@ function onreadKeys(socket: Socket): OnreadKeys | null {
 
 type Internals = Record<symbol, unknown> & { [consumerKey]: ChunkConsumer };
 
-/**
- * A read of `nread` bytes into `buffer`: a copy for the consumer when that was the
- * shared buffer (cheap for the small reads that go there), else the bytes where they
- * are. The buffer for the next read: the socket's own, unless the consumer kept it
- * (then a fresh one) or the read was small (then the shared one: an idle socket
- * holds no buffer of its own).
- */
+/** A read of `nread` bytes into `buffer`: to the consumer, and where the next read goes. */
 function onRead(this: Socket, nread: number, buffer: Buffer): boolean {
   const consume = (this as unknown as Internals)[consumerKey];
-  if (buffer === shared) {
-    const copy = Buffer.allocUnsafe(nread);
-    shared.copy(copy, 0, 0, nread);
-    consume.call(this, copy);
-    next = nread >= BULK_READ ? Buffer.allocUnsafeSlow(READ_SIZE) : shared;
-  } else {
-    const kept = consume.call(this, nread === buffer.length ? buffer : buffer.subarray(0, nread));
-    next = kept ? Buffer.allocUnsafeSlow(READ_SIZE) : nread >= BULK_READ ? buffer : shared!;
-  }
+  const kept = consume.call(this, readChunk(buffer, nread));
+  next = nextReadBuffer(buffer, nread, kept);
   return true; // a consumer that must stop reading pauses the socket
 }
 
@@ -71,7 +88,8 @@ function nextBuffer(): Buffer {
   return next;
 }
 
-interface ReadHandle {
+/** What {@link unreadHandle} reads of a socket's handle. */
+export interface ReadHandle {
   reading?: boolean;
   useUserBuffer?: (buffer: Uint8Array) => void;
 }
@@ -84,21 +102,31 @@ interface ReadHandle {
  * qualifies: false, and nothing changed, for any other stream.
  */
 export function readChunks(stream: Duplex, consume: ChunkConsumer): boolean {
-  if (!(stream instanceof Socket) || (stream as { encrypted?: boolean }).encrypted) return false;
-  const handle = (stream as unknown as { _handle?: ReadHandle | null })._handle;
-  if (!handle || handle.reading || typeof handle.useUserBuffer !== 'function') return false;
-  if (Object.hasOwn(stream, 'push') || stream.readableLength > 0 || stream.readableEnded) {
-    return false;
-  }
-  const k = onreadKeys(stream);
+  const handle = unreadHandle<ReadHandle>(stream);
+  if (!handle) return false;
+  const k = onreadKeys(stream as Socket);
   const internals = stream as unknown as Internals;
   if (!k || internals[k.buffer] !== null) return false;
-  shared ??= Buffer.allocUnsafeSlow(READ_SIZE);
-  handle.useUserBuffer(shared);
+  const shared = sharedReadBuffer();
+  handle.useUserBuffer!(shared);
   internals[k.buffer] = shared;
   internals[k.callback] = onRead;
   internals[k.generator] = nextBuffer;
   internals[consumerKey] = consume;
   stream.resume();
   return true;
+}
+
+/**
+ * The handle of a plain (not TLS) socket that can read into a buffer of our choosing
+ * and has read nothing yet through its stream: not reading, nothing buffered, not
+ * ended, and its own `push()` (a traffic tap replaces it, and must see every byte).
+ * Undefined for any other stream.
+ */
+export function unreadHandle<H extends ReadHandle>(stream: Duplex): H | undefined {
+  if (!(stream instanceof Socket) || (stream as { encrypted?: boolean }).encrypted) return;
+  const handle = (stream as unknown as { _handle?: H | null })._handle;
+  if (!handle || handle.reading || typeof handle.useUserBuffer !== 'function') return;
+  if (Object.hasOwn(stream, 'push') || stream.readableLength > 0 || stream.readableEnded) return;
+  return handle;
 }
