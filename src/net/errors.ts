@@ -156,6 +156,11 @@ export function errorCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** The errno name of a negative libuv status (`ECONNREFUSED`), or `E<n>` when Node has none. */
+export function statusName(status: number): string {
+  return errorCode({ errno: status }) ?? `E${-status}`;
+}
+
 /** The positive errno number of an errno name (`ECONNREFUSED` → 111), 0 for `'0'`, -1 if unknown. */
 export function errnoNumber(name: string): number {
   if (name === '0' || name === 'OK') return 0;

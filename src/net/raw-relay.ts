@@ -14,7 +14,7 @@ import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { SocketAddress } from './address.js';
 import { resetStream } from './reset.js';
-import { errorCode } from './errors.js';
+import { statusName } from './errors.js';
 import { nextReadBuffer, readChunk, sharedReadBuffer, unreadHandle } from './shared-read.js';
 import { rawBinding, type HandleReq, type RawBinding, type StreamHandle } from './raw-binding.js';
 
@@ -119,11 +119,6 @@ function afterConnect(this: Req, status: number): void {
   this.side.relay.connected(status);
 }
 
-/** The errno name of a negative libuv status. */
-function errName(status: number): string {
-  return errorCode({ errno: status }) ?? `E${-status}`;
-}
-
 /** One relayed connection: two sides, and how it ends. */
 class RawRelay {
   readonly b: RawBinding;
@@ -165,7 +160,7 @@ class RawRelay {
     if (!this.#connecting) return;
     this.#connecting = false;
     clearTimeout(this.#timer);
-    if (status < 0) return this.#fail(errName(status));
+    if (status < 0) return this.#fail(statusName(status));
     this.upstream.startReading();
     this.client.startReading();
   }
@@ -257,7 +252,7 @@ class RawRelay {
   failed(side: Side, status: number): void {
     if (this.#end !== undefined) return;
     const client = side === this.client;
-    this.#finish(client ? 'client-reset' : 'upstream-reset', errName(status));
+    this.#finish(client ? 'client-reset' : 'upstream-reset', statusName(status));
     this.#closeUpstream(client);
     if (client) this.#socket.destroy();
     else resetStream(this.#socket);
@@ -352,7 +347,7 @@ export function rawRelay(
   const handle = b.connect(to, req);
   if (typeof handle === 'number') {
     resetStream(client);
-    const code = errName(handle);
+    const code = statusName(handle);
     return Promise.resolve({ bytesUp: 0, bytesDown: 0, end: 'upstream-failed', code });
   }
   return new Promise((resolve) => {

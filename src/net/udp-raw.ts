@@ -7,8 +7,8 @@
  * Where this Node offers no handle in the known shape, {@link RawUdpSender.open}
  * says so and the caller uses dgram.
  */
-import { getSystemErrorName } from 'node:util';
 import { hasMethods, nodeBinding } from './node-binding.js';
+import { statusName } from './errors.js';
 
 /** `send(req, buffers, count, port, ip, wantsCallback)`: the size + 1, 0 (pending) or an errno. */
 type SendCall = (
@@ -58,12 +58,7 @@ function udpBinding(): UdpBinding | null {
  * errno, code, syscall, address and port), so that messages read the same on both paths.
  */
 export function udpError(status: number, syscall: string, address: string, port: number): Error {
-  let code: string;
-  try {
-    code = getSystemErrorName(status);
-  } catch {
-    code = `E${-status}`;
-  }
+  const code = statusName(status);
   const where = port > 0 ? ` ${address}:${port}` : ` ${address}`;
   const err = Object.assign(new Error(`${syscall} ${code}${where}`), {
     errno: status,
