@@ -16,6 +16,7 @@ import { DatagramConnection } from './datagram-connection.js';
 import type { ModuleRef } from './server-spec.js';
 import type { RequestOutcome } from './strategy.js';
 import { moduleRef } from '../net/built-module.js';
+import { MODES } from './modes.js';
 import type { Tap } from '../net/tap.js';
 import { checkBindablePath } from '../net/unix-path.js';
 import type { UnixSocketOptions } from './server-types.js';
@@ -34,6 +35,15 @@ export type DatagramHandlerClass = HandlerClass<Datagram>;
  * take the datagram now and return true, or return false to have it served as a request.
  */
 export type DatagramShortcut = (data: Buffer, from: SocketAddress) => boolean;
+
+/**
+ * A handler class whose reply to a datagram is a pure function of its bytes: a static
+ * `datagramReply(server)` on the class itself (a subclass does not inherit the offer)
+ * gives that function for this server, or undefined where the handler must run.
+ */
+export interface DatagramReplying {
+  datagramReply?(server: { readonly options: object }): ((data: Buffer) => Uint8Array) | undefined;
+}
 
 /** Options for datagram servers. */
 export interface DatagramServerOptions extends BaseServerOptions {
@@ -54,6 +64,8 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   /** Records every datagram in and out (set before `listen()`); none by default. */
   tap: Tap | undefined;
   #shortcut: DatagramShortcut | undefined;
+  /** The built-in handler's reply without a request (see {@link DatagramReplying}). */
+  #answer: DatagramShortcut | undefined;
 
   constructor(
     address: SocketAddress,
@@ -113,7 +125,29 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
     socket.tap = this.tap;
     socket.on('error', (err: Error) => this.handleError(err, this.serverAddress));
     socket.on('message', this.#onMessage);
+    this.#answer = this.#answerPath(socket);
     return socket.address ?? this.serverAddress;
+  }
+
+  // The built-in handler's reply sent at once (no request): on UDPServer itself (a
+  // subclass may have changed a hook), untapped, handled in this process and thread.
+  // The datagram still counts (requests, bytes) and still goes unseen (#onMessage).
+  #answerPath(socket: DatagramSocket): DatagramShortcut | undefined {
+    if (Object.getPrototypeOf(this) !== UDPServer.prototype) return undefined;
+    if (this.tap || MODES[this.mode].pooled) return undefined;
+    const Handler = this.RequestHandlerClass as DatagramReplying;
+    if (!Object.hasOwn(Handler, 'datagramReply')) return undefined;
+    const answer = Handler.datagramReply?.(this);
+    if (answer === undefined) return undefined;
+    const stats = this.stats;
+    return (data, from) => {
+      const reply = answer(data);
+      // one too long fails its request (EMSGSIZE), as the request path reports it
+      if (reply.length > socket.maxPayload) return false;
+      socket.sendNow(reply, from, undefined);
+      stats.bytesOut += reply.length;
+      return true;
+    };
   }
 
   /**
@@ -129,7 +163,7 @@ export abstract class DatagramServer extends BaseServer<Datagram> {
   }
 
   readonly #onMessage = (data: Buffer, from: SocketAddress, conn?: number): void => {
-    const shortcut = this.#shortcut;
+    const shortcut = this.#shortcut ?? this.#answer;
     if (shortcut !== undefined && conn === undefined && this.#unseen(from) && this.mayShortcut()) {
       try {
         if (shortcut(data, from)) {

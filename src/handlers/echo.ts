@@ -45,6 +45,16 @@ export class EchoHandler extends StreamRequestHandler {
     return replyOptions(server) ? undefined : rawEcho;
   }
 
+  /**
+   * A UDP server may answer each datagram with itself at once, with no request (the
+   * same reply), unless the replies are shaped. Do not override.
+   */
+  static datagramReply(server: {
+    readonly options: object;
+  }): ((data: Buffer) => Buffer) | undefined {
+    return replyOptions(server) ? undefined : same;
+  }
+
   override handle(): void | Promise<void> {
     const shape = replyOptions(this.server);
     if (shape) return answerShaped(this, shape, same);
