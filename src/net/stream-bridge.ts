@@ -242,8 +242,9 @@ export class StreamBridge implements HandleWriter {
   written(status: number, n: number, slab: ArrayBuffer | null): void {
     this.#pending--;
     if (this.#finished) return;
-    if (status < 0) this.#writeFailed(status);
-    else this.#flushed(n, slab);
+    if (status >= 0) this.#flushed(n, slab);
+    // a socket destroyed meanwhile cancels its writes: its close reports why
+    else if (!this.#socket.destroyed) this.#writeFailed(status);
   }
 
   #writeFailed(status: number): void {
