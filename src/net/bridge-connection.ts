@@ -208,32 +208,33 @@ export class BridgeConnection extends Duplex {
     this.#ack(); // the consumer wants more: let the main thread send it
   }
 
-  /** Copy `chunks` into slabs; the callback waits while the window is full. */
-  #send(chunks: readonly Buffer[], cb: (err?: Error | null) => void): void {
-    for (const chunk of chunks) {
-      if (chunk.byteLength > PACK_LIMIT) {
-        this.#slabs.write(chunk);
-      } else {
-        this.#slabs.flush(); // what it holds goes first
-        this.#channel.postBytes(chunk);
-      }
-      this.#outstanding += chunk.byteLength;
-      this.bytesWritten += chunk.byteLength;
+  /** Copy `chunk` into a slab, or into the batch when small. */
+  #send(chunk: Buffer): void {
+    if (chunk.byteLength > PACK_LIMIT) {
+      this.#slabs.write(chunk);
+    } else {
+      this.#slabs.flush(); // what it holds goes first
+      this.#channel.postBytes(chunk);
     }
+    this.#outstanding += chunk.byteLength;
+    this.bytesWritten += chunk.byteLength;
+  }
+
+  /** The write is done, unless the window is full: then its callback waits for an ack. */
+  #wrote(cb: (err?: Error | null) => void): void {
     this.#touch();
     if (this.#outstanding <= windowFor(this.#sent)) cb();
     else this.#waiting = cb;
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.#send([chunk], cb);
+    this.#send(chunk);
+    this.#wrote(cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
-    this.#send(
-      chunks.map((c) => c.chunk),
-      cb,
-    );
+    for (const c of chunks) this.#send(c.chunk);
+    this.#wrote(cb);
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -10,7 +10,15 @@ import { Buffer } from 'node:buffer';
 import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { PACK_LIMIT, type BridgeChannel, type BridgeMux } from './bridge-mux.js';
-import { errnoName } from './errors.js';
+import { errnoName, statusName } from './errors.js';
+import {
+  IN_FLIGHT,
+  WRITTEN,
+  writableHandle,
+  writeOnHandle,
+  type HandleWriter,
+} from './handle-write.js';
+import type { StreamHandle } from './raw-binding.js';
 import { fromWire, type WireError } from './wire.js';
 import { resetStream } from './reset.js';
 import { readChunks } from './shared-read.js';
@@ -83,8 +91,12 @@ export function transferable(chunk: Uint8Array, owned: boolean): ArrayBuffer {
 const noop = (): void => undefined;
 
 /** Bridges one socket to a worker thread, over a channel of that worker's mux. */
-export class StreamBridge {
+export class StreamBridge implements HandleWriter {
   readonly #socket: Duplex;
+  /** A plain socket's handle, written on directly (net/handle-write.ts), or undefined. */
+  #handle: StreamHandle | undefined;
+  /** Handle writes in flight. */
+  #pending = 0;
   #channel: BridgeChannel | undefined;
   readonly #done: (err?: Error) => void;
   /** A socket's read buffers are its own: they can be transferred, not copied. */
@@ -95,7 +107,7 @@ export class StreamBridge {
   /** Output handed to the kernel and not yet acknowledged to the worker, and all of it. */
   #written = 0;
   #writtenTotal = 0;
-  /** Slabs given to the socket (null: a pack's bytes), in order, with their lengths. */
+  /** Through the stream: slabs given to the socket (null: a pack's bytes), in order, with their lengths. */
   readonly #writing: (ArrayBuffer | null)[] = [];
   readonly #writingLengths: number[] = [];
   /** Slabs written, going back to the worker with the next ack. */
@@ -121,6 +133,7 @@ export class StreamBridge {
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
+    this.#handle = writableHandle(socket);
     if (socket.destroyed) this.#onClose();
     else if (socket.readableEnded) this.#onEnd();
     // a plain socket reads straight into a buffer, and each chunk is copied into the
@@ -194,6 +207,10 @@ export class StreamBridge {
   /** Write the worker's bytes; the ack (with the slab, for reuse) goes back once the kernel has them. */
   readonly #write = (buf: ArrayBuffer, off: number | undefined, n: number): void => {
     if (this.#finished) return;
+    if (this.#handle) {
+      this.#writeOnHandle(buf, off, n);
+      return;
+    }
     const socket = this.#socket;
     this.#writingLengths.push(n);
     if (off === undefined) {
@@ -207,20 +224,53 @@ export class StreamBridge {
     socket.write(socket.writableLength > 0 ? Buffer.from(bytes) : bytes, this.#afterWrite);
   };
 
+  #writeOnHandle(buf: ArrayBuffer, off: number | undefined, n: number): void {
+    const socket = this.#socket as Socket;
+    const handle = this.#handle!;
+    if ((socket as unknown as { _handle: unknown })._handle !== handle) return; // closed
+    let bytes = new Uint8Array(buf, off ?? 0, n);
+    // bytes that wait behind others must not pin the whole pack: a copy waits
+    if (off !== undefined && this.#pending > 0) bytes = bytes.slice();
+    if (socket.timeout) (socket as unknown as { _unrefTimer(): void })._unrefTimer();
+    const status = writeOnHandle(handle, bytes, this, off === undefined ? buf : null);
+    if (status === WRITTEN) this.#flushed(n, off === undefined ? buf : null);
+    else if (status === IN_FLIGHT) this.#pending++;
+    else this.#writeFailed(status);
+  }
+
+  /** A handle write completed. Do not call. */
+  written(status: number, n: number, slab: ArrayBuffer | null): void {
+    this.#pending--;
+    if (this.#finished) return;
+    if (status >= 0) this.#flushed(n, slab);
+    // a socket destroyed meanwhile cancels its writes: its close reports why
+    else if (!this.#socket.destroyed) this.#writeFailed(status);
+  }
+
+  #writeFailed(status: number): void {
+    this.#errorCode ??= statusName(status);
+    this.#socket.destroy();
+  }
+
   // One callback for every write (no closure per chunk): writes complete in order.
   readonly #afterWrite = (err?: Error | null): void => {
     const buf = this.#writing.shift();
     const n = this.#writingLengths.shift() ?? 0;
     if (err || this.#finished) return;
+    this.#flushed(n, buf ?? null);
+  };
+
+  /** `n` bytes are with the kernel: acknowledge them (with their slab) once enough are due. */
+  #flushed(n: number, slab: ArrayBuffer | null): void {
     this.#written += n;
     this.#writtenTotal += n;
-    if (buf) this.#slabs.push(buf);
+    if (slab) this.#slabs.push(slab);
     if (this.#written >= ackBatchFor(this.#writtenTotal)) {
       const slabs = this.#slabs.splice(0);
       this.#post({ t: 'ack', n: this.#written, slabs }, slabs);
       this.#written = 0;
     }
-  };
+  }
 
   #acknowledged(n: number): void {
     this.#inFlight -= n;
