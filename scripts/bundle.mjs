@@ -16,6 +16,8 @@ import { createRequire } from 'node:module';
 import { Readable, Writable } from 'node:stream';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -178,10 +180,10 @@ export const { ${names.join(', ')} } = ns;`,
 };
 
 /** Bundle one command into dist/bundle/<command>.cjs; resolves with its path. */
-async function bundle(command) {
+async function bundle(command, entry = MAIN) {
   const file = resolve(OUT, `${command}.cjs`);
   await build({
-    entryPoints: [MAIN],
+    entryPoints: [entry],
     outfile: file,
     bundle: true,
     format: 'cjs',
@@ -240,6 +242,45 @@ async function writeCodeCache(file, args) {
   await writeFile(`${file}.cache`, script.createCachedData());
 }
 
+/**
+ * The quick runs' bundle (src/cli/quick-main.ts: `connect -z` and `sendto host port
+ * message`, no commander), its code cache warmed by real runs on loopback: a probe
+ * of a port a server here accepts, one of a port nobody listens on, a datagram to a
+ * bound socket. What a quick run runs is then all in the cache.
+ */
+async function writeQuickCache(file) {
+  const require = createRequire(import.meta.url);
+  const { loadBundle } = require('../bin/sockit.js');
+  const { exports: quick, script } = loadBundle(file, undefined);
+  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+  const io = { stdin: Readable.from([]), stdout: sink, stderr: sink, env: {} };
+  const signals = { on: () => undefined, off: () => undefined };
+  const server = createServer((s) => s.destroy());
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  const closed = createServer();
+  await new Promise((done) => closed.listen(0, '127.0.0.1', done));
+  const refused = closed.address().port;
+  await new Promise((done) => closed.close(done));
+  const udp = createSocket('udp4');
+  await new Promise((done) => udp.bind(0, '127.0.0.1', done));
+  const runs = [
+    ['connect', '-z', '127.0.0.1', String(server.address().port)],
+    ['connect', '-z', '127.0.0.1', String(refused)],
+    ['sendto', '127.0.0.1', String(udp.address().port), 'x'],
+  ];
+  try {
+    for (const args of runs) {
+      const code = await quick.quickMain(['node', 'sockit', ...args], io, signals);
+      if (code === undefined) throw new Error(`the quick bundle declined ${args.join(' ')}`);
+    }
+  } finally {
+    server.close();
+    udp.close();
+  }
+  await writeFile(`${file}.cache`, script.createCachedData());
+}
+
 for (const [command, args] of Object.entries(COMMANDS)) {
   await writeCodeCache(await bundle(command), args);
 }
+await writeQuickCache(await bundle('quick', resolve(SRC, 'cli/quick-main.ts')));
