@@ -60,15 +60,17 @@ function bundleFor(args) {
 
 /**
  * `connect -z …` and `sendto host port message…` with a few boolean flags run from
- * dist/bundle/quick.cjs (src/cli/quick-main.ts), without commander: the run, or
- * undefined when the argv is not such a shape (the bundle declines, and the command's
- * own bundle runs it). A `connect` without a `z` in any flag never loads it.
+ * dist/bundle/quick-<command>.cjs (src/cli/quick-*.ts), without commander: the run,
+ * or undefined when the argv is not such a shape (the bundle declines, and the
+ * command's own bundle runs it). A `connect` without a `z` in any flag, or a `sendto`
+ * with an option, never loads it.
  */
 function quickRun(args) {
-  if (args[0] === 'connect') {
-    if (!args.some((a) => a === '--zero' || /^-[^-]*z/.test(a))) return undefined;
-  } else if (args[0] !== 'sendto') return undefined;
-  return loadNamed('quick')?.quickMain(process.argv);
+  const [command, ...rest] = args;
+  if (command === 'connect') {
+    if (!rest.some((a) => a === '--zero' || /^-[^-]*z/.test(a))) return undefined;
+  } else if (command !== 'sendto' || rest.length < 3) return undefined;
+  return loadNamed(`quick-${command}`)?.quickMain(process.argv);
 }
 
 function run() {

@@ -50,7 +50,7 @@ export async function runProbe(
   if (portArgs.length === 0)
     throw new UsageError(`missing <ports> after host '${safeValue(host)}'`);
   const hostName = checkedHost(host);
-  const [{ probe, boundedConcurrency }, { parsePortSpec }] = await Promise.all([
+  const [{ probe }, { parsePortSpec }] = await Promise.all([
     import('../clients/probe.js'),
     import('../clients/ports.js'),
   ]);
@@ -66,7 +66,8 @@ export async function runProbe(
         timeout: opts.timeout,
         localAddress: opts.source,
         localPort: opts.sourcePort,
-        concurrency: boundedConcurrency(opts.concurrency),
+        // bounded by the open-file limit in probe(), and only for more than one port
+        concurrency: opts.concurrency,
         wait: opts.wait,
         all: opts.all,
         signal: scope.signal,

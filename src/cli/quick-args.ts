@@ -3,9 +3,11 @@
  * ports…` and `sendto host port message…`, each with a few boolean flags. For
  * those argv, {@link quickArgs} gives what commander's parse would give the
  * command's action (a test holds it to that); for any other argv (an option with
- * a value, `--`, help, an unknown flag, too few operands) it declines, and the
+ * a value, `--`, help, an unknown flag, a UDP probe, too few operands) it declines, and the
  * commander program runs as always, with every message and exit code its own.
  */
+
+import { THREADED_SCAN_MIN_PORTS } from '../clients/probe-core.js';
 
 /** A `connect -z` or `sendto` run, as commander's parse hands it to the action. */
 export type QuickRun =
@@ -32,14 +34,12 @@ const FLAGS: Readonly<Record<QuickRun['command'], Flags>> = {
     short: new Map([
       ['z', 'zero'],
       ['v', 'verbose'],
-      ['u', 'udp'],
       ['4', 'ipv4'],
       ['6', 'ipv6'],
     ]),
     long: new Map([
       ['--zero', 'zero'],
       ['--verbose', 'verbose'],
-      ['--udp', 'udp'],
       ['--ipv4', 'ipv4'],
       ['--ipv6', 'ipv6'],
       ['--json', 'json'],
@@ -64,7 +64,7 @@ const FLAGS: Readonly<Record<QuickRun['command'], Flags>> = {
 };
 
 /** Whether `name` is one of the quick commands (the launcher's cheap first look). */
-export function isQuickCommand(name: string | undefined): name is QuickRun['command'] {
+function isQuickCommand(name: string | undefined): name is QuickRun['command'] {
   return name === 'connect' || name === 'sendto';
 }
 
@@ -86,9 +86,28 @@ function takeFlags(arg: string, flags: Flags, opts: Record<string, true>): boole
 }
 
 /**
+ * At most how many ports the port operands of `connect -z` name (`22,80`, `20-25`,
+ * `http`), or undefined when that cannot be told at a glance (a named range such
+ * as `ftp-http`): parsePortSpec makes at most one port of an item without a dash.
+ */
+export function portCountBound(operands: readonly string[]): number | undefined {
+  let count = 0;
+  for (const item of operands.join(',').split(',')) {
+    if (!item.includes('-')) count += 1;
+    else {
+      const range = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(item);
+      if (!range) return undefined;
+      count += Math.abs(Number(range[2]) - Number(range[1])) + 1;
+    }
+  }
+  return count;
+}
+
+/**
  * The quick run `argv` (as in process.argv) asks for, or undefined: the command
- * first, then boolean flags and operands in any order. `connect` needs `-z`;
- * `sendto` needs a message operand (without one it reads stdin).
+ * first, then boolean flags and operands in any order. `connect` needs `-z` and
+ * fewer ports than a threaded scan; `sendto` needs a message operand (without one
+ * it reads stdin).
  */
 export function quickArgs(argv: readonly string[]): QuickRun | undefined {
   const [command, ...rest] = argv.slice(2);
@@ -104,7 +123,10 @@ export function quickArgs(argv: readonly string[]): QuickRun | undefined {
   }
   if (command === 'connect') {
     if (opts['zero'] !== true) return undefined;
-    return { command, host: operands[0], ports: operands.slice(1), opts };
+    const ports = operands.slice(1);
+    // a scan that large runs threads, which the quick bundle leaves out
+    if (!((portCountBound(ports) ?? Infinity) < THREADED_SCAN_MIN_PORTS)) return undefined;
+    return { command, host: operands[0], ports, opts };
   }
   if (operands.length < 3) return undefined;
   return { command, positional: operands, opts };
