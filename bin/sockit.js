@@ -59,18 +59,31 @@ function bundleFor(args) {
 }
 
 /**
+ * The flags each quick run takes (src/cli/quick-args.ts decides; this first look only
+ * spares a run that surely is not quick the reading of the quick bundle).
+ */
+const QUICK_FLAGS = new Map([
+  ['connect', /^-[zv46]+$|^--(zero|verbose|ipv4|ipv6|json|all)$/],
+  ['sendto', /^-[vn46]+$|^--(verbose|newline|ipv4|ipv6|broadcast)$/],
+]);
+
+/** Whether `args` (process.argv without node and the script) may be a quick run. */
+function mayBeQuick(args) {
+  const [command, ...rest] = args;
+  const flags = QUICK_FLAGS.get(command);
+  if (flags === undefined || !rest.every((a) => !a.startsWith('-') || flags.test(a))) return false;
+  return command === 'connect' ? rest.some((a) => /^-[^-]*z|^--zero$/.test(a)) : rest.length >= 3;
+}
+
+/**
  * `connect -z …` and `sendto host port message…` with a few boolean flags run from
  * dist/bundle/quick-<command>.cjs (src/cli/quick-*.ts), without commander: the run,
  * or undefined when the argv is not such a shape (the bundle declines, and the
- * command's own bundle runs it). A `connect` without a `z` in any flag, or a `sendto`
- * with an option, never loads it.
+ * command's own bundle runs it).
  */
 function quickRun(args) {
-  const [command, ...rest] = args;
-  if (command === 'connect') {
-    if (!rest.some((a) => a === '--zero' || /^-[^-]*z/.test(a))) return undefined;
-  } else if (command !== 'sendto' || rest.length < 3) return undefined;
-  return loadNamed(`quick-${command}`)?.quickMain(process.argv);
+  if (!mayBeQuick(args)) return undefined;
+  return loadNamed(`quick-${args[0]}`)?.quickMain(process.argv);
 }
 
 function run() {
@@ -97,4 +110,4 @@ function fullRun(args) {
 }
 
 if (require.main === module) run();
-else module.exports = { loadBundle, BUNDLES };
+else module.exports = { loadBundle, BUNDLES, mayBeQuick };

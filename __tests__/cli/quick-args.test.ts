@@ -3,6 +3,7 @@
  * it either declines or gives the command's action exactly what commander's parse
  * of the same argv gives it, and never takes a scan large enough for threads.
  */
+import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
@@ -11,6 +12,11 @@ import { Output } from '../../src/cli/output.js';
 import { quickArgs, portCountBound } from '../../src/cli/quick-args.js';
 import { parsePortSpec } from '../../src/clients/ports.js';
 import { THREADED_SCAN_MIN_PORTS } from '../../src/clients/probe-core.js';
+
+// the launcher's first look, which spares other runs the quick bundles
+const { mayBeQuick } = createRequire(import.meta.url)('../../bin/sockit.js') as {
+  mayBeQuick: (args: readonly string[]) => boolean;
+};
 
 const factories = await loadCommands();
 
@@ -153,6 +159,7 @@ describe('quickArgs', () => {
         const quick = actionArgs(args);
         if (quick === undefined) return;
         taken += 1;
+        expect(mayBeQuick(args.slice(2))).toBe(true);
         expect(await commanderParse(args)).toEqual(quick);
       }),
       { numRuns: 3000 },
