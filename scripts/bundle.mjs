@@ -16,6 +16,8 @@ import { createRequire } from 'node:module';
 import { Readable, Writable } from 'node:stream';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { createSocket } from 'node:dgram';
 import { build } from 'esbuild';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -40,11 +42,11 @@ const COMMANDS = {
 const distUrls = {
   name: 'dist-urls',
   setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+    b.onLoad({ filter: /\.ts$/, namespace: 'file' }, async (args) => {
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('import.meta.url')) return { contents: source, loader: 'ts' };
       const rel = relative(SRC, args.path).replace(/\.ts$/, '.js');
-      const url = `new URL(${JSON.stringify(`../${rel}`)}, __sockitBundleUrl).href`;
+      const url = `new URL(${JSON.stringify(`../${rel}`)}, __sockitBundleUrl()).href`;
       return { contents: source.replaceAll('import.meta.url', url), loader: 'ts' };
     });
   },
@@ -91,7 +93,7 @@ const LAZY_BUILTINS = [
  * A server needs them all at once, and calls into them on every connection: its
  * bundles keep plain requires.
  */
-const LAZY_CLIENT_BUILTINS = ['net', 'dgram', 'dns', 'tty'];
+const LAZY_CLIENT_BUILTINS = ['net', 'dgram', 'dns', 'tty', 'os'];
 const SERVER_COMMANDS = new Set(['serve', 'listen']);
 
 function lazyBuiltins(command) {
@@ -177,11 +179,42 @@ export const { ${names.join(', ')} } = ns;`,
   },
 };
 
+/**
+ * What the quick runs never reach (src/cli/quick-args.ts admits no TLS, no unix path,
+ * no tap, no UDP probe, fewer ports than a threaded scan): left out of their bundles,
+ * each import() of one a module that throws. The warm-up runs of
+ * {@link writeQuickCaches} and the quick e2e tests would meet one that is reached.
+ */
+const QUICK_ABSENT = [
+  'net/tls.ts',
+  'net/tap.ts',
+  'net/unix-datagram-socket.ts',
+  'clients/tls-probe.ts',
+  'clients/stream-client.ts',
+  'clients/probe-threads.ts',
+  'clients/udp-probe.ts',
+].map((rel) => resolve(SRC, rel));
+
+const quickAbsent = {
+  name: 'quick-absent',
+  setup(b) {
+    b.onResolve({ filter: /\.js$/ }, (args) => {
+      if (args.kind !== 'dynamic-import') return undefined;
+      const path = resolve(args.resolveDir, args.path).replace(/\.js$/, '.ts');
+      return QUICK_ABSENT.includes(path) ? { path, namespace: 'quick-absent' } : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'quick-absent' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${relative(SRC, args.path)} is not in the quick bundles`)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 /** Bundle one command into dist/bundle/<command>.cjs; resolves with its path. */
-async function bundle(command) {
+async function bundle(command, entry = MAIN, extraPlugins = []) {
   const file = resolve(OUT, `${command}.cjs`);
   await build({
-    entryPoints: [MAIN],
+    entryPoints: [entry],
     outfile: file,
     bundle: true,
     format: 'cjs',
@@ -193,7 +226,8 @@ async function bundle(command) {
     // the file is the function bin/sockit.js compiles, as Node's CommonJS wrapper
     // would make it: no wrapped copy of a large string to build and flatten at start-up
     banner: {
-      js: "(function (exports, require, module, __filename, __dirname) {const __sockitBundleUrl = require('node:url').pathToFileURL(__filename).href;",
+      // the bundle's own URL is made when first asked for: most runs never do
+      js: "(function (exports, require, module, __filename, __dirname) {let __sockitUrl; const __sockitBundleUrl = () => (__sockitUrl ??= require('node:url').pathToFileURL(__filename).href);",
     },
     footer: { js: '\n})' },
     minifySyntax: true,
@@ -205,6 +239,7 @@ async function bundle(command) {
       lazyBuiltins(command),
       requiredPackages,
       terminalPackages,
+      ...extraPlugins,
     ],
     logLevel: 'warning',
   });
@@ -240,6 +275,49 @@ async function writeCodeCache(file, args) {
   await writeFile(`${file}.cache`, script.createCachedData());
 }
 
+/**
+ * The quick runs' bundles (src/cli/quick-connect.ts, quick-sendto.ts: `connect -z`
+ * and `sendto host port message`, no commander), each code cache warmed by real runs
+ * on the process's own IO (they print nothing): a probe of a loopback port a server
+ * here accepts and of one nobody listens on, a datagram to a bound socket. What a
+ * quick run runs is then all in its cache.
+ */
+async function writeQuickCaches() {
+  const require = createRequire(import.meta.url);
+  const { loadBundle } = require('../bin/sockit.js');
+  const server = createServer((s) => s.destroy());
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  const closed = createServer();
+  await new Promise((done) => closed.listen(0, '127.0.0.1', done));
+  const refused = String(closed.address().port);
+  await new Promise((done) => closed.close(done));
+  const udp = createSocket('udp4');
+  await new Promise((done) => udp.bind(0, '127.0.0.1', done));
+  const runs = {
+    connect: [
+      ['-z', '127.0.0.1', String(server.address().port)],
+      ['-z', '127.0.0.1', refused],
+    ],
+    sendto: [['127.0.0.1', String(udp.address().port), 'x']],
+  };
+  try {
+    for (const [command, list] of Object.entries(runs)) {
+      const entry = resolve(SRC, `cli/quick-${command}.ts`);
+      const file = await bundle(`quick-${command}`, entry, [quickAbsent]);
+      const { exports: quick, script } = loadBundle(file, undefined);
+      for (const args of list) {
+        const code = await quick.quickMain(['node', 'sockit', command, ...args]);
+        if (code === undefined) throw new Error(`quick-${command} declined ${args.join(' ')}`);
+      }
+      await writeFile(`${file}.cache`, script.createCachedData());
+    }
+  } finally {
+    server.close();
+    udp.close();
+  }
+}
+
 for (const [command, args] of Object.entries(COMMANDS)) {
   await writeCodeCache(await bundle(command), args);
 }
+await writeQuickCaches();

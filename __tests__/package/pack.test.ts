@@ -124,7 +124,11 @@ describe('npm pack', () => {
 });
 
 describe('the start-up build', () => {
-  const BUNDLED = ['connect', 'send', 'sendto', 'recvfrom', 'serve', 'listen'];
+  const COMMANDS = ['connect', 'send', 'sendto', 'recvfrom', 'serve', 'listen'];
+  // the quick runs of `connect -z` and `sendto host port message` (src/cli/quick-*.ts)
+  const QUICK = ['quick-connect', 'quick-sendto'];
+  const BUNDLED = [...COMMANDS, ...QUICK];
+  const entryOf = (name: string): string => (QUICK.includes(name) ? 'quickMain' : 'main');
 
   test.each(BUNDLED)('%s: its bundle ships with a V8 code cache that this Node accepts', (name) => {
     const bundle = `dist/bundle/${name}.cjs`;
@@ -134,7 +138,7 @@ describe('the start-up build', () => {
       "const { loadBundle } = require('./bin/sockit.js');",
       `const file = require('node:path').resolve(${JSON.stringify(bundle)});`,
       "const { script, exports } = loadBundle(file, readFileSync(file + '.cache'));",
-      'console.log(script.cachedDataRejected, typeof exports.main);',
+      `console.log(script.cachedDataRejected, typeof exports.${entryOf(name)});`,
     ].join('\n');
     const out = execFileSync('node', ['-e', probe], { cwd: ROOT }).toString();
     expect(out).toBe('false function\n');

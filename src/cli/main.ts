@@ -4,10 +4,10 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
-import { ERR, EXIT, SockitError, errnoName, oneLine } from '../net/errors.js';
-import { Output, mayBeTerminal, type CliIO } from './output.js';
-import { escapeControls } from '../net/terminal.js';
+import { ERR, EXIT } from '../net/errors.js';
+import type { Output, CliIO } from './output.js';
 import type { CliContext, SignalSource } from './context.js';
+import { processSignals, reportFailure, runContext, wantsDebug } from './run-context.js';
 import { netcatListen } from './nc-habit.js';
 
 // read, not required: node:module would bring Node's ESM loader into every start
@@ -96,60 +96,17 @@ Exit status: 0 success, 1 the network said no, 2 bad usage or input.`,
   return program;
 }
 
-/**
- * The process's own streams, each made on first use: Node builds one (a file stream,
- * a socket or a TTY, with the stream modules each needs) when it is first touched,
- * and many runs (`sendto … x`, `connect -z`) never print. `onStdout` gets stdout
- * when it is made.
- */
-function processIO(onStdout: (stdout: CliIO['stdout']) => void): CliIO {
-  let stdout: CliIO['stdout'] | undefined;
-  return {
-    get stdin() {
-      return process.stdin;
-    },
-    get stdout() {
-      if (stdout === undefined) {
-        stdout = process.stdout;
-        onStdout(stdout);
-      }
-      return stdout;
-    },
-    get stderr() {
-      return process.stderr;
-    },
-    stderrIsTTY: () => mayBeTerminal(2) && process.stderr.isTTY === true,
-    env: process.env,
-  };
-}
-
-function processSignals(): SignalSource {
-  return {
-    on: (sig, fn) => process.on(sig, fn),
-    off: (sig, fn) => process.off(sig, fn),
-  };
-}
-
 /** Run sockit with `argv` (as in process.argv); resolves with the exit code. */
 export async function main(
   argv: readonly string[],
   given?: CliIO,
   signals: SignalSource = processSignals(),
 ): Promise<number> {
-  // A closed stdout (`sockit … | head -1`) is a normal end, never a stack trace; the
-  // listener stays because the failed write may be reported after main() returns.
-  const watchStdout = (stdout: CliIO['stdout']): void => {
-    stdout.on('error', (err) => {
-      if (errnoName(err) !== 'EPIPE') out.error(`cannot write to stdout — ${oneLine(err)}`);
-    });
-  };
-  const io = given ?? processIO(watchStdout);
-  const out = new Output(io);
+  const ctx = runContext(given, signals);
+  const { out } = ctx;
   // `serve --json`: stderr is the event stream from the first line on, parse errors included
   out.json = eventStream(argv);
-  const ctx: CliContext = { io, out, exitCode: EXIT.OK, signals };
-  const debug = argv.includes('--debug') || /\bsockit\b/.test(io.env.NODE_DEBUG ?? '');
-  if (given) watchStdout(given.stdout);
+  const debug = wantsDebug(argv, ctx.io);
   try {
     await out.prepareColor();
     const args = netcatListen(argv);
@@ -175,24 +132,5 @@ export function reportError(err: unknown, out: Output, debug = false): number {
     if (err.code === 'commander.help' && err.exitCode === 0) return 0;
     return EXIT.USAGE;
   }
-  if (err instanceof SockitError) {
-    out.error(err.message, { code: err.code });
-    if (debug) printStack(out, err);
-    return err.exitCode;
-  }
-  const code = errnoName(err);
-  if (code && /^E[A-Z]+$/.test(code)) {
-    out.error(oneLine(err), { code });
-    if (debug) printStack(out, err);
-    return EXIT.FAILURE;
-  }
-  out.error(`internal error — ${oneLine(err)}${debug ? '' : ' (run with --debug for details)'}`);
-  if (debug) printStack(out, err);
-  return EXIT.FAILURE;
-}
-
-/** `--debug`: the stack, each line with its controls escaped (a message may quote a peer). */
-function printStack(out: Output, err: unknown): void {
-  if (!(err instanceof Error) || !err.stack) return;
-  out.io.stderr.write(`${err.stack.split('\n').map(escapeControls).join('\n')}\n`);
+  return reportFailure(err, out, debug);
 }

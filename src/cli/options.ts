@@ -6,6 +6,7 @@ import { InvalidArgumentError } from 'commander';
 import { isIP } from '../net/ip.js';
 import { parsePort, unbracket } from '../net/address.js';
 import { SockitError } from '../net/errors.js';
+import { hostProblem } from './client-target.js';
 
 function wrap<T>(fn: () => T): T {
   try {
@@ -69,13 +70,8 @@ export function intervalArg(value: string): number {
  */
 export function hostArg(value: string): string {
   const host = unbracket(value);
-  if (host === '') throw new InvalidArgumentError('empty host');
-  if (isIP(host)) return host;
-  // eslint-disable-next-line no-control-regex -- control characters are what is refused
-  if (/[\s\u0000-\u001f\u007f-\u009f]/.test(host)) {
-    throw new InvalidArgumentError('a host has no spaces or control characters');
-  }
-  if (host.length > 253) throw new InvalidArgumentError('longer than a host name can be (253)');
+  const problem = hostProblem(host);
+  if (problem !== undefined) throw new InvalidArgumentError(problem);
   return host;
 }
 

@@ -18,6 +18,12 @@ import { raceAddresses } from '../net/happy-eyeballs.js';
 import type { TlsFailure } from '../net/tls.js';
 import type { CertificateSummary } from '../net/tls-info.js';
 
+/**
+ * Ports from which a scan is split across threads (probe-threads.ts, loaded only
+ * then: a probe of a few ports never reads the worker code).
+ */
+export const THREADED_SCAN_MIN_PORTS = 2048;
+
 /** What `connectEx` gives back: Python's return value, with its name. */
 export interface ConnectExResult {
   /** 0 when connected, else the positive errno number (`os.constants.errno`). */

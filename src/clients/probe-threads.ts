@@ -4,7 +4,12 @@
  */
 import { availableParallelism } from 'node:os';
 import type { ResolvedAddress } from '../net/resolve.js';
-import { burstResult, type ConnectExOptions, type ProbeResult } from './probe-core.js';
+import {
+  THREADED_SCAN_MIN_PORTS,
+  burstResult,
+  type ConnectExOptions,
+  type ProbeResult,
+} from './probe-core.js';
 import type { PoolWorker } from '../net/worker-pool.js';
 import { builtSibling } from '../net/built-module.js';
 import type { FromProbeWorker, ProbeWorkerInit } from './probe-worker.js';
@@ -20,8 +25,7 @@ export interface ThreadOptions extends Pick<
   readonly signal?: AbortSignal;
 }
 
-/** Ports from which a scan is split across threads. */
-export const THREADED_SCAN_MIN_PORTS = 2048;
+export { THREADED_SCAN_MIN_PORTS };
 
 /** How many threads a scan of `ports` ports uses (1: none). */
 export function threadCount(opts: ThreadOptions, ports: number): number {

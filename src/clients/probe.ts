@@ -12,15 +12,14 @@ import { openFileLimit } from '../net/limits.js';
 export { openFileLimit };
 import { resolveHost, type ResolvedAddress } from '../net/resolve.js';
 import {
+  THREADED_SCAN_MIN_PORTS,
   attemptAll,
   tcpProbe,
   type ConnectExOptions,
   type ConnectExResult,
   type ProbeResult,
 } from './probe-core.js';
-import { udpProbe } from './udp-probe.js';
-import { openConnection } from './stream-client.js';
-import { probeInThreads, threadCount } from './probe-threads.js';
+import type { udpProbe as UdpProbe } from './udp-probe.js';
 import { pause } from './pause.js';
 import type { TlsClient, TlsClientOptions } from '../net/tls.js';
 import { tlsClientOf } from './tls-client.js';
@@ -33,7 +32,7 @@ export type {
   ProbeResult,
   TlsProbeInfo,
 } from './probe-core.js';
-export { THREADED_SCAN_MIN_PORTS } from './probe-threads.js';
+export { THREADED_SCAN_MIN_PORTS };
 
 /** Default seconds a TCP probe waits for an answer. */
 export const DEFAULT_PROBE_TIMEOUT = 3;
@@ -108,6 +107,8 @@ class PortScan {
   readonly #timeoutMs: number;
   readonly #payload: Uint8Array;
   #tls: { readonly client: TlsClient; readonly probe: typeof TlsProbe } | undefined;
+  // the UDP, TLS and threaded probes load only for the scans that use them
+  #udpProbe: typeof UdpProbe | undefined;
   readonly #results: (ProbeResult | undefined)[];
   #next = 0;
   #emitted = 0;
@@ -137,25 +138,32 @@ class PortScan {
     const opts = this.#opts;
     const client = this.#udp ? undefined : await tlsClientOf(opts);
     if (client) this.#tls = { client, probe: (await import('./tls-probe.js')).tlsProbe };
+    if (this.#udp) this.#udpProbe = (await import('./udp-probe.js')).udpProbe;
     const list = this.#list;
-    const concurrency = Math.min(
-      list.length,
-      opts.localPort !== undefined
-        ? 1
-        : boundedConcurrency(opts.concurrency ?? DEFAULT_CONCURRENCY),
-    );
-    const threads = this.#tls ? 1 : threadCount(opts, list.length);
+    // one port is one probe at a time: no need to read the open-file limit
+    const concurrency =
+      list.length <= 1 || opts.localPort !== undefined
+        ? Math.min(list.length, 1)
+        : Math.min(list.length, boundedConcurrency(opts.concurrency ?? DEFAULT_CONCURRENCY));
     const threaded =
-      threads > 1 &&
-      (await probeInThreads(
-        { host: this.#host, addresses: this.#addresses, list, timeoutMs: this.#timeoutMs },
-        concurrency,
-        threads,
-        opts,
-        this.#onBatch,
-      ));
+      !this.#tls && list.length >= THREADED_SCAN_MIN_PORTS && (await this.#inThreads(concurrency));
     if (!threaded) await Promise.all(Array.from({ length: concurrency }, () => this.#worker()));
     return this.#results.filter((r): r is ProbeResult => r !== undefined);
+  }
+
+  /** A large scan split across threads; false when it takes one thread only. */
+  async #inThreads(concurrency: number): Promise<boolean> {
+    const { probeInThreads, threadCount } = await import('./probe-threads.js');
+    const opts = this.#opts;
+    const threads = threadCount(opts, this.#list.length);
+    if (threads <= 1) return false;
+    const scan = {
+      host: this.#host,
+      addresses: this.#addresses,
+      list: this.#list,
+      timeoutMs: this.#timeoutMs,
+    };
+    return probeInThreads(scan, concurrency, threads, opts, this.#onBatch);
   }
 
   /** Without `all`, the first open port ends every retry loop of `wait`. */
@@ -167,8 +175,8 @@ class PortScan {
   }
 
   #probeOnce(port: number, budgetMs: number): Promise<ProbeResult> {
-    if (this.#udp) {
-      return udpProbe(this.#host, this.#addresses, port, budgetMs, this.#payload, this.#opts);
+    if (this.#udpProbe) {
+      return this.#udpProbe(this.#host, this.#addresses, port, budgetMs, this.#payload, this.#opts);
     }
     if (this.#tls) {
       const { client, probe } = this.#tls;
@@ -275,6 +283,7 @@ export interface UnixProbeResult {
 async function connectExUnix(path: string, opts: UnixProbeOptions): Promise<string> {
   try {
     const timeout = opts.timeout ?? DEFAULT_PROBE_TIMEOUT;
+    const { openConnection } = await import('./stream-client.js');
     (await openConnection({ path }, { timeout, signal: opts.signal, tls: opts.tls })).destroy();
     return '0';
   } catch (err) {
