@@ -34,10 +34,12 @@ const nodeRelay = join(root, 'bench', 'node-relay.mjs');
 
 /**
  * The relay scenario: each relay starts its own minimal Node echo back end on a port of
- * its own (inside the harness's network namespace), then relays to it.
+ * its own (inside the harness's network namespace), then relays to it. The ports sit
+ * below Linux's ephemeral range (32768–60999): a connection the previous repetition made
+ * from such a port would sit in TIME_WAIT for a minute and keep the echo from binding.
  */
 function relays(t) {
-  const be = (n) => 40000 + n + (t === 'udp' ? 10 : 0);
+  const be = (n) => 30000 + n + (t === 'udp' ? 10 : 0);
   const up = (n, label, cmd) => `${label}=sh ${withEcho} ${echoJs} ${t} ${be(n)} ${cmd}`;
   const bind = t === 'udp' ? 'UDP-LISTEN' : 'TCP-LISTEN';
   const dial = t === 'udp' ? 'UDP' : 'TCP';
