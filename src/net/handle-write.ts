@@ -58,7 +58,7 @@ export function writableHandle(stream: Duplex): StreamHandle | undefined {
  * negative errno.
  */
 export function writeOnHandle(
-  handle: StreamHandle,
+  handle: Pick<StreamHandle, 'writeBuffer'>,
   bytes: Uint8Array,
   writer: HandleWriter,
   slab: ArrayBuffer | null,

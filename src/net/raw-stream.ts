@@ -10,6 +10,7 @@
 import { Buffer } from 'node:buffer';
 import type { Server } from 'node:net';
 import { rawBinding } from './raw-binding.js';
+import { WRITTEN, writeOnHandle, type HandleWriter } from './handle-write.js';
 import { nextReadBuffer, readChunk, sharedReadBuffer } from './shared-read.js';
 
 /** The methods of Node's TCPWrap / PipeWrap used here. */
@@ -33,8 +34,6 @@ type Request = Record<string, unknown> & {
 /** `shutdown()`'s answer when it finished at once (no callback follows). */
 const SHUTDOWN_DONE = 1;
 
-/** A write request not yet used: a write that completes at once leaves it untouched. */
-let spare: Request | undefined;
 const streamOf = Symbol('rawStream');
 
 /**
@@ -73,13 +72,6 @@ function onread(this: RawHandle): Buffer | undefined {
   return stream.read(rawBinding()!.readBytes());
 }
 
-function afterWrite(this: Request, status: number): void {
-  const stream = this.stream!;
-  this.stream = null;
-  this.buffer = null;
-  stream.written(status);
-}
-
 function afterShutdown(this: Request, status: number): void {
   this.stream!.shutDown(status);
 }
@@ -91,7 +83,7 @@ function afterShutdown(this: Request, status: number): void {
  * and are copied out; a stream that reads in bulk gets a 64 KiB buffer of its own,
  * whose chunks are handed out as they are (then valid until the next read).
  */
-export abstract class RawStream {
+export abstract class RawStream implements HandleWriter {
   /** The handle; null once closed. */
   protected handle: RawHandle | null;
   /** Bytes read and written. */
@@ -130,18 +122,13 @@ export abstract class RawStream {
   protected write(chunk: Buffer): boolean {
     const handle = this.handle;
     if (!handle) return true;
-    const req = (spare ??= new (rawBinding()!.WriteWrap)() as unknown as Request);
-    const err = handle.writeBuffer(req, chunk);
-    if (err !== 0) {
-      this.failed(err);
+    const status = writeOnHandle(handle, chunk, this, null);
+    if (status < 0) {
+      this.failed(status);
       return true;
     }
     this.bytesOut += chunk.length;
-    if (!rawBinding()!.lastWriteAsync()) return true;
-    spare = undefined;
-    req.oncomplete = afterWrite;
-    req.stream = this;
-    req.buffer = chunk; // kept alive while libuv writes from it
+    if (status === WRITTEN) return true;
     this.#writing = true;
     handle.readStop();
     return false;
