@@ -203,10 +203,7 @@ export class RawUdp {
       req.port = port;
       req.oncomplete = (status: number) =>
         status < 0 ? reject(udpError(status, 'send', address, port)) : resolve();
-      const h = this.#handle;
-      const r = this.#v6
-        ? h.send6(req, req.list, 1, port, address, true)
-        : h.send(req, req.list, 1, port, address, true);
+      const r = this.#sendCall(req, req.list, port, address, true);
       // > 0: sent at once (the size + 1); 0: oncomplete follows; < 0: refused
       if (r > 0) resolve();
       else if (r < 0) reject(udpError(r, 'send', address, port));
@@ -223,10 +220,7 @@ export class RawUdp {
     const req = this.#req;
     const list = this.#list;
     list[0] = data;
-    const h = this.#handle;
-    const r = this.#v6
-      ? h.send6(req, list, 1, port, address, false)
-      : h.send(req, list, 1, port, address, false);
+    const r = this.#sendCall(req, list, port, address, false);
     if (r === 0) {
       // queued: the request holds the bytes until the kernel takes them, and is its own
       req.list = list;
@@ -235,6 +229,14 @@ export class RawUdp {
     } else {
       list[0] = EMPTY; // sent or refused: hold no datagram between sends
     }
+  }
+
+  /** The handle's send of one datagram in `list`, for the socket's family (see {@link SendCall}). */
+  #sendCall(req: SendReq, list: Uint8Array[], port: number, address: string, cb: boolean): number {
+    const h = this.#handle;
+    return this.#v6
+      ? h.send6(req, list, 1, port, address, cb)
+      : h.send(req, list, 1, port, address, cb);
   }
 
   /** Close the handle; resolves once it is closed. */

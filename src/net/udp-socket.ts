@@ -55,7 +55,37 @@ const lookup: NonNullable<SocketOptions['lookup']> = (host, options, callback) =
   callback(null, host, family);
 };
 
-class UdpDatagramSocket extends DatagramSocket {
+/** What the two UDP sockets share: the size limit, and the checks and tap before a send. */
+abstract class UdpSocketBase extends DatagramSocket {
+  protected constructor(family: InetAddress['family'], peer: InetAddress | undefined) {
+    super(peer, family === 'IPv6' ? UDP_MAX_IPV6 : UDP_MAX_IPV4);
+  }
+
+  protected readonly onError = (err: Error): void => this.fail(err);
+
+  protected sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
+    if (to.family === 'unix')
+      return Promise.reject(new TypeError('a UDP socket cannot send to a unix path'));
+    return this.sendDatagram(data, to);
+  }
+
+  override sendNow(data: Uint8Array, to: SocketAddress, conn: number | undefined): void {
+    if (this.closed || to.family === 'unix') {
+      super.sendNow(data, to, conn); // rejected there, with the reason
+      return;
+    }
+    this.tap?.datagram('>', data, to, conn);
+    this.sendDatagramNow(data, to);
+  }
+
+  /** Send one datagram to `to`; rejects with the system error. */
+  protected abstract sendDatagram(data: Uint8Array, to: InetAddress): Promise<void>;
+
+  /** Hand one datagram to the kernel and report nothing (see `sendNow()`). */
+  protected abstract sendDatagramNow(data: Uint8Array, to: InetAddress): void;
+}
+
+class UdpDatagramSocket extends UdpSocketBase {
   readonly #socket: UdpSocket;
   readonly #connected: boolean;
 
@@ -65,17 +95,15 @@ class UdpDatagramSocket extends DatagramSocket {
     peer: InetAddress | undefined,
     connected: boolean,
   ) {
-    super(peer, family === 'IPv6' ? UDP_MAX_IPV6 : UDP_MAX_IPV4);
+    super(family, peer);
     this.#socket = socket;
     this.#connected = connected;
     socket.on('message', this.#onMessage);
-    socket.on('error', this.#onError);
+    socket.on('error', this.onError);
   }
 
   readonly #onMessage = (data: Buffer, rinfo: RemoteInfo): void =>
     this.deliver(data, inetAddress(rinfo.address, rinfo.port, rinfo.family));
-
-  readonly #onError = (err: Error): void => this.fail(err);
 
   get address(): SocketAddress | undefined {
     try {
@@ -86,21 +114,15 @@ class UdpDatagramSocket extends DatagramSocket {
     }
   }
 
-  protected sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
+  protected sendDatagram(data: Uint8Array, to: InetAddress): Promise<void> {
     return new Promise((resolve, reject) => {
       const done = (err: Error | null): void => (err ? reject(err) : resolve());
-      if (to.family === 'unix') reject(new TypeError('a UDP socket cannot send to a unix path'));
-      else if (this.#connected && to === this.peer) this.#socket.send(data, done);
+      if (this.#connected && to === this.peer) this.#socket.send(data, done);
       else this.#socket.send(data, to.port, to.address, done);
     });
   }
 
-  override sendNow(data: Uint8Array, to: SocketAddress, conn: number | undefined): void {
-    if (this.closed || to.family === 'unix') {
-      super.sendNow(data, to, conn); // rejected there, with the reason
-      return;
-    }
-    this.tap?.datagram('>', data, to, conn);
+  protected sendDatagramNow(data: Uint8Array, to: InetAddress): void {
     // no callback, as a plain dgram echo sends: a callback costs a tick per send
     if (this.#connected && to === this.peer) this.#socket.send(data);
     else this.#socket.send(data, to.port, to.address);
@@ -132,17 +154,17 @@ function udpStep(socket: UdpSocket, call: (done: () => void) => void): Promise<v
  * A UDP socket on Node's UDP handle: send-only ({@link DatagramOpenOptions.sendOnly}),
  * or bound and reading (see {@link bindUdp}).
  */
-class RawUdpDatagramSocket extends DatagramSocket {
+class RawUdpDatagramSocket extends UdpSocketBase {
   readonly #raw: RawUdp;
 
   constructor(raw: RawUdp, family: InetAddress['family'], peer: InetAddress | undefined) {
-    super(peer, family === 'IPv6' ? UDP_MAX_IPV6 : UDP_MAX_IPV4);
+    super(family, peer);
     this.#raw = raw;
   }
 
   /** Start reading (a bound socket): each datagram is a `message`. */
   receive(): void {
-    this.#raw.receive(this.#onMessage, this.#onError);
+    this.#raw.receive(this.#onMessage, this.onError);
   }
 
   // the sender in the shape inetAddress() gives (the handle's family is IPv4 or IPv6)
@@ -153,25 +175,16 @@ class RawUdpDatagramSocket extends DatagramSocket {
       port: from.port,
     });
 
-  readonly #onError = (err: Error): void => this.fail(err);
-
   get address(): SocketAddress | undefined {
     const a = this.#raw.address();
     return a && inetAddress(a.address, a.port, a.family);
   }
 
-  protected sendTo(data: Uint8Array, to: SocketAddress): Promise<void> {
-    if (to.family === 'unix')
-      return Promise.reject(new TypeError('a UDP socket cannot send to a unix path'));
+  protected sendDatagram(data: Uint8Array, to: InetAddress): Promise<void> {
     return this.#raw.send(data, to.port, to.address);
   }
 
-  override sendNow(data: Uint8Array, to: SocketAddress, conn: number | undefined): void {
-    if (this.closed || to.family === 'unix') {
-      super.sendNow(data, to, conn); // rejected there, with the reason
-      return;
-    }
-    this.tap?.datagram('>', data, to, conn);
+  protected sendDatagramNow(data: Uint8Array, to: InetAddress): void {
     this.#raw.sendNow(data, to.port, to.address);
   }
 
