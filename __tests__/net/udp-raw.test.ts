@@ -5,7 +5,7 @@
  * request; and dgram again, with the same answers, where the binding is absent
  * (pending deprecations on).
  */
-import { afterEach, describe, expect, test } from '@jest/globals';
+import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { once } from 'node:events';
 import { createSocket, type Socket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -114,6 +114,9 @@ describe('a bound UDP socket on the handle', () => {
 
 describe('the UDP echo server', () => {
   test('answers every datagram without a request, counted as one', async () => {
+    // a handler that runs is a request run: none may, while nobody watches the requests
+    const handled = jest.spyOn(EchoHandler.prototype, 'handle');
+    teardown.add(() => handled.mockRestore());
     const server = new UDPServer({ host: '127.0.0.1', port: 0 }, EchoHandler);
     teardown.add(() => server.serverClose());
     const address = (await server.listen()) as InetAddress;
@@ -122,11 +125,13 @@ describe('the UDP echo server', () => {
     expect(await roundTrips(c, address, DATA)).toEqual(DATA);
     const bytes = DATA.reduce((n, d) => n + d.length, 0);
     expect(server.stats).toMatchObject({ requests: DATA.length, bytesIn: bytes, bytesOut: bytes });
+    expect(handled).not.toHaveBeenCalled();
     // someone watching the requests: each datagram is a request again, and is seen
     const seen: SocketAddress[] = [];
     server.on('request', (from: SocketAddress) => seen.push(from));
     expect(await roundTrips(c, address, DATA)).toEqual(DATA);
     expect(seen).toHaveLength(DATA.length);
+    expect(handled).toHaveBeenCalledTimes(DATA.length);
     expect(server.stats.requests).toBe(2 * DATA.length);
   });
 
