@@ -6,19 +6,25 @@
 import { toWire } from '../net/wire.js';
 import { BridgeConnection } from '../net/bridge-connection.js';
 import { BridgeMux } from '../net/bridge-mux.js';
+import { DirectWriter } from '../net/write-gate.js';
 import type { MuxMessage, StreamJob } from './worker-protocol.js';
 import { workerMain, type RunningJob } from './worker-main.js';
 
 let mux: BridgeMux | undefined;
+let gates: SharedArrayBuffer | undefined;
 
 await workerMain((server, msg): RunningJob | undefined => {
   if (msg.type === 'mux') {
-    mux = new BridgeMux((msg as unknown as MuxMessage).port, 'microtask');
+    const { port, gates: table } = msg as unknown as MuxMessage;
+    mux = new BridgeMux(port, 'microtask');
+    gates = table;
     return undefined;
   }
   if (msg.type !== 'stream' || !mux) return undefined;
   const job = msg as StreamJob;
-  const conn = new BridgeConnection(mux, job.id, job.clientAddress, job.localAddress, job.tls);
+  const direct = job.gate && gates ? new DirectWriter(gates, job.gate) : undefined;
+  const { id, clientAddress, localAddress, tls } = job;
+  const conn = new BridgeConnection(mux, id, clientAddress, localAddress, tls, direct);
   conn.on('error', () => undefined); // the handler sees failures through its reads and writes
   const ran = server.runRequest(conn, job.clientAddress);
   ran.then(

@@ -14,6 +14,7 @@ import { tlsFacts } from '../net/tls-info.js';
 import { PooledStrategy } from './pooled.js';
 import { StreamBridge } from '../net/stream-bridge.js';
 import { BridgeMux } from '../net/bridge-mux.js';
+import { GateTable } from '../net/write-gate.js';
 import type { DatagramJob, MuxMessage, StreamJob } from './worker-protocol.js';
 
 /** The `threading` strategy. */
@@ -21,7 +22,7 @@ export class ThreadingStrategy extends PooledStrategy {
   readonly mode = 'threading' as const;
   protected readonly backend = 'thread' as const;
   protected readonly entry = 'thread-worker' as const;
-  readonly #muxes = new WeakMap<PoolWorker, BridgeMux>();
+  readonly #muxes = new WeakMap<PoolWorker, { mux: BridgeMux; gates: GateTable }>();
 
   protected post(worker: PoolWorker, msg: DatagramJob): void {
     // Copied, not transferred: the datagram stays readable here (stats, listeners).
@@ -32,29 +33,32 @@ export class ThreadingStrategy extends PooledStrategy {
   protected runStream(worker: PoolWorker, connection: unknown, clientAddress: SocketAddress) {
     const socket = connection as Duplex;
     return this.track(worker, (id, settle) => {
-      const mux = this.#mux(worker);
-      const bridge = new StreamBridge(socket, (err) => settle(err));
+      const { mux, gates } = this.#mux(worker);
+      const bridge = new StreamBridge(socket, settle);
+      const gate = bridge.openGate(gates);
       const job: StreamJob = {
         type: 'stream',
         id,
         clientAddress,
         localAddress: localAddress(socket, this.host.serverAddress()),
         ...(socket instanceof TLSSocket ? { tls: tlsFacts(socket) } : {}),
+        ...(gate ? { gate } : {}),
       };
       worker.send(job);
       bridge.start(mux, id);
     });
   }
 
-  /** The mux of `worker`, made (and its far end sent) on its first connection. */
-  #mux(worker: PoolWorker): BridgeMux {
-    let mux = this.#muxes.get(worker);
-    if (!mux) {
+  /** The mux and the gates of `worker`, made (and sent) on its first connection. */
+  #mux(worker: PoolWorker): { mux: BridgeMux; gates: GateTable } {
+    let sides = this.#muxes.get(worker);
+    if (!sides) {
       const { port1, port2 } = new MessageChannel();
-      mux = new BridgeMux(port1, 'turn');
-      worker.send({ type: 'mux', port: port2 } satisfies MuxMessage, [port2]);
-      this.#muxes.set(worker, mux);
+      sides = { mux: new BridgeMux(port1, 'turn'), gates: new GateTable() };
+      const msg: MuxMessage = { type: 'mux', port: port2, gates: sides.gates.buffer };
+      worker.send(msg, [port2]);
+      this.#muxes.set(worker, sides);
     }
-    return mux;
+    return sides;
   }
 }

@@ -7,6 +7,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { SocketAddress } from '../net/address.js';
 import type { WireError } from '../net/wire.js';
 import type { TlsFacts } from '../net/tls-info.js';
+import type { GateGrant } from '../net/write-gate.js';
 import type { RequestOutcome } from './strategy.js';
 
 /** Owner → worker: run the handler on one datagram. */
@@ -27,6 +28,8 @@ export interface AddressMessage {
 export interface MuxMessage {
   readonly type: 'mux';
   readonly port: MessagePort;
+  /** The thread's gates, for writing to sockets itself (net/write-gate.ts). */
+  readonly gates: SharedArrayBuffer;
 }
 
 /** Owner → thread: serve a connection whose traffic travels on the mux under `id`. */
@@ -38,6 +41,8 @@ export interface StreamJob {
   readonly localAddress: SocketAddress;
   /** What the TLS handshake (on the owner's thread) established, on a TLS server. */
   readonly tls?: TlsFacts;
+  /** The thread may write to the socket itself, through this gate. */
+  readonly gate?: GateGrant;
 }
 
 /** Owner → worker process: serve the connection whose socket handle comes with this message. */

@@ -19,6 +19,7 @@ import { SlabWriter } from './slab-writer.js';
 import { GROW_AFTER, ackBatchFor, windowFor, type ChannelMessage } from './stream-bridge.js';
 import type { TlsFacts } from './tls-info.js';
 import type { WireError } from './wire.js';
+import type { DirectWriter } from './write-gate.js';
 
 /** An error with the code the main thread saw on the socket (ECONNRESET…). */
 function peerError(code: string): Error {
@@ -38,6 +39,10 @@ export class BridgeConnection extends Duplex {
   readonly #slabs = new SlabWriter((buf, len) => this.#post({ t: 'data', buf, len }, [buf]));
   #timeoutMs = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Writes to the socket itself (net/write-gate.ts), while the owner has none of ours queued. */
+  #direct: DirectWriter | undefined;
+  /** Bytes written directly: the owner's socket does not count them. */
+  #directBytes = 0;
   /** Peer address, as `net.Socket` has it (undefined on unix sockets). */
   readonly remoteAddress: string | undefined;
   readonly remotePort: number | undefined;
@@ -59,12 +64,14 @@ export class BridgeConnection extends Duplex {
     clientAddress: SocketAddress,
     localAddress: SocketAddress,
     tls?: TlsFacts,
+    direct?: DirectWriter,
   ) {
     // a handler writing to a peer that does not read stops after 4 KiB here, on top of
     // the small window in flight: 500 such connections stay within 2x async's memory
     super({ allowHalfOpen: true, decodeStrings: true, writableHighWaterMark: 4096 });
     this.tls = tls;
     this.encrypted = tls !== undefined;
+    this.#direct = direct;
     if (clientAddress.family !== 'unix') {
       this.remoteAddress = clientAddress.address;
       this.remotePort = clientAddress.port;
@@ -161,8 +168,10 @@ export class BridgeConnection extends Duplex {
 
   /** Tell the owner the handler is done (after the last bytes it wrote), with its failure if any. */
   reportDone(error?: WireError): void {
+    this.#direct = undefined;
     this.#slabs.flush();
-    this.#post(error ? { t: 'done', error } : { t: 'done' });
+    const direct = this.#directBytes;
+    this.#post({ t: 'done', ...(error ? { error } : {}), ...(direct > 0 ? { direct } : {}) });
   }
 
   /** Disable or enable Nagle's algorithm on the real socket. */
@@ -208,8 +217,19 @@ export class BridgeConnection extends Duplex {
     this.#ack(); // the consumer wants more: let the main thread send it
   }
 
-  /** Copy `chunk` into a slab, or into the batch when small. */
+  /** Write `chunk` to the socket directly, or copy it into a slab, or into the batch when small. */
   #send(chunk: Buffer): void {
+    if (this.#direct && this.#outstanding === 0) {
+      // nothing of ours waits at the owner: the kernel gets these bytes in order
+      const n = this.#direct.write(chunk);
+      if (n < 0) this.#direct = undefined; // the owner is closing the socket
+      else {
+        this.bytesWritten += n;
+        this.#directBytes += n;
+        if (n === chunk.byteLength) return;
+        chunk = chunk.subarray(n); // what the kernel did not take goes the owner's way
+      }
+    }
     if (chunk.byteLength > PACK_LIMIT) {
       this.#slabs.write(chunk);
     } else {
@@ -245,6 +265,7 @@ export class BridgeConnection extends Duplex {
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     clearTimeout(this.#timer);
+    this.#direct = undefined;
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.(err ?? peerError('ERR_STREAM_DESTROYED'));

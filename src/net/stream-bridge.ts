@@ -22,6 +22,7 @@ import type { StreamHandle } from './raw-binding.js';
 import { fromWire, type WireError } from './wire.js';
 import { resetStream } from './reset.js';
 import { readChunks } from './shared-read.js';
+import type { Gate, GateGrant, GateTable } from './write-gate.js';
 
 /**
  * Windows adapt: a connection starts with {@link SMALL_WINDOW} bytes in flight each
@@ -66,8 +67,14 @@ export type ChannelMessage =
   | { t: 'option'; noDelay?: boolean; keepAlive?: [boolean, number] }
   /** worker → owner: reset the socket (RST) rather than close it */
   | { t: 'reset' }
-  /** worker → owner: the handler is done */
-  | { t: 'done'; error?: WireError };
+  /** worker → owner: the handler is done (having written `direct` bytes to the socket itself) */
+  | { t: 'done'; error?: WireError; direct?: number };
+
+/** What a bridged connection moved, when its socket does not count it all. */
+export interface BridgeOutcome {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
 
 /**
  * Copy a chunk into an ArrayBuffer of its own, or hand over the one it owns
@@ -98,7 +105,9 @@ export class StreamBridge implements HandleWriter {
   /** Handle writes in flight. */
   #pending = 0;
   #channel: BridgeChannel | undefined;
-  readonly #done: (err?: Error) => void;
+  readonly #done: (err?: Error, outcome?: BridgeOutcome) => void;
+  /** Lets the worker write to the socket itself (net/write-gate.ts). */
+  #gate: Gate | undefined;
   /** A socket's read buffers are its own: they can be transferred, not copied. */
   readonly #owned: boolean;
   /** Input posted to the worker and not yet acknowledged, and all it has acknowledged. */
@@ -116,10 +125,22 @@ export class StreamBridge implements HandleWriter {
   #finished = false;
   #errorCode: string | undefined;
 
-  constructor(socket: Duplex, done: (err?: Error) => void) {
+  constructor(socket: Duplex, done: (err?: Error, outcome?: BridgeOutcome) => void) {
     this.#socket = socket;
     this.#done = done;
     this.#owned = socket instanceof Socket;
+  }
+
+  /**
+   * Let the worker write to the socket itself, through a gate of `table` (before
+   * {@link start}): a plain socket with no idle timer (direct writes would not reset
+   * it). Undefined otherwise, and the worker's bytes come here to be written.
+   */
+  openGate(table: GateTable): GateGrant | undefined {
+    const handle = writableHandle(this.#socket);
+    if (!handle || (this.#socket as Socket).timeout || this.#finished) return undefined;
+    this.#gate = table.open(handle);
+    return this.#gate?.grant;
   }
 
   /**
@@ -195,7 +216,7 @@ export class StreamBridge implements HandleWriter {
         resetStream(this.#socket);
         break;
       case 'done':
-        this.finish(msg.error ? fromWire(msg.error) : undefined);
+        this.finish(msg.error ? fromWire(msg.error) : undefined, msg.direct);
         break;
     }
   };
@@ -265,7 +286,8 @@ export class StreamBridge implements HandleWriter {
     this.#written += n;
     this.#writtenTotal += n;
     if (slab) this.#slabs.push(slab);
-    if (this.#written >= ackBatchFor(this.#writtenTotal)) {
+    // a gated worker writes directly again once all it sent here is written: tell it then
+    if (this.#written >= ackBatchFor(this.#writtenTotal) || (this.#gate && this.#pending === 0)) {
       const slabs = this.#slabs.splice(0);
       this.#post({ t: 'ack', n: this.#written, slabs }, slabs);
       this.#written = 0;
@@ -288,15 +310,18 @@ export class StreamBridge implements HandleWriter {
   }
 
   /** The one close path: stop listening, close the channel, report. Idempotent. */
-  finish(err?: Error): void {
+  finish(err?: Error, direct = 0): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#gate?.shut(); // the worker writes nothing more here
     const socket = this.#socket;
     socket.off('data', this.#onData);
     socket.off('end', this.#onEnd);
     socket.off('error', this.#onError);
     socket.off('close', this.#onClose);
     this.#channel?.close();
-    this.#done(err);
+    if (direct === 0) return this.#done(err);
+    const { bytesRead, bytesWritten } = socket as Socket;
+    this.#done(err, { bytesIn: bytesRead, bytesOut: bytesWritten + direct });
   }
 }
