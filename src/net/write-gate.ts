@@ -81,7 +81,11 @@ export class GateTable {
     // A write takes microseconds (the socket does not block): wait it out. Only a
     // worker terminated in the middle of one leaves the gate taken: after a second,
     // give up on it and leave its slot unused.
-    for (let ms = 0; Atomics.compareExchange(words, slot, open, open - OPEN + SHUT) === writing; ms++) {
+    for (
+      let ms = 0;
+      Atomics.compareExchange(words, slot, open, open - OPEN + SHUT) === writing;
+      ms++
+    ) {
       if (ms === STUCK_MS) return;
       Atomics.wait(words, slot, writing, 1);
     }
