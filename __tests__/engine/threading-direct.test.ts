@@ -71,6 +71,22 @@ describe('threading: workers write to the sockets themselves', () => {
     expect(info.bytesOut).toBe(payload.length);
   });
 
+  test('a handler that fails after writing: its end counts what it wrote', async () => {
+    const { server, port } = await serve(FIXTURE, 'WriteThenFailHandler');
+    server.on('handleError', () => undefined);
+    const ended = once(server, 'requestEnd') as Promise<[{ bytesOut: number; error?: Error }]>;
+    const client = connect(port, '127.0.0.1');
+    teardown.add(() => client.destroy());
+    client.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    client.on('data', (c: Buffer) => chunks.push(c));
+    const [info] = await ended;
+    expect(info.error?.message).toMatch(/failed after writing/);
+    expect(info.bytesOut).toBe(1000);
+    if (!client.destroyed) await once(client, 'close');
+    expect(Buffer.concat(chunks)).toEqual(Buffer.alloc(1000, 0x78));
+  });
+
   test('connections that come and go only ever get their own bytes', async () => {
     const { server, port } = await serve(FIXTURE, 'PortLinesHandler');
     const WAVES = 8;

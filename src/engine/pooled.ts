@@ -15,7 +15,12 @@ import {
 } from '../net/worker-pool.js';
 import type { ConcurrencyMode } from './modes.js';
 import { DatagramConnection } from './datagram-connection.js';
-import type { ConcurrencyStrategy, RequestOutcome, ServerHooks } from './strategy.js';
+import {
+  OUTCOME,
+  type ConcurrencyStrategy,
+  type RequestOutcome,
+  type ServerHooks,
+} from './strategy.js';
 import { builtSibling } from '../net/built-module.js';
 import type { AddressMessage, DatagramJob, FromWorker } from './worker-protocol.js';
 
@@ -108,7 +113,7 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
           if (this.#jobs.get(id) !== job) return;
           this.#jobs.delete(id);
           this.pool.end(worker);
-          if (err) reject(err);
+          if (err) reject(outcome ? Object.assign(err, { [OUTCOME]: outcome }) : err);
           else resolve(outcome);
         },
       };

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { contain, containEmitter } from '../net/containment.js';
 import { isThenable } from './request-handler.js';
 import type { Pending } from './request-pump.js';
-import type { RequestOutcome, ServerHooks } from './strategy.js';
+import { OUTCOME, type RequestOutcome, type ServerHooks } from './strategy.js';
 
 /** Runs a server's requests; see the module comment. */
 export class RequestRunner<Req> {
@@ -106,7 +106,10 @@ export class RequestRunner<Req> {
     const hooks = this.#hooks;
     if (error === undefined) hooks.shutdownRequest(request);
     else this.#failed(error, request, clientAddress);
-    const { bytesIn, bytesOut } = outcome ?? hooks.requestBytes(request);
+    const { bytesIn, bytesOut } =
+      outcome ??
+      (error as { [OUTCOME]?: RequestOutcome } | undefined)?.[OUTCOME] ??
+      hooks.requestBytes(request);
     hooks.stats.bytesIn += bytesIn;
     hooks.stats.bytesOut += bytesOut;
     if (hooks.listenerCount('requestEnd') === 0) return;

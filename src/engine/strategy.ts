@@ -14,6 +14,9 @@ export interface RequestOutcome {
   readonly bytesOut: number;
 }
 
+/** A failed request's error may carry its outcome under this key. */
+export const OUTCOME = Symbol('sockit.outcome');
+
 /**
  * What the request queue and run (request-pump.ts, request-run.ts) and a strategy
  * may ask of their server: its hooks (they stay protected on it), counters and events.
