@@ -222,9 +222,9 @@ export class BridgeConnection extends Duplex {
     if (this.#direct && this.#outstanding === 0) {
       // nothing of ours waits at the owner: the kernel gets these bytes in order
       const n = this.#direct.write(chunk);
-      if (n < 0)
+      if (n < 0) {
         this.#direct = undefined; // the owner is closing the socket
-      else {
+      } else {
         this.bytesWritten += n;
         this.#directBytes += n;
         if (n === chunk.byteLength) return;
