@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Buffer } from 'node:buffer';
 
@@ -49,4 +49,30 @@ export async function exchange(
   const reply = collect(socket);
   socket.end(data);
   return reply;
+}
+
+/** A connection on loopback: the server's accepted socket and the client connected to it. */
+export interface SocketPair {
+  readonly accepted: Socket;
+  readonly client: Socket;
+}
+
+/**
+ * A TCP server on 127.0.0.1 (half-open allowed) and a function that connects one more
+ * pair to it; `teardown` destroys the sockets and closes the server.
+ */
+export async function loopbackPairs(teardown: Teardown): Promise<() => Promise<SocketPair>> {
+  const server = createServer({ allowHalfOpen: true });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const sockets: Socket[] = [];
+  teardown.add(() => new Promise((closed) => server.close(closed)));
+  teardown.add(() => sockets.forEach((s) => s.destroy()));
+  const { port } = server.address() as { port: number };
+  return async () => {
+    const client = connect({ port, host: '127.0.0.1' });
+    const [accepted] = (await once(server, 'connection')) as [Socket];
+    sockets.push(client, accepted);
+    return { accepted, client };
+  };
 }

@@ -5,7 +5,6 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import {
   IN_FLIGHT,
@@ -14,27 +13,11 @@ import {
   writeOnHandle,
   type HandleWriter,
 } from '../../src/net/handle-write.js';
+import { loopbackPairs, Teardown } from '../helpers/loopback.js';
 
-let server: Server | undefined;
-const open: Socket[] = [];
-
-afterEach(async () => {
-  for (const s of open.splice(0)) s.destroy();
-  if (server) await new Promise((r) => server!.close(r));
-  server = undefined;
-});
-
-/** An accepted socket (allowHalfOpen) and the client connected to it. */
-async function pair(): Promise<{ accepted: Socket; client: Socket }> {
-  server = createServer({ allowHalfOpen: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const client = connect({ port, host: '127.0.0.1' });
-  const [accepted] = (await once(server, 'connection')) as [Socket];
-  open.push(client, accepted);
-  return { accepted, client };
-}
+const teardown = new Teardown();
+afterEach(() => teardown.run());
+const pair = async () => (await loopbackPairs(teardown))();
 
 describe('writeOnHandle', () => {
   test('keeps the order through the queue, sends the FIN after, counts every byte', async () => {

@@ -6,33 +6,15 @@
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
 import { once } from 'node:events';
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
 import type { StreamHandle } from '../../src/net/raw-binding.js';
 import { DirectWriter, GateTable } from '../../src/net/write-gate.js';
+import { loopbackPairs, Teardown } from '../helpers/loopback.js';
 
-let server: Server | undefined;
-const open: Socket[] = [];
-
-afterEach(async () => {
-  for (const s of open.splice(0)) s.destroy();
-  if (server) await new Promise((r) => server!.close(r));
-  server = undefined;
-});
-
-/** Accepted sockets and their clients, on one listening server. */
-async function listen(): Promise<() => Promise<{ accepted: Socket; client: Socket }>> {
-  server = createServer({ allowHalfOpen: true });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  return async () => {
-    const client = connect({ port, host: '127.0.0.1' });
-    const [accepted] = (await once(server!, 'connection')) as [Socket];
-    open.push(client, accepted);
-    return { accepted, client };
-  };
-}
+const teardown = new Teardown();
+afterEach(() => teardown.run());
+const listen = () => loopbackPairs(teardown);
 
 const handleOf = (s: Socket): StreamHandle => (s as unknown as { _handle: StreamHandle })._handle;
 
