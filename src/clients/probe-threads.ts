@@ -25,8 +25,6 @@ export interface ThreadOptions extends Pick<
   readonly signal?: AbortSignal;
 }
 
-export { THREADED_SCAN_MIN_PORTS };
-
 /** How many threads a scan of `ports` ports uses (1: none). */
 export function threadCount(opts: ThreadOptions, ports: number): number {
   if (opts.udp || opts.wait !== undefined || opts.localPort !== undefined) return 1;

@@ -26,7 +26,7 @@ await workerMain((server, msg): RunningJob | undefined => {
   const { id, clientAddress, localAddress, tls } = job;
   const conn = new BridgeConnection(mux, id, clientAddress, localAddress, tls, direct);
   conn.on('error', () => undefined); // the handler sees failures through its reads and writes
-  const ran = server.runRequest(conn, job.clientAddress);
+  const ran = server.runRequest(conn, clientAddress);
   ran.then(
     () => conn.reportDone(),
     (err: unknown) => conn.reportDone(toWire(err)),

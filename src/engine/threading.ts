@@ -22,7 +22,7 @@ export class ThreadingStrategy extends PooledStrategy {
   readonly mode = 'threading' as const;
   protected readonly backend = 'thread' as const;
   protected readonly entry = 'thread-worker' as const;
-  readonly #muxes = new WeakMap<PoolWorker, { mux: BridgeMux; gates: GateTable }>();
+  readonly #sides = new WeakMap<PoolWorker, { mux: BridgeMux; gates: GateTable }>();
 
   protected post(worker: PoolWorker, msg: DatagramJob): void {
     // Copied, not transferred: the datagram stays readable here (stats, listeners).
@@ -33,7 +33,7 @@ export class ThreadingStrategy extends PooledStrategy {
   protected runStream(worker: PoolWorker, connection: unknown, clientAddress: SocketAddress) {
     const socket = connection as Duplex;
     return this.track(worker, (id, settle) => {
-      const { mux, gates } = this.#mux(worker);
+      const { mux, gates } = this.#sidesOf(worker);
       const bridge = new StreamBridge(socket, settle);
       const gate = bridge.openGate(gates);
       const job: StreamJob = {
@@ -50,14 +50,14 @@ export class ThreadingStrategy extends PooledStrategy {
   }
 
   /** The mux and the gates of `worker`, made (and sent) on its first connection. */
-  #mux(worker: PoolWorker): { mux: BridgeMux; gates: GateTable } {
-    let sides = this.#muxes.get(worker);
+  #sidesOf(worker: PoolWorker): { mux: BridgeMux; gates: GateTable } {
+    let sides = this.#sides.get(worker);
     if (!sides) {
       const { port1, port2 } = new MessageChannel();
       sides = { mux: new BridgeMux(port1, 'turn'), gates: new GateTable() };
       const msg: MuxMessage = { type: 'mux', port: port2, gates: sides.gates.buffer };
       worker.send(msg, [port2]);
-      this.#muxes.set(worker, sides);
+      this.#sides.set(worker, sides);
     }
     return sides;
   }

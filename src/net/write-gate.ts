@@ -137,6 +137,7 @@ export class DirectWriter {
     const open = this.#open;
     if (Atomics.compareExchange(words, this.#slot, open, open + 1) !== open) return -1;
     try {
+      // the descriptor is non-blocking (libuv made it so): this never waits
       return writeSync(this.#fd, bytes);
     } catch {
       return 0; // EAGAIN, or a failure for the owner's write to report
