@@ -58,7 +58,7 @@ describe('threading: workers write to the sockets themselves', () => {
     client.pause();
     client.end(payload);
     const [, socket] = await accepted;
-    // the worker's writes stopped going out, and the main thread stopped reading
+    // the main thread stopped reading: the worker holds as much as its window allows
     await once(socket, 'pause');
     const chunks: Buffer[] = [];
     client.on('data', (c: Buffer) => chunks.push(c)).resume();
@@ -69,11 +69,14 @@ describe('threading: workers write to the sockets themselves', () => {
     const [info] = await ended;
     expect(info.bytesIn).toBe(payload.length);
     expect(info.bytesOut).toBe(payload.length);
+    // the main thread's socket counts only what it wrote: the worker wrote some itself
+    expect(socket.bytesWritten).toBeLessThan(payload.length);
   });
 
   test('a handler that fails after writing: its end counts what it wrote', async () => {
     const { server, port } = await serve(FIXTURE, 'WriteThenFailHandler');
     server.on('handleError', () => undefined);
+    const accepted = once(server, 'request') as Promise<[SocketAddress, Socket]>;
     const ended = once(server, 'requestEnd') as Promise<[{ bytesOut: number; error?: Error }]>;
     const client = connect(port, '127.0.0.1');
     teardown.add(() => client.destroy());
@@ -83,6 +86,8 @@ describe('threading: workers write to the sockets themselves', () => {
     const [info] = await ended;
     expect(info.error?.message).toMatch(/failed after writing/);
     expect(info.bytesOut).toBe(1000);
+    const [, socket] = await accepted;
+    expect(socket.bytesWritten).toBe(0); // all 1,000 written by the worker itself
     if (!client.destroyed) await once(client, 'close');
     expect(Buffer.concat(chunks)).toEqual(Buffer.alloc(1000, 0x78));
   });
