@@ -102,17 +102,6 @@ const steps = [
     ],
   ],
   [
-    'mem',
-    [
-      'mem',
-      '--compare',
-      '--conns',
-      quick ? '1000' : '1000,5000,10000',
-      '--server',
-      `sockit=${sockit} serve tcp {port} -H {host} -e echo -q`,
-    ],
-  ],
-  [
     'scan',
     ['scan', '--compare', '--scanner', `sockit=${sockit} connect -z -v {host} {from}-{to}`, ...q],
   ],
@@ -217,6 +206,20 @@ const steps = [
 // (bench/tls-bench.mjs with bench/tls-loadgen.mjs), pinned as the harness pins.
 const tlsBench = join(root, 'bench', 'tls-bench.mjs');
 steps.push(['tls', quick ? ['--quick'] : reps ? ['--reps', reps] : []]);
+
+// Memory last: its anchors start 10,000 socat and ncat processes, and the machine stays
+// disturbed for minutes after (round seven saw a step after it fall to half its rate).
+steps.push([
+  'mem',
+  [
+    'mem',
+    '--compare',
+    '--conns',
+    quick ? '1000' : '1000,5000,10000',
+    '--server',
+    `sockit=${sockit} serve tcp {port} -H {host} -e echo -q`,
+  ],
+]);
 
 let failed = 0;
 for (const [name, args] of steps) {

@@ -6,7 +6,8 @@
  */
 import { afterEach, expect, test } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
-import { AttemptBurst, BURST_TIMEOUT, errName } from '../../src/clients/tcp-attempt.js';
+import { AttemptBurst, BURST_TIMEOUT } from '../../src/clients/attempt-burst.js';
+import { errName } from '../../src/clients/tcp-attempt.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { testIf } from '../helpers/skip.js';
 import { Teardown } from '../helpers/loopback.js';
@@ -41,6 +42,32 @@ test('open and refused ports, each reported once with its status', async () => {
   const got = await burst('127.0.0.1', [closed, open], 3000);
   expect(got.get(open)).toBe(0);
   expect(errName(got.get(closed)!)).toBe('ECONNREFUSED');
+});
+
+test('a refused socket connects again for the next port, and every answer stays right', async () => {
+  const open = [
+    await engineTcp(EchoHandler as never, teardown),
+    await engineTcp(EchoHandler as never, teardown),
+  ];
+  const closed = [await freePort(), await freePort(), await freePort()];
+  // one at a time, so that each attempt after a refusal can take the refused socket
+  const ports = [closed[0]!, open[0]!, closed[1]!, closed[2]!, open[1]!, closed[0]!];
+  const got: [number, string][] = [];
+  const b = await new Promise<AttemptBurst>((resolve, reject) => {
+    let next = 0;
+    const burst = AttemptBurst.open('127.0.0.1', 4, 3000, (port, status) => {
+      got.push([port, status === 0 ? 'open' : errName(status)]);
+      if (next < ports.length) burst!.start(ports[next++]!);
+      else resolve(burst!);
+    });
+    if (!burst) return reject(new Error('no TCP handle binding'));
+    burst.start(ports[next++]!);
+  });
+  const want = ports.map((p) => [p, open.includes(p) ? 'open' : 'ECONNREFUSED']);
+  expect(got).toEqual(want);
+  // the attempts right after the three refusals (an open port's socket is closed)
+  expect(b.reused).toBe(3);
+  b.cancel();
 });
 
 testIf(NO_PYTHON, import.meta.url)(

@@ -4,9 +4,8 @@
  */
 import { type IpFamily, type ResolvedAddress, type Resolver } from '../net/resolve.js';
 import { errnoNumber } from '../net/errors.js';
+import { BURST_SELF, BURST_TIMEOUT } from './attempt-burst.js';
 import {
-  BURST_SELF,
-  BURST_TIMEOUT,
   errName,
   isSelfConnect,
   startTcpAttempt,

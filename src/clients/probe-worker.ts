@@ -8,7 +8,7 @@
 import { poolChild, type PoolChild } from '../net/pool-backend.js';
 import type { ResolvedAddress } from '../net/resolve.js';
 import { tcpProbe, type ConnectExOptions, type ProbeResult } from './probe-core.js';
-import { AttemptBurst } from './tcp-attempt.js';
+import { AttemptBurst } from './attempt-burst.js';
 
 /** What the main thread starts a worker with. */
 export interface ProbeWorkerInit {
@@ -100,6 +100,7 @@ class Prober {
     const remaining = this.#queue.length - this.#head;
     if (this.#ended && remaining === 0 && this.#inflight === 0) {
       this.#finished = true;
+      this.#burst?.cancel(); // nothing in flight: closes the sockets kept for reuse
       this.#post(false, true);
     } else if (!this.#ended && !this.#asked && remaining < this.#init.concurrency) {
       this.#asked = true;

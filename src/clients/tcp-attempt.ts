@@ -37,20 +37,23 @@ export interface AttemptOptions {
   readonly useNet?: boolean;
 }
 
-interface TcpHandle {
+/** The part of Node's TCP handle the attempts use. */
+export interface TcpHandle {
   connect(req: ConnectReq, address: string, port: number): number;
   connect6(req: ConnectReq, address: string, port: number): number;
   getsockname(out: { address?: string; port?: number }): number;
   close(cb?: () => void): void;
 }
 
-interface ConnectReq {
+/** A connect request of the binding (`TCPConnectWrap`). */
+export interface ConnectReq {
   oncomplete: (status: number) => void;
   address: string;
   port: number;
 }
 
-interface TcpBinding {
+/** Node's `tcp_wrap` binding, in the shape the attempts use. */
+export interface TcpBinding {
   TCP: new (type: number) => TcpHandle;
   TCPConnectWrap: new () => ConnectReq;
   constants: { SOCKET: number };
@@ -59,7 +62,7 @@ interface TcpBinding {
 let binding: TcpBinding | null | undefined;
 
 /** Node's TCP handle binding, or null when this Node does not offer it in the known shape. */
-function tcpBinding(): TcpBinding | null {
+export function tcpBinding(): TcpBinding | null {
   if (binding !== undefined) return binding;
   const b = nodeBinding('tcp_wrap') as Partial<TcpBinding> | null;
   binding =
@@ -201,136 +204,6 @@ export function tcpAttempt(o: AttemptOptions): Promise<AttemptResult> {
   return startTcpAttempt(o).result;
 }
 
-/** What {@link AttemptBurst} reports for a port that timed out. */
-export const BURST_TIMEOUT = 1;
-/** What {@link AttemptBurst} reports for a probe that connected to itself. */
-export const BURST_SELF = 2;
-
-/**
- * Where an {@link AttemptBurst} reports each port: `status` is 0 (connected), a
- * negative errno (libuv's numbering, as `getSystemErrorName` takes it),
- * {@link BURST_TIMEOUT} or {@link BURST_SELF}.
- */
-export type BurstSink = (port: number, status: number) => void;
-
-interface BurstReq extends ConnectReq {
-  burst: AttemptBurst;
-  handle: TcpHandle;
-  deadline: number;
-  done: boolean;
-}
-
-// Called by the binding with the request as `this`: one function for every attempt.
-function burstComplete(this: BurstReq, status: number): void {
-  this.burst.complete(this, status);
-}
-
-/**
- * Many attempts to one address on Node's TCP handle, for scans: no promise, timer
- * or closure per port. They all share one timeout, so they expire in the order
- * they started, and one timer at the oldest deadline serves them all.
- */
-export class AttemptBurst {
-  readonly #b: TcpBinding;
-  readonly #address: string;
-  readonly #family: 4 | 6;
-  readonly #timeoutMs: number;
-  readonly #sink: BurstSink;
-  #queue: BurstReq[] = [];
-  #head = 0;
-  #timer: NodeJS.Timeout | undefined;
-
-  private constructor(b: TcpBinding, address: string, family: 4 | 6, ms: number, sink: BurstSink) {
-    this.#b = b;
-    this.#address = address;
-    this.#family = family;
-    this.#timeoutMs = ms;
-    this.#sink = sink;
-  }
-
-  /** A burst towards `address`, or null when this Node offers no TCP handle binding. */
-  static open(address: string, family: 4 | 6, timeoutMs: number, sink: BurstSink) {
-    const b = tcpBinding();
-    return b ? new AttemptBurst(b, address, family, timeoutMs, sink) : null;
-  }
-
-  /** Attempt `port`; its outcome goes to the sink, at once or later. */
-  start(port: number): void {
-    const b = this.#b;
-    const req = new b.TCPConnectWrap() as BurstReq;
-    req.address = this.#address;
-    req.port = port;
-    req.oncomplete = burstComplete;
-    req.burst = this;
-    req.handle = new b.TCP(b.constants.SOCKET);
-    req.deadline = Date.now() + this.#timeoutMs;
-    req.done = false;
-    const err = connectHandle(req.handle, req, this.#family);
-    if (err !== 0) return this.#finish(req, err);
-    this.#queue.push(req);
-    this.#timer ??= setTimeout(expire, this.#timeoutMs, this);
-  }
-
-  /** The binding's answer for `req` (do not call). */
-  complete(req: BurstReq, status: number): void {
-    if (req.done) return;
-    if (status === 0) {
-      const local: { address?: string; port?: number } = {};
-      req.handle.getsockname(local);
-      if (isSelfConnect(this.#address, req.port, local.address, local.port)) status = BURST_SELF;
-    }
-    this.#finish(req, status);
-  }
-
-  // The oldest attempt in flight is always at the head: finished ones leave from there.
-  #finish(req: BurstReq, status: number): void {
-    req.done = true;
-    req.handle.close();
-    const q = this.#queue;
-    while (this.#head < q.length && q[this.#head]!.done) this.#head += 1;
-    if (this.#head === q.length) {
-      this.#queue = [];
-      this.#head = 0;
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    } else if (this.#head > 4096 && this.#head * 2 > q.length) {
-      this.#queue = q.slice(this.#head);
-      this.#head = 0;
-    }
-    this.#sink(req.port, status);
-  }
-
-  /** The timer: every attempt past its deadline times out; the timer follows the next. */
-  expire(): void {
-    this.#timer = undefined;
-    const now = Date.now();
-    for (let r = this.#queue[this.#head]; r && r.deadline <= now; r = this.#queue[this.#head]) {
-      this.#finish(r, BURST_TIMEOUT);
-    }
-    const next = this.#queue[this.#head];
-    if (next) this.#timer = setTimeout(expire, Math.max(1, next.deadline - now), this);
-  }
-
-  /** Call off every attempt in flight (their outcome is not reported). */
-  cancel(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    for (let i = this.#head; i < this.#queue.length; i += 1) {
-      const req = this.#queue[i]!;
-      if (!req.done) {
-        req.done = true;
-        req.handle.close();
-      }
-    }
-    this.#queue = [];
-    this.#head = 0;
-  }
-}
-
-function expire(burst: AttemptBurst): void {
-  burst.expire();
-}
-
 /**
  * Whether a connection to `address`:`port` that got the local `localAddress`:`localPort`
  * connected to itself: on loopback the kernel can pick the target port as the source
@@ -348,7 +221,7 @@ export function isSelfConnect(
 }
 
 /** Start connecting `handle` with `req` (to its address and port): 0 or a negative errno. */
-function connectHandle(handle: TcpHandle, req: ConnectReq, family: 4 | 6): number {
+export function connectHandle(handle: TcpHandle, req: ConnectReq, family: 4 | 6): number {
   try {
     return family === 6
       ? handle.connect6(req, req.address, req.port)
