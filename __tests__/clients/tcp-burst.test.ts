@@ -7,7 +7,7 @@
 import { afterEach, expect, test } from '@jest/globals';
 import { fileURLToPath } from 'node:url';
 import { AttemptBurst, BURST_TIMEOUT } from '../../src/clients/attempt-burst.js';
-import { errName } from '../../src/clients/tcp-attempt.js';
+import { statusName } from '../../src/net/errors.js';
 import { EchoHandler } from '../../src/handlers/echo.js';
 import { testIf } from '../helpers/skip.js';
 import { Teardown } from '../helpers/loopback.js';
@@ -41,7 +41,7 @@ test('open and refused ports, each reported once with its status', async () => {
   const closed = await freePort();
   const got = await burst('127.0.0.1', [closed, open], 3000);
   expect(got.get(open)).toBe(0);
-  expect(errName(got.get(closed)!)).toBe('ECONNREFUSED');
+  expect(statusName(got.get(closed)!)).toBe('ECONNREFUSED');
 });
 
 test('a refused socket connects again for the next port, and every answer stays right', async () => {
@@ -56,7 +56,7 @@ test('a refused socket connects again for the next port, and every answer stays 
   const b = await new Promise<AttemptBurst>((resolve, reject) => {
     let next = 0;
     const burst = AttemptBurst.open('127.0.0.1', 4, 3000, (port, status) => {
-      got.push([port, status === 0 ? 'open' : errName(status)]);
+      got.push([port, status === 0 ? 'open' : statusName(status)]);
       if (next < ports.length) burst!.start(ports[next++]!);
       else resolve(burst!);
     });
@@ -92,7 +92,7 @@ testIf(NO_PYTHON, import.meta.url)(
       b.start(refused);
     });
     expect(got.get(dark)).toBe(BURST_TIMEOUT);
-    expect(errName(got.get(refused)!)).toBe('ECONNREFUSED');
+    expect(statusName(got.get(refused)!)).toBe('ECONNREFUSED');
     expect(order).toEqual([refused, dark]);
   },
 );

@@ -3,7 +3,7 @@
  * handle, with one shared timer and no promise or closure per port. A socket
  * whose attempt was refused connects again for the next port.
  */
-import { getSystemErrorMap } from 'node:util';
+import { errnoNumber } from '../net/errors.js';
 import {
   connectHandle,
   isSelfConnect,
@@ -12,18 +12,6 @@ import {
   type TcpBinding,
   type TcpHandle,
 } from './tcp-attempt.js';
-
-let uvRefused: number | undefined;
-
-/** ECONNREFUSED as the binding reports it: libuv's negative errno, looked up once. */
-function refusedStatus(): number {
-  if (uvRefused === undefined) {
-    uvRefused = 0;
-    for (const [status, [name]] of getSystemErrorMap())
-      if (name === 'ECONNREFUSED') uvRefused = status;
-  }
-  return uvRefused;
-}
 
 /** What {@link AttemptBurst} reports for a port that timed out. */
 export const BURST_TIMEOUT = 1;
@@ -56,7 +44,8 @@ function burstComplete(this: BurstReq, status: number): void {
  */
 export class AttemptBurst {
   readonly #b: TcpBinding;
-  readonly #refused = refusedStatus();
+  /** ECONNREFUSED as the binding reports it (libuv's status: the negative errno). */
+  readonly #refused = -errnoNumber('ECONNREFUSED');
   readonly #address: string;
   readonly #family: 4 | 6;
   readonly #timeoutMs: number;

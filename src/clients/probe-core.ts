@@ -3,10 +3,9 @@
  * threads: one port, every address, the connect_ex answer and its nmap state.
  */
 import { type IpFamily, type ResolvedAddress, type Resolver } from '../net/resolve.js';
-import { errnoNumber } from '../net/errors.js';
+import { errnoNumber, statusName } from '../net/errors.js';
 import { BURST_SELF, BURST_TIMEOUT } from './attempt-burst.js';
 import {
-  errName,
   isSelfConnect,
   startTcpAttempt,
   tcpAttempt,
@@ -218,7 +217,7 @@ export function burstResult(host: string, address: string, port: number, status:
     if (status === 0) a = { code: '0', address };
     else if (status === BURST_TIMEOUT) a = { code: 'ETIMEDOUT', address };
     else if (status === BURST_SELF) a = { code: 'ECONNREFUSED', address, selfConnect: true };
-    else a = { code: errName(status), address };
+    else a = { code: statusName(status), address };
     burstAnswers.set(status, a);
   }
   return probeResult(host, port, 'tcp', a);

@@ -7,8 +7,7 @@
  * twice as slowly. Both paths give the same answers.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import { getSystemErrorName } from 'node:util';
-import { errnoName } from '../net/errors.js';
+import { errnoName, statusName } from '../net/errors.js';
 import { hasMethods, nodeBinding } from '../net/node-binding.js';
 import { Deferred } from './deferred.js';
 
@@ -75,15 +74,6 @@ export function tcpBinding(): TcpBinding | null {
   return binding;
 }
 
-/** The errno name of a negative libuv status (`-111` → `ECONNREFUSED`). */
-export function errName(status: number): string {
-  try {
-    return getSystemErrorName(status);
-  } catch {
-    return `E${-status}`;
-  }
-}
-
 /** One attempt in flight: settles once with its result, closing what it opened. */
 abstract class Attempt {
   readonly #done = new Deferred<AttemptResult>();
@@ -138,12 +128,12 @@ class HandleAttempt extends Attempt {
     req.port = o.port;
     req.oncomplete = (status: number) => this.#onComplete(status);
     const err = connectHandle(this.#handle, req, o.family);
-    if (err !== 0) this.finish({ code: errName(err) });
+    if (err !== 0) this.finish({ code: statusName(err) });
   }
 
   #onComplete(status: number): void {
     if (this.finished) return;
-    if (status !== 0) return this.finish({ code: errName(status) });
+    if (status !== 0) return this.finish({ code: statusName(status) });
     const local: { address?: string; port?: number } = {};
     this.#handle.getsockname(local);
     this.finish({ code: '0', localAddress: local.address, localPort: local.port });

@@ -15,12 +15,7 @@ import {
 } from '../net/worker-pool.js';
 import type { ConcurrencyMode } from './modes.js';
 import { DatagramConnection } from './datagram-connection.js';
-import {
-  OUTCOME,
-  type ConcurrencyStrategy,
-  type RequestOutcome,
-  type ServerHooks,
-} from './strategy.js';
+import type { ConcurrencyStrategy, RequestOutcome, ServerHooks } from './strategy.js';
 import { builtSibling } from '../net/built-module.js';
 import type { AddressMessage, DatagramJob, FromWorker } from './worker-protocol.js';
 
@@ -113,8 +108,10 @@ export abstract class PooledStrategy implements ConcurrencyStrategy {
           if (this.#jobs.get(id) !== job) return;
           this.#jobs.delete(id);
           this.pool.end(worker);
-          if (err) reject(outcome ? Object.assign(err, { [OUTCOME]: outcome }) : err);
-          else resolve(outcome);
+          // a request that failed after moving bytes keeps its counts
+          if (!err) resolve(outcome);
+          else if (outcome) resolve({ ...outcome, error: err });
+          else reject(err);
         },
       };
       this.#jobs.set(id, job);

@@ -12,7 +12,7 @@ import { EventEmitter } from 'node:events';
 import { contain, containEmitter } from '../net/containment.js';
 import { isThenable } from './request-handler.js';
 import type { Pending } from './request-pump.js';
-import { OUTCOME, type RequestOutcome, type ServerHooks } from './strategy.js';
+import type { RequestOutcome, ServerHooks } from './strategy.js';
 
 /** Runs a server's requests; see the module comment. */
 export class RequestRunner<Req> {
@@ -39,11 +39,12 @@ export class RequestRunner<Req> {
       return;
     }
     if (!isThenable(result)) {
-      this.#settle(item, started, undefined, result as void | RequestOutcome);
+      const outcome = result as void | RequestOutcome;
+      this.#settle(item, started, outcome?.error, outcome);
       return;
     }
     return result.then(
-      (outcome) => this.#settle(item, started, undefined, outcome),
+      (outcome: void | RequestOutcome) => this.#settle(item, started, outcome?.error, outcome),
       (err: unknown) => this.#settle(item, started, err ?? new Error('request failed')),
     );
   }
@@ -106,10 +107,7 @@ export class RequestRunner<Req> {
     const hooks = this.#hooks;
     if (error === undefined) hooks.shutdownRequest(request);
     else this.#failed(error, request, clientAddress);
-    const { bytesIn, bytesOut } =
-      outcome ??
-      (error as { [OUTCOME]?: RequestOutcome } | undefined)?.[OUTCOME] ??
-      hooks.requestBytes(request);
+    const { bytesIn, bytesOut } = outcome ?? hooks.requestBytes(request);
     hooks.stats.bytesIn += bytesIn;
     hooks.stats.bytesOut += bytesOut;
     if (hooks.listenerCount('requestEnd') === 0) return;

@@ -12,10 +12,9 @@ import type { ServerStats } from './server-types.js';
 export interface RequestOutcome {
   readonly bytesIn: number;
   readonly bytesOut: number;
+  /** The request failed, after moving these bytes (a pooled handler that wrote, then threw). */
+  readonly error?: unknown;
 }
-
-/** A failed request's error may carry its outcome under this key. */
-export const OUTCOME = Symbol('sockit.outcome');
 
 /**
  * What the request queue and run (request-pump.ts, request-run.ts) and a strategy

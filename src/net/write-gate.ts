@@ -25,6 +25,8 @@ const SHUT = 0;
 const OPEN = 1;
 const WRITING = 2;
 const GENERATIONS = 1 << 28;
+/** The word of a gate whose word is `open` while a write is under way. */
+const writing = (open: number): number => open - OPEN + WRITING;
 /** How long the owner waits for a write under way before it counts its writer as gone. */
 const STUCK_MS = 1000;
 
@@ -77,17 +79,17 @@ export class GateTable {
   shut(grant: GateGrant): void {
     const words = this.#words;
     const { slot, open } = grant;
-    const writing = open - OPEN + WRITING;
+    const taken = writing(open);
     // A write takes microseconds (the socket does not block): wait it out. Only a
     // worker terminated in the middle of one leaves the gate taken: after a second,
     // give up on it and leave its slot unused.
     for (
       let ms = 0;
-      Atomics.compareExchange(words, slot, open, open - OPEN + SHUT) === writing;
+      Atomics.compareExchange(words, slot, open, open - OPEN + SHUT) === taken;
       ms++
     ) {
       if (ms === STUCK_MS) return;
-      Atomics.wait(words, slot, writing, 1);
+      Atomics.wait(words, slot, taken, 1);
     }
     this.#free.push(slot);
   }
@@ -135,7 +137,7 @@ export class DirectWriter {
   write(bytes: Uint8Array): number {
     const words = this.#words;
     const open = this.#open;
-    if (Atomics.compareExchange(words, this.#slot, open, open + 1) !== open) return -1;
+    if (Atomics.compareExchange(words, this.#slot, open, writing(open)) !== open) return -1;
     try {
       // the descriptor is non-blocking (libuv made it so): this never waits
       return writeSync(this.#fd, bytes);
